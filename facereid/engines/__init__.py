@@ -1,0 +1,1 @@
+"""Face engines: InsightFace on ONNX Runtime, and dlib (real weights from PyPI) offline."""

@@ -1,0 +1,28 @@
+"""The engine interface every face engine implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from facereid.schemas import DetectedFace, FloatArray, ModelInfo
+
+BGRImage = npt.NDArray[np.uint8]
+
+
+class FaceEngine(Protocol):
+    """Detects faces and embeds them. Images are BGR uint8 arrays (OpenCV order)."""
+
+    @property
+    def model_info(self) -> ModelInfo: ...
+
+    def detect(self, images: Sequence[BGRImage]) -> list[list[DetectedFace]]:
+        """Faces per image, most prominent first; faces under the minimum size dropped."""
+        ...
+
+    def embed(self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]) -> FloatArray:
+        """One L2-normalised row per (image, face) pair, in one batched model call."""
+        ...

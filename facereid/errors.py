@@ -1,0 +1,89 @@
+"""Error types with stable codes. The API maps each to its HTTP status.
+
+Every failure a caller can cause has its own type and code, so clients can branch on
+``error.code`` and operators can count rejections by code.
+"""
+
+from __future__ import annotations
+
+
+class FaceReIDError(Exception):
+    """Base class: ``code`` is stable and documented, ``status`` the HTTP status."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(FaceReIDError):
+    code = "invalid_input"
+    status = 422
+
+
+class InvalidBase64Error(InvalidInputError):
+    code = "invalid_base64"
+    status = 400
+
+
+class UnsupportedImageError(InvalidInputError):
+    code = "unsupported_image"
+    status = 415
+
+
+class CorruptImageError(InvalidInputError):
+    code = "corrupt_image"
+    status = 400
+
+
+class ImageTooLargeError(InvalidInputError):
+    code = "image_too_large"
+    status = 413
+
+
+class DecompressionBombError(ImageTooLargeError):
+    code = "decompression_bomb"
+    status = 413
+
+
+class ImageTooSmallError(InvalidInputError):
+    code = "image_too_small"
+    status = 422
+
+
+class NoFaceError(InvalidInputError):
+    code = "no_face_detected"
+    status = 422
+
+
+class BatchTooLargeError(InvalidInputError):
+    code = "batch_too_large"
+    status = 413
+
+
+class EmbeddingError(InvalidInputError):
+    """An embedding that cannot be compared: empty, wrong length, non-finite or all-zero."""
+
+    code = "invalid_embedding"
+    status = 422
+
+
+class EmbeddingModelMismatchError(EmbeddingError):
+    """Two embeddings made by different models are never compared silently."""
+
+    code = "embedding_model_mismatch"
+    status = 422
+
+
+class ModelNotAvailableError(FaceReIDError):
+    code = "model_unavailable"
+    status = 503
+
+
+class ModelSignatureError(FaceReIDError):
+    """A model file whose ONNX inputs/outputs are not what its role needs."""
+
+    code = "model_signature_mismatch"
+    status = 503

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Create .venv at the repo root and install everything the project needs.
+# Idempotent: a stamp holding the hash of the install inputs skips work already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+EXTRAS=${EXTRAS:-dev,load}
+STAMP=$VENV/.installed
+inputs_hash=$(cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)-$EXTRAS
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs_hash" ]; then
+    exit 0
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+"${pip[@]}" --upgrade pip setuptools wheel
+
+# torch and torchvision must be a pair that imports together; torchvision from PyPI does not
+# import beside other torch builds ("operator torchvision::nms does not exist").
+"${pip[@]}" "torch==2.14.1" "torchvision==0.29.1"
+
+"${pip[@]}" -e ".[$EXTRAS]"
+
+# insightface's metadata pulls opencv-python and onnxruntime; we already have
+# opencv-python-headless and onnxruntime (or onnxruntime-gpu), so install it without deps.
+"${pip[@]}" --no-deps "insightface==2.1"
+
+# Guard: exactly one distribution per module, whatever pip pulled in transitively.
+for dup in opencv-python opencv-contrib-python opencv-contrib-python-headless; do
+    if "$VENV/bin/python" -m pip show -q "$dup" >/dev/null 2>&1; then
+        "$VENV/bin/python" -m pip uninstall -y -q "$dup"
+        "${pip[@]}" --force-reinstall --no-deps opencv-python-headless
+    fi
+done
+if [[ ",$EXTRAS," == *",gpu,"* ]] && "$VENV/bin/python" -m pip show -q onnxruntime >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip uninstall -y -q onnxruntime
+    "${pip[@]}" --force-reinstall --no-deps onnxruntime-gpu
+fi
+"$VENV/bin/python" scripts/check_env.py
+
+echo "$inputs_hash" > "$STAMP"
