@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     clip_model_tag: str = f"{CLIP_MODEL_NAME}:latest"
     clip_service_url: str | None = None
     clip_timeout_s: float = 5.0
+    clip_health_interval_s: float = 5.0
 
     # Limits from the seed
     max_image_side: int = 4096
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     max_faces: int = 32
     max_batch_images: int = 32
     max_image_pixels: int = 4096 * 4096
+    max_gallery_rows: int = 100_000
 
     # Detection
     det_thresh: float = 0.5

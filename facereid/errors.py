@@ -87,3 +87,39 @@ class ModelSignatureError(FaceReIDError):
 
     code = "model_signature_mismatch"
     status = 503
+
+
+class EmptyImageError(InvalidInputError):
+    """No image data at all: an empty string, only whitespace, or a bare data: prefix."""
+
+    code = "empty_image"
+    status = 400
+
+
+class InvalidLabelsError(InvalidInputError):
+    """Emotion labels that are not 1-32 unique, non-empty strings of at most 64 characters."""
+
+    code = "invalid_emotion_labels"
+    status = 422
+
+
+class InvalidFaceBoxError(InvalidInputError):
+    """A face box that is not x1,y1,x2,y2 with positive size inside the image."""
+
+    code = "invalid_face_box"
+    status = 422
+
+
+class EmptyBatchError(InvalidInputError):
+    code = "empty_batch"
+    status = 422
+
+
+class TooManyRowsError(InvalidInputError):
+    code = "too_many_rows"
+    status = 413
+
+
+class InvalidThresholdError(InvalidInputError):
+    code = "invalid_threshold"
+    status = 422

@@ -1,0 +1,32 @@
+"""What the API service knows about the CLIP emotion service's reachability.
+
+One state object, read by ``/health`` and by the readiness check, written by the poller and
+by every emotion call, so a failed call degrades health at once and a good poll restores it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ClipHealth:
+    available: bool = False
+    reason: str | None = "not checked yet"
+    detail: dict[str, object] = field(default_factory=dict)
+    checked_at: float = 0.0
+
+    def mark_available(self, detail: dict[str, object]) -> None:
+        self.available = True
+        self.reason = None
+        self.detail = detail
+        self.checked_at = time.time()
+
+    def mark_unavailable(self, reason: str) -> None:
+        self.available = False
+        self.reason = reason
+        self.checked_at = time.time()
+
+    def as_status(self) -> str:
+        return "available" if self.available else "unavailable"

@@ -1,0 +1,234 @@
+"""CLIP zero-shot emotions for face crops, with cached text features per label set.
+
+The computation is open_clip's own zero-shot classification: a prompt ensemble per label
+(``build_zero_shot_classifier``: mean of normalised template embeddings, renormalised), then
+``softmax(logit_scale.exp() * image_features @ classifier)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+
+from facereid.clip_model import (
+    CLIP_CONFIG_FILE,
+    BatchPreprocess,
+    ClipBundle,
+    load_clip,
+    register_model_config,
+)
+from facereid.config import DEFAULT_EMOTION_LABELS, get_settings
+from facereid.errors import InvalidFaceBoxError, InvalidInputError, InvalidLabelsError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CLIP_CONFIG_FILE",
+    "DEFAULT_TEMPLATES",
+    "ClipBundle",
+    "EmotionScorer",
+    "crop_face",
+    "load_clip",
+    "margin_box",
+    "prompt_word",
+    "register_model_config",
+    "validate_labels",
+]
+
+MAX_LABELS = 32
+MAX_LABEL_LENGTH = 64
+DEFAULT_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {} face.",
+    "a close-up photo of a person looking {}.",
+    "a photo of a {} looking person.",
+    "a face with a {} expression.",
+    "a cropped photo of the face of a {} person.",
+    "a person who feels {}.",
+)
+# Labels given as nouns read better in the templates as adjectives; others are used as given.
+EMOTION_ADJECTIVES = {
+    "happiness": "happy",
+    "joy": "joyful",
+    "sadness": "sad",
+    "anger": "angry",
+    "surprise": "surprised",
+    "fear": "fearful",
+    "disgust": "disgusted",
+    "contempt": "contemptuous",
+    "neutrality": "neutral",
+}
+
+Crop = Image.Image | npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    hits: int
+    misses: int
+    size: int
+
+
+def prompt_word(label: str) -> str:
+    return EMOTION_ADJECTIVES.get(label.lower(), label)
+
+
+def validate_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """1-32 unique, non-empty labels of at most 64 characters, surrounding spaces removed."""
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise InvalidLabelsError("labels must be a list of strings")
+    if not 1 <= len(labels) <= MAX_LABELS:
+        raise InvalidLabelsError(f"give 1 to {MAX_LABELS} labels, not {len(labels)}")
+    cleaned: list[str] = []
+    for label in labels:
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidLabelsError("every label must be a non-empty string")
+        if len(label.strip()) > MAX_LABEL_LENGTH:
+            raise InvalidLabelsError(f"labels are at most {MAX_LABEL_LENGTH} characters")
+        cleaned.append(label.strip())
+    if len({label.lower() for label in cleaned}) != len(cleaned):
+        raise InvalidLabelsError("labels must be unique (case-insensitive)")
+    return tuple(cleaned)
+
+
+def margin_box(
+    box: Sequence[float] | npt.NDArray[np.floating], margin: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """The x1,y1,x2,y2 box grown by ``margin`` x its size on every side, in whole pixels
+    (outwards), clipped to a ``width`` x ``height`` image."""
+    x1, y1, x2, y2 = (float(v) for v in list(box)[:4])
+    if not all(np.isfinite((x1, y1, x2, y2))) or x2 <= x1 or y2 <= y1:
+        raise InvalidFaceBoxError(f"face box {box!r} is not x1,y1,x2,y2 with x2>x1, y2>y1")
+    dx, dy = margin * (x2 - x1), margin * (y2 - y1)
+    left, top = max(0, int(np.floor(x1 - dx))), max(0, int(np.floor(y1 - dy)))
+    right, bottom = min(width, int(np.ceil(x2 + dx))), min(height, int(np.ceil(y2 + dy)))
+    if right <= left or bottom <= top:
+        raise InvalidFaceBoxError(f"face box {box!r} lies outside the {width}x{height} image")
+    return left, top, right, bottom
+
+
+def crop_face(
+    image_bgr: npt.NDArray[np.uint8], box: Sequence[float] | npt.NDArray[np.floating], margin: float
+) -> npt.NDArray[np.uint8]:
+    """The face with its margin as a contiguous RGB array."""
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise InvalidInputError(
+            f"expected an H x W x 3 uint8 BGR image, got {image_bgr.dtype} {image_bgr.shape}"
+        )
+    left, top, right, bottom = margin_box(box, margin, image_bgr.shape[1], image_bgr.shape[0])
+    return np.ascontiguousarray(image_bgr[top:bottom, left:right, ::-1])
+
+
+def _to_pil(crop: Crop) -> Image.Image:
+    if isinstance(crop, Image.Image):
+        return crop.convert("RGB")
+    array = np.asarray(crop)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise InvalidInputError(f"expected a non-empty H x W x 3 RGB crop, got {array.shape}")
+    return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB")
+
+
+class EmotionScorer:
+    """Zero-shot emotion probabilities for face crops. Thread-safe; deterministic."""
+
+    def __init__(
+        self,
+        bundle: ClipBundle,
+        labels: Sequence[str] = DEFAULT_EMOTION_LABELS,
+        templates: Sequence[str] = DEFAULT_TEMPLATES,
+        *,
+        margin: float | None = None,
+        cache_size: int = 64,
+    ) -> None:
+        if not templates or any("{}" not in t for t in templates):
+            raise ValueError("every template needs one '{}' for the label")
+        self.bundle = bundle
+        self.labels = validate_labels(labels)
+        self.templates = tuple(templates)
+        self.margin = get_settings().emotion_crop_margin if margin is None else margin
+        if not self.margin >= 0:
+            raise ValueError(f"crop margin must be >= 0, not {self.margin}")
+        self._cache: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], torch.Tensor] = (
+            OrderedDict()
+        )
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._batch_preprocess = BatchPreprocess(bundle.preprocess, bundle.device)
+        self._hits = 0
+        self._misses = 0
+
+    def cache_info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, len(self._cache))
+
+    def text_classifier(self, labels: Sequence[str] | None = None) -> torch.Tensor:
+        """The (embed_dim, n_labels) zero-shot weights, computed once per label set (LRU)."""
+        label_set = self.labels if labels is None else validate_labels(labels)
+        key = (label_set, self.templates)
+        with self._lock:  # one fill per key, even under concurrent first requests
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._hits += 1
+                self._cache.move_to_end(key)
+                return cached
+            self._misses += 1
+            classifier = self._build_classifier(label_set)
+            self._cache[key] = classifier
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return classifier
+
+    def _build_classifier(self, labels: tuple[str, ...]) -> torch.Tensor:
+        import open_clip
+
+        with torch.inference_mode():
+            classifier: torch.Tensor = open_clip.build_zero_shot_classifier(
+                self.bundle.model,
+                self.bundle.tokenizer,
+                classnames=[prompt_word(label) for label in labels],
+                templates=self.templates,
+                num_classes_per_batch=None,  # the whole label set in one text forward
+                device=self.bundle.device,
+            )
+        return classifier
+
+    def preprocess(self, crops: Sequence[Crop]) -> torch.Tensor:
+        """CLIP preprocessing (the bundle's own transform) as one batch on the model's device."""
+        return self._batch_preprocess([_to_pil(crop) for crop in crops])
+
+    def score_crops(
+        self, crops: Sequence[Crop], labels: Sequence[str] | None = None
+    ) -> list[dict[str, float]]:
+        """Probabilities per label for RGB face crops (PIL images or H x W x 3 uint8)."""
+        label_set = self.labels if labels is None else validate_labels(labels)
+        classifier = self.text_classifier(label_set)
+        if not crops:
+            return []
+        batch = self.preprocess(crops)
+        with torch.inference_mode():
+            features = self.bundle.model.encode_image(batch, normalize=True)
+            logits = self.bundle.model.logit_scale.exp() * features @ classifier
+            probabilities = logits.float().softmax(dim=-1).cpu().numpy()
+        return [dict(zip(label_set, map(float, row), strict=True)) for row in probabilities]
+
+    def score(
+        self,
+        faces: Sequence[tuple[npt.NDArray[np.uint8], Sequence[float] | npt.NDArray[np.floating]]],
+        labels: Sequence[str] | None = None,
+    ) -> list[dict[str, float]]:
+        """Probabilities per label for (BGR image, x1,y1,x2,y2 box) pairs, one forward."""
+        label_set = self.labels if labels is None else validate_labels(labels)
+        crops = [crop_face(image, box, self.margin) for image, box in faces]
+        return self.score_crops(crops, label_set)
+
+    def warm_up(self) -> None:
+        """Fill the default label set's text features and run one image forward."""
+        size = self.bundle.image_size
+        self.score_crops([np.zeros((size, size, 3), dtype=np.uint8)])

@@ -1,0 +1,186 @@
+"""From local files into the store: a pack folder or zip, a CLIP checkpoint, MODEL_PATH.
+
+``pull`` and ``synth`` end here too, so every source is validated the same way before
+``store.save_model`` writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from models import ModelProvisioningError
+from models.packs import CLIP_CHECKPOINT_FILE, CLIP_CONFIG_FILE, PACKS
+from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, save_model
+from models.validate import clip_config, inspect_face_pack, validate_clip_dir
+
+if TYPE_CHECKING:
+    import bentoml
+
+logger = logging.getLogger(__name__)
+
+IMPORT_HINT = (
+    "re-import a complete pack with `python -m models import --insightface-dir DIR_OR_ZIP`"
+)
+CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors")
+
+
+def default_model_path() -> Path:
+    from facereid.config import Settings
+
+    return Path(Settings().model_path)
+
+
+def extract_zip(archive: Path, dest: Path, fix: str) -> None:
+    """Extract after checking every member's CRC and that no path escapes ``dest``."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise ModelProvisioningError(f"{archive.name}: member {bad} is corrupt; {fix}")
+            for member in zf.namelist():
+                parts = PurePosixPath(member).parts
+                if member.startswith("/") or ".." in parts:
+                    raise ModelProvisioningError(
+                        f"{archive.name}: unsafe path {member!r} in the archive; {fix}"
+                    )
+            zf.extractall(dest)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ModelProvisioningError(
+            f"{archive.name}: not a valid zip archive (truncated or corrupt: {exc}); {fix}"
+        ) from None
+
+
+def _has_onnx(directory: Path) -> bool:
+    return any(p.suffix == ".onnx" and p.is_file() for p in directory.iterdir())
+
+
+def find_pack_root(directory: Path) -> Path | None:
+    """The folder holding the .onnx files: ``directory`` itself or one nested folder
+    (buffalo_l.zip has them at top level; some packs nest them in ``<pack>/``)."""
+    if not directory.is_dir():
+        return None
+    if _has_onnx(directory):
+        return directory
+    # Two levels at most: a pack never nests deeper, and MODEL_PATH may be a big folder.
+    children = sorted(p for p in directory.iterdir() if p.is_dir() and p.name != "__MACOSX")
+    for level in (children, [g for c in children for g in sorted(c.iterdir()) if g.is_dir()]):
+        for folder in level:
+            if _has_onnx(folder):
+                return folder
+    return None
+
+
+def stage_face_source(source: Path, work: Path, fix: str) -> Path:
+    """The pack folder for ``source`` (a folder or a zip), extracting zips into ``work``."""
+    if not source.exists():
+        raise ModelProvisioningError(f"{source}: no such file or folder; {fix}")
+    if source.is_file():
+        extracted = work / "extracted"
+        extracted.mkdir(parents=True, exist_ok=True)
+        extract_zip(source, extracted, fix)
+        source = extracted
+    root = find_pack_root(source)
+    if root is None:
+        raise ModelProvisioningError(f"{source}: no .onnx files found; {fix}")
+    return root
+
+
+def import_face_pack(
+    root: Path,
+    *,
+    source: str,
+    pack_name: str,
+    fix: str = IMPORT_HINT,
+    extra_metadata: dict[str, Any] | None = None,
+) -> bentoml.Model:
+    known = PACKS.get(pack_name)
+    report = inspect_face_pack(root, fix, embedding_dim=known.embedding_dim if known else None)
+    metadata: dict[str, Any] = {
+        "files": report.files,
+        "detector": report.detector,
+        "recognizer": report.recognizer,
+        "det_input_size": report.det_input_size,
+        "rec_input_size": report.rec_input_size,
+        "embedding_dim": report.embedding_dim,
+        "license": {k: v for k, v in report.license.items() if v is not None},
+        **(extra_metadata or {}),
+    }
+    # BentoML metadata cannot hold None: a pack without a 106-point model has no such key.
+    if report.landmark_106:
+        metadata["landmark_106"] = report.landmark_106
+    return save_model(
+        FACE_MODEL_NAME,
+        root,
+        report.files,
+        labels={"source": source, "pack": pack_name},
+        metadata=metadata,
+    )
+
+
+def find_checkpoint(directory: Path) -> str:
+    found = sorted(p.name for p in directory.iterdir() if p.suffix in CHECKPOINT_SUFFIXES)
+    if not found:
+        raise ModelProvisioningError(f"{directory}: no CLIP checkpoint file found")
+    return CLIP_CHECKPOINT_FILE if CLIP_CHECKPOINT_FILE in found else found[0]
+
+
+def save_clip_dir(
+    directory: Path,
+    checkpoint_file: str,
+    *,
+    labels: dict[str, str],
+    fix: str,
+    extra_metadata: dict[str, Any] | None = None,
+) -> bentoml.Model:
+    """Validate ``directory`` (config + checkpoint) and store it as the CLIP model."""
+    report = validate_clip_dir(directory, checkpoint_file, fix)
+    metadata: dict[str, Any] = {
+        "files": report.files,
+        "config_file": CLIP_CONFIG_FILE,
+        "checkpoint_file": checkpoint_file,
+        "image_size": report.image_size,
+        "embed_dim": report.embed_dim,
+        **(extra_metadata or {}),
+    }
+    return save_model(CLIP_MODEL_NAME, directory, report.files, labels=labels, metadata=metadata)
+
+
+def import_clip_checkpoint(
+    checkpoint: Path,
+    work: Path,
+    *,
+    model_name: str,
+    pretrained: str | None,
+    config_file: Path | None,
+    source: str,
+    fix: str,
+    extra_metadata: dict[str, Any] | None = None,
+) -> bentoml.Model:
+    """Stage ``checkpoint`` next to its open_clip config in ``work`` and store both."""
+    if not checkpoint.is_file():
+        raise ModelProvisioningError(f"{checkpoint}: no such checkpoint file; {fix}")
+    config = clip_config(model_name, pretrained, config_file)
+    config["checkpoint_file"] = CLIP_CHECKPOINT_FILE
+    stage = work / "clip"
+    stage.mkdir(parents=True, exist_ok=True)
+    (stage / CLIP_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    staged = stage / CLIP_CHECKPOINT_FILE
+    try:
+        staged.symlink_to(checkpoint.resolve())  # no copy of a 600 MB file just to check it
+    except OSError:
+        shutil.copy2(checkpoint, staged)
+    pretrained_label = pretrained or "none"
+    labels = {
+        "source": source,
+        "model": model_name,
+        "pretrained": pretrained_label,
+        "pack": f"{model_name}/{pretrained_label}",
+    }
+    return save_clip_dir(
+        stage, CLIP_CHECKPOINT_FILE, labels=labels, fix=fix, extra_metadata=extra_metadata
+    )

@@ -1,0 +1,1 @@
+"""Synthetic stand-ins for the model files, built offline with seeded weights."""

@@ -1,0 +1,195 @@
+"""Synthetic stand-ins for InsightFace's buffalo_l files, with the real ONNX signatures.
+
+``det_10g.onnx`` is NOT a face detector: it scores image locations whose local features stand
+out from the rest of the image (a seeded conv, instance-normalised per image, so that a
+handful of locations pass 0.5 on any photo), predicts box distances of 1.5-4 strides and lays
+five keypoints out like a face template inside each box. ``w600k_r50.onnx`` and
+``2d106det.onnx`` are seeded conv nets with the real input/output shapes. Real weights can
+never be downloaded in CI, so these files let every code path (routing, decode, alignment,
+batching, the model store) run end to end. The same seed gives byte-identical files.
+
+``profile="realistic"`` writes compute-faithful stand-ins for benchmarks instead (see
+``models.synth.realistic``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from models.synth.onnx_builder import Dim, GraphBuilder
+
+logger = logging.getLogger(__name__)
+
+DETECTOR_FILE = "det_10g.onnx"
+RECOGNIZER_FILE = "w600k_r50.onnx"
+LANDMARK_FILE = "2d106det.onnx"
+PACK_FILES = (DETECTOR_FILE, RECOGNIZER_FILE, LANDMARK_FILE)
+STRIDES = (8, 16, 32)
+NUM_ANCHORS = 2
+EMBEDDING_DIM = 512
+
+# Keypoint offsets from the anchor centre in stride units (x, y): eyes in the upper third,
+# nose at the centre, mouth corners in the lower third of a box 3-8 strides wide.
+KPS_TEMPLATE = np.array(
+    [[-1.0, -0.9], [1.0, -0.9], [0.0, 0.1], [-0.75, 1.1], [0.75, 1.1]], dtype=np.float32
+)
+# Per stride: how many standard deviations above the image's mean a location's feature must
+# be to score 0.5 (sigmoid(gain * z - gain * z_threshold)).
+SCORE_Z_THRESHOLD = {8: 3.8, 16: 3.4, 32: 2.8}
+SCORE_GAIN = 2.0
+
+
+def role_seed(seed: int, role: int) -> int:
+    """A separate, stable stream per file, so one file's weights never shift another's."""
+    return int(np.random.SeedSequence([seed, role]).generate_state(1)[0])
+
+
+def add_scrfd_heads(g: GraphBuilder, feats: list[str], width: int) -> list[tuple[str, list[Dim]]]:
+    """Score, box and keypoint heads for strides 8, 16, 32, each ending Transpose -> Reshape
+    [-1, k] like det_10g (scores then Sigmoid). Returns the 9 outputs in the real order."""
+    perm = [0, 2, 3, 1]
+    scores, boxes, kpss = [], [], []
+    for stride, feat in zip(STRIDES, feats, strict=True):
+        a = NUM_ANCHORS
+        z = SCORE_Z_THRESHOLD[stride]
+        s = g.conv(feat, width, a, 3)
+        s = g.node(
+            "InstanceNormalization",
+            [
+                s,
+                g.const(np.full(a, SCORE_GAIN, np.float32), "scale"),
+                g.const(np.full(a, -SCORE_GAIN * z, np.float32), "B"),
+            ],
+        )
+        s = g.node("Transpose", [s], perm=perm)
+        s = g.node("Reshape", [s, g.const(np.array([-1, 1], np.int64), "shape")])
+        scores.append(g.node("Sigmoid", [s], out=f"score_{stride}"))
+
+        b = g.node("Sigmoid", [g.conv(feat, width, 4 * a, 3, gain=0.5)])
+        b = g.node("Add", [g.node("Mul", [b, g.scalar(2.5)]), g.scalar(1.5)])
+        b = g.node("Transpose", [b], perm=perm)
+        boxes.append(
+            g.node(
+                "Reshape", [b, g.const(np.array([-1, 4], np.int64), "shape")], out=f"bbox_{stride}"
+            )
+        )
+
+        template = np.tile(KPS_TEMPLATE.reshape(-1), a).reshape(1, 10 * a, 1, 1)
+        k = g.node("Tanh", [g.conv(feat, width, 10 * a, 3, gain=0.5)])
+        k = g.node("Add", [g.node("Mul", [k, g.scalar(0.2)]), g.const(template, "template")])
+        k = g.node("Transpose", [k], perm=perm)
+        kpss.append(
+            g.node(
+                "Reshape", [k, g.const(np.array([-1, 10], np.int64), "shape")], out=f"kps_{stride}"
+            )
+        )
+    outputs: list[tuple[str, list[Dim]]] = [(n, ["?", 1]) for n in scores]
+    outputs += [(n, ["?", k]) for k, names in ((4, boxes), (10, kpss)) for n in names]
+    return outputs
+
+
+def build_detector(seed: int = 0, width: int = 16) -> onnx.ModelProto:
+    """Tiny SCRFD-signature detector: input ``input.1`` [1,3,?,?], 9 two-dimensional outputs."""
+    g = GraphBuilder(role_seed(seed, 1))
+    x = "input.1"
+    feats: list[str] = []
+    f = g.node("Relu", [g.conv(x, 3, width, 8, stride=8, pad=0)])
+    feats.append(f)
+    for _ in STRIDES[1:]:
+        f = g.node("Relu", [g.conv(f, width, width, 2, stride=2, pad=0)])
+        feats.append(f)
+    outputs = add_scrfd_heads(g, feats, width)
+    return g.model([(x, [1, 3, "?", "?"])], outputs, "synthetic_scrfd")
+
+
+def build_recognizer(seed: int = 0) -> onnx.ModelProto:
+    """Tiny ArcFace-signature recogniser: [N,3,112,112] -> [N,512]; expects (x-127.5)/127.5.
+
+    No Sub/Mul node among the first eight, so insightface takes the 127.5/127.5 path as it
+    does for the real w600k_r50.
+    """
+    g = GraphBuilder(role_seed(seed, 2))
+    x = "input.1"
+    f = g.node("Relu", [g.conv(x, 3, 16, 4, stride=4, pad=0)])  # 28x28
+    f = g.conv(f, 16, 32, 2, stride=2, pad=0)  # 14x14
+    # Zero-mean, unit-variance channels per face, so different faces are not all alike.
+    f = g.node(
+        "InstanceNormalization",
+        [f, g.const(np.ones(32, np.float32), "scale"), g.const(np.zeros(32, np.float32), "B")],
+    )
+    f = g.node("AveragePool", [f], kernel_shape=[2, 2], strides=[2, 2])  # 7x7
+    f = g.node("Flatten", [f], axis=1)
+    emb = g.gemm(f, 32 * 7 * 7, EMBEDDING_DIM, out="683")  # the real model's output name
+    return g.model([(x, ["N", 3, 112, 112])], [(emb, ["N", EMBEDDING_DIM])], "synthetic_arcface")
+
+
+def _mean_shape_106() -> np.ndarray:
+    """106 points on an oval inside the 192x192 crop, in the model's [-1, 1] units."""
+    t = np.linspace(0.0, 2.0 * np.pi, 106, endpoint=False)
+    pts = np.stack([0.45 * np.cos(t), 0.55 * np.sin(t)], axis=1)
+    return pts.astype(np.float32).reshape(-1)
+
+
+def build_landmark(seed: int = 0) -> onnx.ModelProto:
+    """Tiny 2d106det-signature model: ``data`` [N,3,192,192] -> [N,212], Tanh-bounded.
+
+    Starts with a ``bn_data`` BatchNormalization on raw pixels like the real file, so
+    insightface feeds it unnormalised pixels (mean 0, std 1).
+    """
+    g = GraphBuilder(role_seed(seed, 3))
+    x = "data"
+    ones = np.ones(3, np.float32)
+    f = g.node(
+        "BatchNormalization",
+        [
+            x,
+            g.const(ones, "gamma"),
+            g.const(np.zeros(3, np.float32), "beta"),
+            g.const(np.full(3, 127.5, np.float32), "mean"),
+            g.const(np.full(3, 128.0**2, np.float32), "var"),
+        ],
+        name="bn_data",
+        epsilon=1e-5,
+    )
+    f = g.node("Relu", [g.conv(f, 3, 8, 8, stride=8, pad=0)])  # 24x24
+    f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 12x12
+    f = g.node("AveragePool", [f], kernel_shape=[4, 4], strides=[4, 4])  # 3x3
+    f = g.node("Flatten", [f], axis=1)
+    f = g.gemm(f, 16 * 9, 212, gain=0.1, bias=np.arctanh(_mean_shape_106()))
+    g.node("Tanh", [f], out="fc1")
+    return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 212])], "synthetic_2d106")
+
+
+def write_insightface_pack(dest: Path, *, seed: int = 0, profile: str = "tiny") -> list[Path]:
+    """Write det_10g.onnx, w600k_r50.onnx and 2d106det.onnx into ``dest``; return their paths."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if profile == "tiny":
+        models = {
+            DETECTOR_FILE: build_detector(seed),
+            RECOGNIZER_FILE: build_recognizer(seed),
+            LANDMARK_FILE: build_landmark(seed),
+        }
+    elif profile == "realistic":
+        from models.synth.realistic import build_realistic_detector, build_realistic_recognizer
+
+        models = {
+            DETECTOR_FILE: build_realistic_detector(seed),
+            RECOGNIZER_FILE: build_realistic_recognizer(seed),
+            LANDMARK_FILE: build_landmark(seed),
+        }
+    else:
+        raise ValueError(f"unknown profile {profile!r}; expected 'tiny' or 'realistic'")
+    paths = []
+    for name, model in models.items():
+        path = dest / name
+        tmp = path.with_suffix(".onnx.tmp")
+        tmp.write_bytes(model.SerializeToString())
+        tmp.replace(path)
+        paths.append(path)
+        logger.info("wrote synthetic %s (%d bytes)", path, path.stat().st_size)
+    return paths

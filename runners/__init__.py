@@ -1,0 +1,1 @@
+"""BentoML model services: one file per model family, thin wrappers over ``facereid``."""

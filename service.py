@@ -1,0 +1,262 @@
+"""FaceReID: the API service. Routes, request handling and composition only; the maths lives
+in ``facereid`` and the models in ``runners``.
+
+``bentoml serve service:FaceReID`` starts this service and its model services. With
+``CLIP_SERVICE_URL`` set, emotions come from that separately deployed CLIP service instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import anyio
+import bentoml
+import numpy as np
+from pydantic import Field
+from starlette.responses import JSONResponse
+
+from facereid import matching
+from facereid.asgi import ContractMiddleware
+from facereid.clip_health import ClipHealth
+from facereid.config import get_settings
+from facereid.errors import (
+    BatchTooLargeError,
+    EmptyBatchError,
+    FaceReIDError,
+    NoFaceError,
+    TooManyRowsError,
+)
+from facereid.imaging import decode_image_b64
+from facereid.responses import face_payload, utc_timestamp
+from runners.emotion import EmotionModel
+from runners.face import FaceModel
+
+logger = logging.getLogger("facereid.service")
+settings = get_settings()
+clip_health = ClipHealth()
+_service_state: dict[str, Any] = {}
+
+
+async def _health() -> tuple[int, dict[str, Any]]:
+    service = _service_state.get("instance")
+    if service is None:
+        return 503, {"status": "starting", "clip_service": "unknown"}
+    return 200, await service.health_payload()
+
+
+@bentoml.service(
+    name="FaceReID",
+    workers=1,
+    traffic={"timeout": 120, "max_concurrency": 256},
+    http={"port": 3000},
+)
+class FaceReID:
+    face = bentoml.depends(FaceModel)
+    emotion = bentoml.depends(EmotionModel, url=settings.clip_service_url)
+
+    def __init__(self) -> None:
+        self.model_info: dict[str, Any] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        _service_state["instance"] = self
+
+    @bentoml.on_startup
+    async def _start_clip_poller(self) -> None:
+        self._poller = asyncio.create_task(self._poll_clip())
+
+    async def _poll_clip(self) -> None:
+        while True:
+            await self._check_clip()
+            await asyncio.sleep(settings.clip_health_interval_s)
+
+    async def _check_clip(self) -> None:
+        try:
+            detail = await asyncio.wait_for(
+                self.emotion.to_async.health(), timeout=settings.clip_timeout_s
+            )
+        except Exception as exc:  # any failure to reach CLIP means "unavailable"
+            clip_health.mark_unavailable(f"CLIP service not reachable: {_describe(exc)}")
+            return
+        if detail.get("available"):
+            clip_health.mark_available(detail)
+        else:
+            clip_health.mark_unavailable(str(detail.get("reason") or "CLIP model not loaded"))
+
+    async def _face_model(self) -> dict[str, Any]:
+        if self.model_info is None:
+            self.model_info = await self.face.to_async.info()
+        return self.model_info
+
+    async def health_payload(self) -> dict[str, Any]:
+        model = await self._face_model()
+        payload: dict[str, Any] = {
+            "status": "healthy" if clip_health.available else "degraded",
+            "clip_service": clip_health.as_status(),
+            "engine": model["engine"],
+            "face_model": model,
+            "clip_model": clip_health.detail if clip_health.available else None,
+        }
+        if not clip_health.available:
+            payload["reason"] = clip_health.reason
+        if model["synthetic"] or clip_health.detail.get("synthetic"):
+            payload["warning"] = "synthetic stand-in models loaded: results are not real"
+        return payload
+
+    async def __is_ready__(self) -> bool:
+        try:
+            await self._face_model()
+        except Exception:
+            return False
+        return True
+
+    # -- routes ---------------------------------------------------------------------------
+
+    @bentoml.api(route="/analyze")
+    async def analyze(
+        self,
+        image_data: str = Field(description="base64 image, data: URL prefix accepted"),
+        return_all_faces: bool = False,
+        include_emotions: bool = True,
+        emotion_labels: list[str] | None = None,
+    ) -> Any:
+        try:
+            result = await self._analyze_one(
+                image_data, return_all_faces, include_emotions, emotion_labels
+            )
+        except FaceReIDError as exc:
+            return _error(exc)
+        return result
+
+    @bentoml.api(route="/analyze_batch")
+    async def analyze_batch(
+        self,
+        images: list[str] = Field(description="base64 images, at most 32"),
+        return_all_faces: bool = False,
+        include_emotions: bool = True,
+        emotion_labels: list[str] | None = None,
+    ) -> Any:
+        if not images:
+            return _error(EmptyBatchError("images must hold at least one image"))
+        if len(images) > settings.max_batch_images:
+            return _error(
+                BatchTooLargeError(
+                    f"{len(images)} images in one batch; the limit is {settings.max_batch_images}"
+                )
+            )
+
+        async def one(data: str) -> dict[str, Any]:
+            try:
+                return await self._analyze_one(
+                    data, return_all_faces, include_emotions, emotion_labels
+                )
+            except FaceReIDError as exc:
+                return {"error": {"code": exc.code, "message": exc.message}}
+
+        # Concurrent calls let the model services batch these images with other requests'.
+        results = await asyncio.gather(*(one(data) for data in images))
+        return {"results": list(results), "count": len(results)}
+
+    @bentoml.api(route="/compare")
+    def compare(self, face1_embedding: list[float], face2_embedding: list[float]) -> Any:
+        try:
+            a = matching.validate_embedding(face1_embedding, name="face1_embedding")
+            b = matching.validate_embedding(face2_embedding, name="face2_embedding")
+            return {"similarity": matching.cosine_similarity(a, b)}
+        except FaceReIDError as exc:
+            return _error(exc)
+
+    @bentoml.api(route="/find_matches")
+    def find_matches(
+        self,
+        target_embedding: list[float],
+        embeddings: list[list[float]],
+        threshold: float = 0.5,
+        top_k: int | None = None,
+    ) -> Any:
+        try:
+            if len(embeddings) > settings.max_gallery_rows:
+                raise TooManyRowsError(
+                    f"{len(embeddings)} rows in embeddings; the limit is {settings.max_gallery_rows}"
+                )
+            target = matching.validate_embedding(target_embedding, name="target_embedding")
+            matches = matching.find_matches(
+                target, embeddings, threshold=threshold, top_k=top_k
+            )
+        except FaceReIDError as exc:
+            return _error(exc)
+        return [{"index": i, "similarity": s} for i, s in matches]
+
+    # -- composition ----------------------------------------------------------------------
+
+    async def _analyze_one(
+        self,
+        image_data: str,
+        return_all_faces: bool,
+        include_emotions: bool,
+        emotion_labels: list[str] | None,
+    ) -> dict[str, Any]:
+        image = await anyio.to_thread.run_sync(_decode, image_data)
+        model = await self._face_model()
+        faces = (await self.face.to_async.detect_embed([image]))[0]
+        if not faces:
+            raise NoFaceError("no face found in the image")
+        wanted = faces if return_all_faces else faces[:1]
+        emotions: list[dict[str, float] | None] = [None] * len(wanted)
+        if include_emotions:
+            emotions = await self._emotions(image, wanted, emotion_labels)
+        timestamp = utc_timestamp()
+        payloads = [
+            face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+            for face, emo in zip(wanted, emotions, strict=True)
+        ]
+        result = dict(payloads[0])
+        result["num_faces"] = len(faces)
+        if return_all_faces:
+            result["faces"] = payloads
+        return result
+
+    async def _emotions(
+        self, image: np.ndarray, faces: list[dict[str, Any]], labels: list[str] | None
+    ) -> list[dict[str, float] | None]:
+        from facereid.emotion import crop_face, validate_labels
+
+        if labels is not None:
+            labels = list(validate_labels(labels))
+        if not clip_health.available:
+            return [None] * len(faces)
+        crops = [crop_face(image, face["bbox"], settings.emotion_crop_margin) for face in faces]
+        try:
+            call = (
+                self.emotion.to_async.score(crops)
+                if labels is None
+                else self.emotion.to_async.score_labels(crops, labels)
+            )
+            scores = await asyncio.wait_for(call, timeout=settings.clip_timeout_s)
+        except Exception as exc:  # CLIP down or slow: answer without emotions
+            logger.warning("emotion scoring failed: %s", _describe(exc))
+            clip_health.mark_unavailable(f"CLIP call failed: {_describe(exc)}")
+            return [None] * len(faces)
+        return list(scores)
+
+
+def _decode(image_data: str) -> np.ndarray:
+    return decode_image_b64(
+        image_data, max_side=settings.max_image_side, max_pixels=settings.max_image_pixels
+    )
+
+
+def _error(exc: FaceReIDError) -> JSONResponse:
+    return JSONResponse(
+        status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}}
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+FaceReID.add_asgi_middleware(ContractMiddleware, get_routes={"/health": _health})
+
+__all__ = ["FaceReID", "FaceModel", "EmotionModel"]
