@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import bentoml
@@ -115,7 +115,7 @@ class FaceReID:
     @bentoml.api(route="/analyze")
     async def analyze(
         self,
-        image_data: str = Field(description="base64 image, data: URL prefix accepted"),
+        image_data: Annotated[str, Field(description="base64 image; a data: URL prefix is fine")],
         return_all_faces: bool = False,
         include_emotions: bool = True,
         emotion_labels: list[str] | None = None,
@@ -131,7 +131,7 @@ class FaceReID:
     @bentoml.api(route="/analyze_batch")
     async def analyze_batch(
         self,
-        images: list[str] = Field(description="base64 images, at most 32"),
+        images: Annotated[list[str], Field(description="base64 images, at most 32")],
         return_all_faces: bool = False,
         include_emotions: bool = True,
         emotion_labels: list[str] | None = None,
@@ -176,13 +176,10 @@ class FaceReID:
     ) -> Any:
         try:
             if len(embeddings) > settings.max_gallery_rows:
-                raise TooManyRowsError(
-                    f"{len(embeddings)} rows in embeddings; the limit is {settings.max_gallery_rows}"
-                )
+                limit = settings.max_gallery_rows
+                raise TooManyRowsError(f"{len(embeddings)} rows; the limit is {limit}")
             target = matching.validate_embedding(target_embedding, name="target_embedding")
-            matches = matching.find_matches(
-                target, embeddings, threshold=threshold, top_k=top_k
-            )
+            matches = matching.find_matches(target, embeddings, threshold=threshold, top_k=top_k)
         except FaceReIDError as exc:
             return _error(exc)
         return [{"index": i, "similarity": s} for i, s in matches]

@@ -7,6 +7,7 @@ Run it inside the face service's process tree (the default) or on its own
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import bentoml
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 _settings = get_settings()
 
 EMOTION_MAX_BATCH = 32
-EMOTION_MAX_LATENCY_MS = 1000
+EMOTION_MAX_LATENCY_MS = 30_000
 
 
 @bentoml.service(
@@ -34,8 +35,10 @@ class EmotionModel:
     def __init__(self) -> None:
         self.scorer: Any = None
         self.reason = ""
-        self.labels = model_labels(self.clip_pack)
-        if self.clip_pack is None or self.clip_pack.stored is None:
+        stored: bentoml.Model | None = self.clip_pack  # resolved by BentoML on the instance
+        self.tag = None if stored is None else str(stored.tag)
+        self.labels = model_labels(stored)
+        if stored is None:
             self.reason = (
                 f"no CLIP model {_settings.clip_model_tag} in the BentoML store; run "
                 "`python -m models pull` (or `synth` for a stand-in)"
@@ -45,19 +48,18 @@ class EmotionModel:
         from facereid.clip_model import load_clip
         from facereid.emotion import EmotionScorer
 
-        bundle = load_clip(self.clip_pack.stored.path)
+        bundle = load_clip(Path(stored.path))
         self.scorer = EmotionScorer(bundle, labels=_settings.emotion_labels)
         if self.labels.get("source") == "synthetic":
             logger.warning("SYNTHETIC CLIP model loaded: emotion scores are not meaningful")
-        logger.info("emotion service ready: %s", self.clip_pack.stored.tag)
+        logger.info("emotion service ready: %s", self.tag)
 
     @bentoml.api
     def health(self) -> dict[str, Any]:
-        tag = None if self.clip_pack is None else str(self.clip_pack.tag)
         return {
             "available": self.scorer is not None,
             "reason": self.reason or None,
-            "model": tag,
+            "model": self.tag,
             "source": self.labels.get("source"),
             "synthetic": self.labels.get("source") == "synthetic",
             "labels": list(_settings.emotion_labels),

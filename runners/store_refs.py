@@ -24,7 +24,9 @@ def optional_bento_model(tag: str) -> bentoml.models.BentoModel | None:
     return bentoml.models.BentoModel(stored.tag)
 
 
-def model_labels(ref: bentoml.models.BentoModel | None) -> dict[str, str]:
-    if ref is None or ref.stored is None:
+def model_labels(stored: bentoml.Model | None) -> dict[str, str]:
+    """Labels of a stored model. Note: on a service *instance* a ``BentoModel`` class
+    attribute reads as the resolved ``bentoml.Model`` (path, tag, info)."""
+    if stored is None:
         return {}
-    return dict(ref.stored.info.labels)
+    return dict(stored.info.labels)

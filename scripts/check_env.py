@@ -11,10 +11,18 @@ import sys
 from importlib import metadata
 
 FAMILIES = {
-    "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
-            "opencv-contrib-python-headless"),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino",
-                    "onnxruntime-directml"),
+    "cv2": (
+        "opencv-python",
+        "opencv-python-headless",
+        "opencv-contrib-python",
+        "opencv-contrib-python-headless",
+    ),
+    "onnxruntime": (
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "onnxruntime-openvino",
+        "onnxruntime-directml",
+    ),
 }
 
 

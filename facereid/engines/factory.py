@@ -36,7 +36,10 @@ def build_engine(
     settings: Settings,
     pack_dir: Path | None,
     model_info: ModelInfo | None,
+    pack_files: Mapping[str, object] | None = None,
 ) -> FaceEngine:
+    """``pack_files`` is the store metadata naming the pack's detector, recogniser and
+    106-point model files (packs name them differently)."""
     choice = settings.face_engine
     if choice == "insightface" or (choice == "auto" and pack_dir is not None):
         if pack_dir is None or model_info is None:
@@ -46,7 +49,19 @@ def build_engine(
             )
         from facereid.engines.insightface_engine import InsightFaceEngine
 
-        engine: FaceEngine = InsightFaceEngine(pack_dir, model_info, settings)
+        names = {
+            key: str(value)
+            for key, value in (pack_files or {}).items()
+            if key in ("detector", "recognizer", "landmark_106") and value
+        }
+        engine: FaceEngine = InsightFaceEngine(
+            pack_dir,
+            model_info,
+            settings,
+            detector_file=names.get("detector", "det_10g.onnx"),
+            recognizer_file=names.get("recognizer", "w600k_r50.onnx"),
+            landmark_file=names.get("landmark_106", "2d106det.onnx"),
+        )
         if model_info.synthetic:
             logger.warning(
                 "SYNTHETIC InsightFace pack %s loaded: detections and embeddings are "

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from models.synth.onnx_builder import Dim, GraphBuilder
+from models.synth.onnx_builder import Dim, GraphBuilder, flops
+
+__all__ = ["PACK_FILES", "flops", "write_insightface_pack"]
 
 logger = logging.getLogger(__name__)
 

@@ -80,7 +80,8 @@ def test_analyze_custom_emotion_labels(synthetic_server: Server, t1_path: Path) 
 def test_compare_seed_example(synthetic_server: Server) -> None:
     with synthetic_server.client() as client:
         body = client.post(
-            "/compare", json={"face1_embedding": [1.0, 0.0, 1.0], "face2_embedding": [1.0, 0.0, 0.0]}
+            "/compare",
+            json={"face1_embedding": [1.0, 0.0, 1.0], "face2_embedding": [1.0, 0.0, 0.0]},
         ).json()
     assert body == {"similarity": pytest.approx(1 / math.sqrt(2), abs=1e-6)}
 

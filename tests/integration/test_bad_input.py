@@ -133,9 +133,7 @@ def test_bad_input_gets_its_code(
 ) -> None:
     with synthetic_server.client() as client:
         if isinstance(body, bytes):
-            response = client.post(
-                path, content=body, headers={"content-type": "application/json"}
-            )
+            response = client.post(path, content=body, headers={"content-type": "application/json"})
         else:
             response = client.post(path, json=body)
     assert response.status_code == status, response.text

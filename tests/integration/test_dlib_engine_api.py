@@ -56,16 +56,23 @@ def test_real_identities_match_across_photos(dlib_server: Server, shared_faces: 
         "obama": shared_faces / "identities/obama/obama-480p.jpg",
         "biden": shared_faces / "identities/biden/biden.jpg",
     }
-    probes = {"obama": shared_faces / "identities/obama/obama-240p.jpg",
-              "biden": shared_faces / "identities/biden/biden2.jpg"}
+    probes = {
+        "obama": shared_faces / "identities/obama/obama-240p.jpg",
+        "biden": shared_faces / "identities/biden/biden2.jpg",
+    }
     with dlib_server.client() as client:
-        gallery = [client.post("/analyze", json={"image_data": b64_file(p)}).json()["embedding"]
-                   for p in photos.values()]
+        gallery = [
+            client.post("/analyze", json={"image_data": b64_file(p)}).json()["embedding"]
+            for p in photos.values()
+        ]
         for index, name in enumerate(photos):
             probe = client.post("/analyze", json={"image_data": b64_file(probes[name])}).json()
             matches = client.post(
                 "/find_matches",
-                json={"target_embedding": probe["embedding"], "embeddings": gallery,
-                      "threshold": 0.0},
+                json={
+                    "target_embedding": probe["embedding"],
+                    "embeddings": gallery,
+                    "threshold": 0.0,
+                },
             ).json()
             assert matches[0]["index"] == index
