@@ -104,10 +104,14 @@ class FaceReID:
         return payload
 
     async def __is_ready__(self) -> bool:
+        """Ready once the face model answers; CLIP only degrades health, but a readiness
+        probe refreshes its state so the first requests do not skip emotions needlessly."""
         try:
             await self._face_model()
         except Exception:
             return False
+        if not clip_health.available:
+            await self._check_clip()
         return True
 
     # -- routes ---------------------------------------------------------------------------
@@ -121,12 +125,10 @@ class FaceReID:
         emotion_labels: list[str] | None = None,
     ) -> Any:
         try:
-            result = await self._analyze_one(
-                image_data, return_all_faces, include_emotions, emotion_labels
-            )
+            labels = _checked_labels(emotion_labels)
+            return await self._analyze_one(image_data, return_all_faces, include_emotions, labels)
         except FaceReIDError as exc:
             return _error(exc)
-        return result
 
     @bentoml.api(route="/analyze_batch")
     async def analyze_batch(
@@ -145,11 +147,14 @@ class FaceReID:
                 )
             )
 
+        try:
+            labels = _checked_labels(emotion_labels)
+        except FaceReIDError as exc:
+            return _error(exc)
+
         async def one(data: str) -> dict[str, Any]:
             try:
-                return await self._analyze_one(
-                    data, return_all_faces, include_emotions, emotion_labels
-                )
+                return await self._analyze_one(data, return_all_faces, include_emotions, labels)
             except FaceReIDError as exc:
                 return {"error": {"code": exc.code, "message": exc.message}}
 
@@ -193,6 +198,7 @@ class FaceReID:
         include_emotions: bool,
         emotion_labels: list[str] | None,
     ) -> dict[str, Any]:
+        """Labels must already be validated (``_checked_labels``)."""
         image = await anyio.to_thread.run_sync(_decode, image_data)
         model = await self._face_model()
         faces = (await self.face.to_async.detect_embed([image]))[0]
@@ -216,13 +222,19 @@ class FaceReID:
     async def _emotions(
         self, image: np.ndarray, faces: list[dict[str, Any]], labels: list[str] | None
     ) -> list[dict[str, float] | None]:
-        from facereid.emotion import crop_face, validate_labels
+        from facereid.emotion import crop_face
 
-        if labels is not None:
-            labels = list(validate_labels(labels))
         if not clip_health.available:
             return [None] * len(faces)
-        crops = [crop_face(image, face["bbox"], settings.emotion_crop_margin) for face in faces]
+        crops, scored = [], []
+        for index, face in enumerate(faces):
+            try:
+                crops.append(crop_face(image, face["bbox"], settings.emotion_crop_margin))
+            except FaceReIDError:  # a box (mostly) outside the image: no crop to score
+                continue
+            scored.append(index)
+        if not crops:
+            return [None] * len(faces)
         try:
             call = (
                 self.emotion.to_async.score(crops)
@@ -234,7 +246,16 @@ class FaceReID:
             logger.warning("emotion scoring failed: %s", _describe(exc))
             clip_health.mark_unavailable(f"CLIP call failed: {_describe(exc)}")
             return [None] * len(faces)
-        return list(scores)
+        emotions: list[dict[str, float] | None] = [None] * len(faces)
+        for index, score in zip(scored, scores, strict=True):
+            emotions[index] = score
+        return emotions
+
+
+def _checked_labels(labels: list[str] | None) -> list[str] | None:
+    from facereid.emotion import validate_labels
+
+    return None if labels is None else list(validate_labels(labels))
 
 
 def _decode(image_data: str) -> np.ndarray:

@@ -88,6 +88,18 @@ def start_server(
     pytest.fail(f"server not ready after {STARTUP_TIMEOUT_S}s:\n{server.log()[-4000:]}")
 
 
+def wait_healthy(server: Server, timeout: float = 60.0) -> None:
+    """Ready means the face model answers; wait for the local CLIP service too."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{server.url}/health", timeout=10).json()
+        if body.get("status") == "healthy":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"server not healthy after {timeout}s: {body}\n{server.log()[-3000:]}")
+
+
 def synth_store(home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     subprocess.run(
@@ -116,6 +128,7 @@ def synthetic_server(
         logs / "synthetic.log",
         {"FACE_ENGINE": "insightface"},
     )
+    wait_healthy(server)
     yield server
     server.stop()
 

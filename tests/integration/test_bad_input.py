@@ -28,7 +28,7 @@ CASES: list[tuple[str, str, object, int, str]] = [
     ("analyze missing field", "/analyze", {}, 422, "invalid_request"),
     ("analyze wrong type", "/analyze", {"image_data": 12}, 422, "invalid_request"),
     ("analyze invalid base64", "/analyze", {"image_data": "@@@@"}, 400, "invalid_base64"),
-    ("analyze empty string", "/analyze", {"image_data": ""}, 400, "invalid_base64"),
+    ("analyze empty string", "/analyze", {"image_data": ""}, 400, "empty_image"),
     (
         "analyze not an image",
         "/analyze",
@@ -37,7 +37,7 @@ CASES: list[tuple[str, str, object, int, str]] = [
         "unsupported_image",
     ),
     ("analyze too wide", "/analyze", {"image_data": b64_flat(4097, 8)}, 413, "image_too_large"),
-    ("analyze bomb", "/analyze", {"image_data": _bomb_png()}, 413, "image_too_large"),
+    ("analyze bomb", "/analyze", {"image_data": _bomb_png()}, 413, "decompression_bomb"),
     ("analyze tiny image", "/analyze", {"image_data": b64_flat(8, 8)}, 422, "image_too_small"),
     (
         "analyze bad labels",
