@@ -275,6 +275,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
-FaceReID.add_asgi_middleware(ContractMiddleware, get_routes={"/health": _health})
+# @bentoml.service turned the class into a bentoml Service, which mypy cannot see.
+FaceReID.add_asgi_middleware(  # type: ignore[attr-defined]
+    ContractMiddleware, get_routes={"/health": _health}
+)
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

@@ -14,6 +14,7 @@ import bentoml
 import numpy as np
 
 from facereid.config import get_settings
+from facereid.emotion import EmotionScorer
 from runners.store_refs import model_labels, optional_bento_model
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class EmotionModel:
     clip_pack = optional_bento_model(_settings.clip_model_tag)
 
     def __init__(self) -> None:
-        self.scorer: Any = None
+        self.scorer: EmotionScorer | None = None
         self.reason = ""
         stored: bentoml.Model | None = self.clip_pack  # resolved by BentoML on the instance
         self.tag = None if stored is None else str(stored.tag)
@@ -46,7 +47,6 @@ class EmotionModel:
             logger.warning("emotion service unavailable: %s", self.reason)
             return
         from facereid.clip_model import load_clip
-        from facereid.emotion import EmotionScorer
 
         bundle = load_clip(Path(stored.path))
         self.scorer = EmotionScorer(bundle, labels=_settings.emotion_labels)
@@ -77,7 +77,7 @@ class EmotionModel:
         """Emotion distributions over a caller's own label set (text features cached)."""
         return self._require_scorer().score_crops(crops, labels=labels)
 
-    def _require_scorer(self) -> Any:
+    def _require_scorer(self) -> EmotionScorer:
         if self.scorer is None:
             raise bentoml.exceptions.ServiceUnavailable(self.reason)
         return self.scorer

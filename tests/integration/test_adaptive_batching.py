@@ -25,7 +25,7 @@ BATCH_METRIC = re.compile(
 
 def batch_stats(server: Server) -> tuple[float, float]:
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
-    values = {kind: 0.0 for kind in ("sum", "count")}
+    values = dict.fromkeys(("sum", "count"), 0.0)
     for kind, value in BATCH_METRIC.findall(text):
         values[kind] += float(value)
     return values["sum"], values["count"]
