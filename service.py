@@ -23,8 +23,11 @@ from facereid.clip_health import ClipHealth
 from facereid.config import get_settings
 from facereid.errors import (
     BatchTooLargeError,
+    EmbeddingModelMismatchError,
     EmptyBatchError,
     FaceReIDError,
+    ModelOverloadedError,
+    ModelTimeoutError,
     NoFaceError,
     TooManyRowsError,
 )
@@ -163,8 +166,17 @@ class FaceReID:
         return {"results": list(results), "count": len(results)}
 
     @bentoml.api(route="/compare")
-    def compare(self, face1_embedding: list[float], face2_embedding: list[float]) -> Any:
+    def compare(
+        self,
+        face1_embedding: list[float],
+        face2_embedding: list[float],
+        face1_model: str | None = None,
+        face2_model: str | None = None,
+    ) -> Any:
+        """``face*_model`` (the ``embedding_model`` that /analyze returned) guard against
+        comparing vectors from different models, which would give meaningless scores."""
         try:
+            _same_model(face1_model, face2_model)
             a = matching.validate_embedding(face1_embedding, name="face1_embedding")
             b = matching.validate_embedding(face2_embedding, name="face2_embedding")
             return {"similarity": matching.cosine_similarity(a, b)}
@@ -178,8 +190,11 @@ class FaceReID:
         embeddings: list[list[float]],
         threshold: float = 0.5,
         top_k: int | None = None,
+        target_model: str | None = None,
+        embeddings_model: str | None = None,
     ) -> Any:
         try:
+            _same_model(target_model, embeddings_model)
             if len(embeddings) > settings.max_gallery_rows:
                 limit = settings.max_gallery_rows
                 raise TooManyRowsError(f"{len(embeddings)} rows; the limit is {limit}")
@@ -201,7 +216,7 @@ class FaceReID:
         """Labels must already be validated (``_checked_labels``)."""
         image = await anyio.to_thread.run_sync(_decode, image_data)
         model = await self._face_model()
-        faces = (await self.face.to_async.detect_embed([image]))[0]
+        faces = await self._detect_embed(image)
         if not faces:
             raise NoFaceError("no face found in the image")
         wanted = faces if return_all_faces else faces[:1]
@@ -218,6 +233,19 @@ class FaceReID:
         if return_all_faces:
             result["faces"] = payloads
         return result
+
+    async def _detect_embed(self, image: np.ndarray) -> list[dict[str, Any]]:
+        try:
+            batch = await asyncio.wait_for(
+                self.face.to_async.detect_embed([image]), timeout=settings.face_timeout_s
+            )
+        except TimeoutError as exc:
+            raise ModelTimeoutError(
+                f"face model did not answer within {settings.face_timeout_s:g} s"
+            ) from exc
+        except bentoml.exceptions.ServiceUnavailable as exc:
+            raise ModelOverloadedError("face model is overloaded; retry later") from exc
+        return list(batch[0])
 
     async def _emotions(
         self, image: np.ndarray, faces: list[dict[str, Any]], labels: list[str] | None
@@ -250,6 +278,13 @@ class FaceReID:
         for index, score in zip(scored, scores, strict=True):
             emotions[index] = score
         return emotions
+
+
+def _same_model(first: str | None, second: str | None) -> None:
+    if first is not None and second is not None and first != second:
+        raise EmbeddingModelMismatchError(
+            f"embeddings come from different models ({first} vs {second}) and are not comparable"
+        )
 
 
 def _checked_labels(labels: list[str] | None) -> list[str] | None:

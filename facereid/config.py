@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     clip_service_url: str | None = None
     clip_timeout_s: float = 5.0
     clip_health_interval_s: float = 5.0
+    face_timeout_s: float = 60.0
 
     # Limits from the seed
     max_image_side: int = 4096

@@ -123,3 +123,15 @@ class TooManyRowsError(InvalidInputError):
 class InvalidThresholdError(InvalidInputError):
     code = "invalid_threshold"
     status = 422
+
+
+class ModelOverloadedError(FaceReIDError):
+    """The model service sheds load: retry later."""
+
+    code = "overloaded"
+    status = 503
+
+
+class ModelTimeoutError(FaceReIDError):
+    code = "timeout"
+    status = 504

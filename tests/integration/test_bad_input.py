@@ -119,6 +119,30 @@ CASES: list[tuple[str, str, object, int, str]] = [
         413,
         "too_many_rows",
     ),
+    (
+        "compare different models",
+        "/compare",
+        {
+            "face1_embedding": [1.0, 0.0],
+            "face2_embedding": [1.0, 0.0],
+            "face1_model": "insightface/buffalo_l/512",
+            "face2_model": "dlib/dlib_face_recognition_resnet_model_v1/128",
+        },
+        422,
+        "embedding_model_mismatch",
+    ),
+    (
+        "matches different models",
+        "/find_matches",
+        {
+            "target_embedding": [1.0, 0.0],
+            "embeddings": [[1.0, 0.0]],
+            "target_model": "a/b/2",
+            "embeddings_model": "c/d/2",
+        },
+        422,
+        "embedding_model_mismatch",
+    ),
     ("unknown route", "/nope", {}, 404, "not_found"),
 ]
 
