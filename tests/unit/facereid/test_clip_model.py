@@ -14,19 +14,6 @@ from PIL import Image
 
 from facereid.clip_model import BatchPreprocess, ClipBundle, load_clip, register_model_config
 from facereid.errors import ModelNotAvailableError
-from models.synth.clip import write_clip_pack
-
-
-@pytest.fixture(scope="module")
-def pack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("clip") / "facereid-clip"
-    write_clip_pack(dest, seed=0, profile="tiny")
-    return dest
-
-
-@pytest.fixture(scope="module")
-def bundle(pack_dir: Path) -> ClipBundle:
-    return load_clip(pack_dir, device="cpu")
 
 
 def test_bundle_describes_the_model(bundle: ClipBundle) -> None:

@@ -30,23 +30,10 @@ from facereid.errors import (
     InvalidInputError,
     InvalidLabelsError,
 )
-from models.synth.clip import write_clip_pack
 
 # Hand-picked regions of t1.jpg (1280 x 886), two of them touching the image edges.
 BOXES = [(100.0, 50.0, 200.0, 170.0), (10.0, 5.0, 110.0, 85.0), (1200.0, 800.0, 1280.0, 886.0)]
 MARGIN = 0.25
-
-
-@pytest.fixture(scope="module")
-def pack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("clip") / "facereid-clip"
-    write_clip_pack(dest, seed=0, profile="tiny")
-    return dest
-
-
-@pytest.fixture(scope="module")
-def bundle(pack_dir: Path) -> ClipBundle:
-    return load_clip(pack_dir, device="cpu")
 
 
 @pytest.fixture(scope="module")
