@@ -8,8 +8,12 @@ in ``facereid`` and the models in ``runners``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from typing import Annotated, Any
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import anyio
 import bentoml
@@ -17,7 +21,9 @@ import numpy as np
 from pydantic import Field
 from starlette.responses import JSONResponse
 
-from facereid import matching
+from facereid import embedding_wire, matching, metrics
+from facereid import video as video_mod  # issue 8
+from facereid import video_jobs as video_jobs_mod  # issue 8
 from facereid.asgi import ContractMiddleware
 from facereid.clip_health import ClipHealth
 from facereid.config import get_settings
@@ -26,12 +32,15 @@ from facereid.errors import (
     EmbeddingModelMismatchError,
     EmptyBatchError,
     FaceReIDError,
+    JobCancelledError,
     ModelOverloadedError,
     ModelTimeoutError,
     NoFaceError,
     TooManyRowsError,
 )
 from facereid.imaging import decode_image_b64
+from facereid.logging_setup import configure_logging
+from facereid.protection import protection_middlewares
 from facereid.responses import face_payload, utc_timestamp
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
@@ -63,6 +72,7 @@ class FaceReID:
         self.model_info: dict[str, Any] | None = None
         self._poller: asyncio.Task[None] | None = None
         _service_state["instance"] = self
+        configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
 
     @bentoml.on_startup
     async def _start_clip_poller(self) -> None:
@@ -80,15 +90,19 @@ class FaceReID:
             )
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
             clip_health.mark_unavailable(f"CLIP service not reachable: {_describe(exc)}")
+            metrics.set_clip_available(False)
             return
         if detail.get("available"):
             clip_health.mark_available(detail)
         else:
             clip_health.mark_unavailable(str(detail.get("reason") or "CLIP model not loaded"))
+        metrics.set_clip_available(clip_health.available)
 
     async def _face_model(self) -> dict[str, Any]:
         if self.model_info is None:
             self.model_info = await self.face.to_async.info()
+            info = self.model_info
+            metrics.set_model_info(info["engine"], str(info.get("name")), info["synthetic"])
         return self.model_info
 
     async def health_payload(self) -> dict[str, Any]:
@@ -126,12 +140,18 @@ class FaceReID:
         return_all_faces: bool = False,
         include_emotions: bool = True,
         emotion_labels: list[str] | None = None,
+        embedding_encoding: Literal["float", "base64"] = "float",
     ) -> Any:
+        """``embedding_encoding="base64"`` answers ``embedding_b64`` (little-endian float32)
+        instead of the ``embedding`` floats: a third of the bytes, no float parsing."""
         try:
             labels = _checked_labels(emotion_labels)
-            return await self._analyze_one(image_data, return_all_faces, include_emotions, labels)
+            result = await self._analyze_one(image_data, return_all_faces, include_emotions, labels)
         except FaceReIDError as exc:
             return _error(exc)
+        if embedding_encoding == "base64":
+            return embedding_wire.use_base64_embeddings(result)
+        return result
 
     @bentoml.api(route="/analyze_batch")
     async def analyze_batch(
@@ -186,23 +206,162 @@ class FaceReID:
     @bentoml.api(route="/find_matches")
     def find_matches(
         self,
-        target_embedding: list[float],
-        embeddings: list[list[float]],
+        target_embedding: list[float] | None = None,
+        embeddings: list[list[float]] | None = None,
         threshold: float = 0.5,
         top_k: int | None = None,
         target_model: str | None = None,
         embeddings_model: str | None = None,
+        target_embedding_b64: str | None = None,
+        embeddings_b64: Annotated[
+            list[str] | str | None,
+            Field(description="base64 float32 rows, or one N x dim blob (give dim)"),
+        ] = None,
+        dim: int | None = None,
     ) -> Any:
+        """Floats or base64 little-endian float32 (``*_b64``, see facereid.embedding_wire)."""
         try:
             _same_model(target_model, embeddings_model)
-            if len(embeddings) > settings.max_gallery_rows:
-                limit = settings.max_gallery_rows
-                raise TooManyRowsError(f"{len(embeddings)} rows; the limit is {limit}")
-            target = matching.validate_embedding(target_embedding, name="target_embedding")
-            matches = matching.find_matches(target, embeddings, threshold=threshold, top_k=top_k)
+            limit = settings.max_gallery_rows
+            rows, count = embedding_wire.resolve_rows(
+                embeddings, embeddings_b64, dim, max_rows=limit
+            )
+            if count > limit:
+                raise TooManyRowsError(f"{count} rows; the limit is {limit}")
+            target = matching.validate_embedding(
+                embedding_wire.resolve_target(target_embedding, target_embedding_b64),
+                name="target_embedding",
+            )
+            matches = matching.find_matches(target, rows, threshold=threshold, top_k=top_k)
         except FaceReIDError as exc:
             return _error(exc)
         return [{"index": i, "similarity": s} for i, s in matches]
+
+    # -- video re-identification (issue 8, docs/video.md) ---------------------------------
+    # Jobs live in an in-process table (facereid.video_jobs), not in @bentoml.task: BentoML
+    # 1.4.40 tasks store the whole upload in SQLite, report no progress and cannot cancel.
+
+    @bentoml.api(route="/video/submit")
+    async def video_submit(
+        self,
+        video: Annotated[Path, Field(description="MP4/H.264, WebM, AVI, ... as a file upload")],
+        sample_fps: float | None = None,
+        include_emotions: bool = True,
+    ) -> Any:
+        """Checks the video's header and limits, answers 202 with a job id at once."""
+        try:
+            fps = video_jobs_mod.checked_sample_fps(sample_fps, settings.video_sample_fps)
+            path = await anyio.to_thread.run_sync(
+                video_jobs_mod.take_upload, video, settings.video_max_bytes
+            )
+            try:
+                limits = video_jobs_mod.video_limits(settings)
+                info = await anyio.to_thread.run_sync(video_mod.probe_video, path, limits)
+                job = video_jobs.create(path, fps, include_emotions)
+            except BaseException:
+                video_jobs_mod.discard_upload(path)
+                raise
+        except FaceReIDError as exc:
+            return _error(exc)
+        job.frames_total = video_mod.expected_samples(info, fps)
+        job.task = asyncio.create_task(self._run_video_job(job))
+        return JSONResponse(status_code=202, content=job.status_payload(video_jobs.ttl_s))
+
+    @bentoml.api(route="/video/status")
+    def video_status(self, job_id: str) -> Any:
+        try:
+            return video_jobs.get(job_id).status_payload(video_jobs.ttl_s)
+        except FaceReIDError as exc:
+            return _error(exc)
+
+    @bentoml.api(route="/video/result")
+    def video_result(self, job_id: str) -> Any:
+        """The identities of a completed job; a failed or cancelled job answers its error."""
+        try:
+            job = video_jobs.result(job_id)
+        except FaceReIDError as exc:
+            return _error(exc)
+        if job.status != video_jobs_mod.COMPLETED or job.result is None:
+            error = dict(job.error or {"code": "internal_error", "message": "no result"})
+            error["job_id"] = job.job_id
+            return JSONResponse(status_code=job.error_status, content={"error": error})
+        return {"job_id": job.job_id, "status": job.status, **job.result}
+
+    @bentoml.api(route="/video/cancel")
+    def video_cancel(self, job_id: str) -> Any:
+        try:
+            return video_jobs.cancel(job_id).status_payload(video_jobs.ttl_s)
+        except FaceReIDError as exc:
+            return _error(exc)
+
+    async def _run_video_job(self, job: video_jobs_mod.VideoJob) -> None:
+        try:
+            async with _video_slots:
+                if job.cancel_requested:
+                    raise JobCancelledError("cancelled before it started")
+                job.status, job.started = video_jobs_mod.RUNNING, time.time()
+                job.result = await self._process_video(job)
+                job.finish(video_jobs_mod.COMPLETED)
+        except (asyncio.CancelledError, JobCancelledError):
+            job.finish(video_jobs_mod.CANCELLED, JobCancelledError("cancelled by the caller"))
+        except FaceReIDError as exc:
+            job.finish(video_jobs_mod.FAILED, exc)
+        except Exception:
+            logger.exception("video job %s failed", job.job_id)
+            job.finish(video_jobs_mod.FAILED, FaceReIDError("internal error; see the server log"))
+        finally:
+            video_jobs_mod.discard_upload(job.path)
+
+    async def _process_video(self, job: video_jobs_mod.VideoJob) -> dict[str, Any]:
+        from facereid.video_reid import VideoReID, identity_threshold, video_result
+
+        model = await self._face_model()
+        limits = video_jobs_mod.video_limits(settings)
+        info = await anyio.to_thread.run_sync(video_mod.probe_video, job.path, limits)
+        threshold = identity_threshold(model["engine"], settings.video_identity_threshold)
+        reid = VideoReID(job.sample_fps, threshold, settings.video_track_lost_s)
+        report = video_mod.DecodeReport()
+        frames = video_mod.iter_sampled_frames(job.path, info, limits, job.sample_fps, report)
+        try:
+            while chunk := await anyio.to_thread.run_sync(
+                _next_frames, frames, settings.video_chunk_frames
+            ):
+                # Concurrent calls: the face service batches these frames together.
+                faces = await asyncio.gather(*(self._detect_embed(f.image) for f in chunk))
+                for frame, found in zip(chunk, faces, strict=True):
+                    reid.add_frame(frame, found)
+                job.frames_done = reid.frames_done
+                if job.cancel_requested:
+                    raise JobCancelledError("cancelled by the caller")
+        finally:
+            frames.close()
+        job.frames_total = reid.frames_done
+        emotions = None
+        if job.include_emotions and clip_health.available:
+            emotions = await self._video_emotions(job, info, limits, reid)
+        return video_result(reid, info, report, model["embedding_model"], job.sample_fps, emotions)
+
+    async def _video_emotions(
+        self,
+        job: video_jobs_mod.VideoJob,
+        info: video_mod.VideoInfo,
+        limits: video_mod.VideoLimits,
+        reid: Any,
+    ) -> dict[int, Any]:
+        """CLIP emotions of each identity's best-quality face (its frame is decoded again)."""
+        best = reid.best_observations()
+        wanted = {obs.frame_index for obs in best}
+        images = await anyio.to_thread.run_sync(
+            _frames_at, job.path, info, limits, job.sample_fps, wanted
+        )
+        emotions: dict[int, Any] = {}
+        for number, obs in enumerate(best):
+            image, scale = images.get(obs.frame_index, (None, 1.0))
+            if image is None:
+                continue
+            box = {"bbox": [float(v) / scale for v in obs.bbox]}
+            emotions[number] = (await self._emotions(image, [box], None))[0]
+        return emotions
 
     # -- composition ----------------------------------------------------------------------
 
@@ -214,15 +373,19 @@ class FaceReID:
         emotion_labels: list[str] | None,
     ) -> dict[str, Any]:
         """Labels must already be validated (``_checked_labels``)."""
-        image = await anyio.to_thread.run_sync(_decode, image_data)
+        with metrics.stage_timer("decode"):
+            image = await anyio.to_thread.run_sync(_decode, image_data)
         model = await self._face_model()
-        faces = await self._detect_embed(image)
+        with metrics.stage_timer("detect_embed"):
+            faces = await self._detect_embed(image)
+        metrics.observe_faces(len(faces))
         if not faces:
             raise NoFaceError("no face found in the image")
         wanted = faces if return_all_faces else faces[:1]
         emotions: list[dict[str, float] | None] = [None] * len(wanted)
         if include_emotions:
-            emotions = await self._emotions(image, wanted, emotion_labels)
+            with metrics.stage_timer("emotions"):
+                emotions = await self._emotions(image, wanted, emotion_labels)
         timestamp = utc_timestamp()
         payloads = [
             face_payload(face, emotions=emo, model=model, timestamp=timestamp)
@@ -263,13 +426,21 @@ class FaceReID:
             scored.append(index)
         if not crops:
             return [None] * len(faces)
+        async def call_with_one_retry() -> list[dict[str, float]]:
+            # One retry: a CLIP service that restarted leaves dead pooled connections behind.
+            for attempt in (1, 2):
+                try:
+                    if labels is None:
+                        return list(await self.emotion.to_async.score(crops))
+                    return list(await self.emotion.to_async.score_labels(crops, labels))
+                except Exception as exc:
+                    if attempt == 2:
+                        raise
+                    logger.info("retrying CLIP call once: %s", _describe(exc))
+            raise AssertionError("unreachable")
+
         try:
-            call = (
-                self.emotion.to_async.score(crops)
-                if labels is None
-                else self.emotion.to_async.score_labels(crops, labels)
-            )
-            scores = await asyncio.wait_for(call, timeout=settings.clip_timeout_s)
+            scores = await asyncio.wait_for(call_with_one_retry(), timeout=settings.clip_timeout_s)
         except Exception as exc:  # CLIP down or slow: answer without emotions
             logger.warning("emotion scoring failed: %s", _describe(exc))
             clip_health.mark_unavailable(f"CLIP call failed: {_describe(exc)}")
@@ -278,6 +449,36 @@ class FaceReID:
         for index, score in zip(scored, scores, strict=True):
             emotions[index] = score
         return emotions
+
+
+# -- video helpers (issue 8) --------------------------------------------------------------
+
+video_jobs = video_jobs_mod.VideoJobs(settings.video_result_ttl_s, settings.video_max_jobs)
+_video_slots = asyncio.Semaphore(max(1, settings.video_concurrent_jobs))
+
+
+def _next_frames(frames: Generator[video_mod.SampledFrame, None, None], count: int) -> list[Any]:
+    return list(itertools.islice(frames, count))
+
+
+def _frames_at(
+    path: Path,
+    info: video_mod.VideoInfo,
+    limits: video_mod.VideoLimits,
+    sample_fps: float,
+    wanted: set[int],
+) -> dict[int, tuple[np.ndarray, float]]:
+    found: dict[int, tuple[np.ndarray, float]] = {}
+    frames = video_mod.iter_sampled_frames(path, info, limits, sample_fps)
+    try:
+        for frame in frames:
+            if frame.index in wanted:
+                found[frame.index] = (frame.image, frame.scale)
+            if len(found) == len(wanted):
+                break
+    finally:
+        frames.close()
+    return found
 
 
 def _same_model(first: str | None, second: str | None) -> None:
@@ -311,8 +512,10 @@ def _describe(exc: BaseException) -> str:
 
 
 # @bentoml.service turned the class into a bentoml Service, which mypy cannot see.
-FaceReID.add_asgi_middleware(  # type: ignore[attr-defined]
-    ContractMiddleware, get_routes={"/health": _health}
-)
+# Registration order is nesting order (first = outermost): ContractMiddleware wraps the
+# protection chain, so 401/413/429 get the error contract; /health is served innermost.
+FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
+for _middleware, _options in protection_middlewares(settings, get_routes={"/health": _health}):
+    FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

@@ -38,7 +38,7 @@ def test_clip_down_then_back(
             "service:FaceReID",
             synthetic_home,
             tmp_path / "face.log",
-            {"CLIP_SERVICE_URL": clip.url, "FACE_ENGINE": "insightface", "CLIP_TIMEOUT_S": "3"},
+            {"CLIP_SERVICE_URL": clip.url, "FACE_ENGINE": "insightface", "CLIP_TIMEOUT_S": "15"},
         )
         image = {"image_data": b64_file(t1_path)}
 
