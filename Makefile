@@ -37,5 +37,25 @@ lint: install
 models-synth: install
 	$(PY) -m models synth
 
+# Headless Locust against a local server it starts with synthetic realistic models (own store
+# under reports/); CSV + HTML reports in reports/. LOADTEST_CLASS/USERS/TIME, see loadtests/run.sh.
+loadtest: install
+	bash loadtests/run.sh
+
+# Limit, service, baseline and find_matches benchmarks in one run (< 15 min on 2 cores);
+# table on stdout and in reports/bench.md. Knobs: BENCH_* variables, see benchmarks/run.py.
+bench: install
+	$(PY) -m benchmarks.run
+
+# Bentos: TARGET=face|clip|all (default all), VARIANT=gpu|cpu|all (default gpu); see docs/deploy.md.
+TARGET ?= all
+VARIANT ?= gpu
+bento: install
+	TARGET=$(TARGET) VARIANT=$(VARIANT) bash scripts/bento.sh build
+
+# Needs a container engine; without one it says so in one line and fails.
+containerize:
+	TARGET=$(TARGET) VARIANT=$(VARIANT) bash scripts/bento.sh containerize
+
 clean:
 	rm -rf $(VENV) bentoml_home reports build

@@ -171,6 +171,10 @@ def _log_access(scope: Scope, rid: str, held: dict[str, Any], seconds: float) ->
             fields["error_code"] = json.loads(held["error_body"])["error"]["code"]
         except (ValueError, KeyError, TypeError):
             pass
+        else:
+            from facereid.metrics import count_rejection  # lazy: see facereid.metrics
+
+            count_rejection(str(fields["error_code"]))
     level = logging.WARNING if status >= 400 else logging.INFO
     logger.log(
         level,

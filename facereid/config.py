@@ -52,9 +52,43 @@ class Settings(BaseSettings):
     emotion_labels: tuple[str, ...] = DEFAULT_EMOTION_LABELS
     emotion_crop_margin: float = 0.25
 
+    # Protection and operations (facereid/protection.py; docs/operations.md)
+    rate_limit: str = ""  # e.g. "120/minute"; empty: no global limit
+    rate_limits: dict[str, str] = Field(default_factory=dict)  # per path, JSON
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = (
+        "moving-window"
+    )
+    rate_limit_storage_uri: str = "memory://"  # redis://host:6379/0 shares one budget
+    rate_limit_exempt_paths: str = "/health,/livez,/healthz,/readyz,/metrics"
+    trusted_proxies: str = ""  # IPs/CIDRs whose X-Forwarded-For is believed
+    api_keys: str = Field(default="", repr=False)  # comma-separated keys
+    api_keys_file: str | None = None  # one sha256 hex digest per line
+    auth_exempt_paths: str = "/health,/livez,/healthz,/readyz,/metrics"
+    max_request_bytes: int = 68 * 1024 * 1024
+    cors_allow_origins: str = ""  # comma-separated; "*" for any; empty: CORS off
+    cors_allow_credentials: bool = False
+    cors_max_age_s: int = 600
+    behind_tls: bool = False  # adds Strict-Transport-Security
+    hsts_max_age_s: int = 31_536_000
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
     # Runtime
     ort_intra_op_threads: int = 0  # 0: let ONNX Runtime decide
     torch_threads: int = 0
+
+    # Video re-identification (issue 8, docs/video.md)
+    video_sample_fps: float = 2.0
+    video_max_bytes: int = 64 * 1024 * 1024  # keep under MAX_REQUEST_BYTES
+    video_max_seconds: float = 600.0
+    video_max_side: int = 3840  # larger frames are rejected
+    video_process_side: int = 640  # larger frames are downscaled before detection
+    video_result_ttl_s: float = 3600.0
+    video_max_jobs: int = 16  # queued + running jobs held at once
+    video_concurrent_jobs: int = 1
+    video_chunk_frames: int = 8  # frames sent to the face service concurrently
+    video_track_lost_s: float = 1.0  # how long a lost track may be re-found by motion
+    video_identity_threshold: float | None = None  # None: per embedding model (dlib 0.91)
 
 
 @lru_cache(maxsize=1)

@@ -135,3 +135,87 @@ class ModelOverloadedError(FaceReIDError):
 class ModelTimeoutError(FaceReIDError):
     code = "timeout"
     status = 504
+
+
+# -- video (issue 8) ----------------------------------------------------------------------
+
+
+class VideoTooLargeError(InvalidInputError):
+    code = "video_too_large"
+    status = 413
+
+
+class VideoTooLongError(InvalidInputError):
+    code = "video_too_long"
+    status = 413
+
+
+class VideoResolutionTooLargeError(InvalidInputError):
+    code = "video_resolution_too_large"
+    status = 413
+
+
+class InvalidVideoError(InvalidInputError):
+    """A video container we know, but broken (e.g. truncated before its index)."""
+
+    code = "invalid_video"
+    status = 400
+
+
+class UnsupportedVideoError(InvalidInputError):
+    """Not a video FFmpeg can read, or a file without a video stream."""
+
+    code = "unsupported_video"
+    status = 415
+
+
+class EmptyVideoError(InvalidInputError):
+    """An empty file or a video stream without a single decodable frame."""
+
+    code = "empty_video"
+    status = 422
+
+
+class JobNotFoundError(InvalidInputError):
+    """An unknown video job id, or one whose result has expired (VIDEO_RESULT_TTL_S)."""
+
+    code = "job_not_found"
+    status = 404
+
+
+class JobNotFinishedError(InvalidInputError):
+    code = "job_not_finished"
+    status = 409
+
+
+class TooManyJobsError(FaceReIDError):
+    code = "too_many_jobs"
+    status = 429
+
+
+class JobCancelledError(FaceReIDError):
+    """The caller cancelled the video job (POST /video/cancel)."""
+
+    code = "job_cancelled"
+    status = 409
+
+
+class UnauthorizedError(FaceReIDError):
+    """No valid API key (facereid.auth); answered with ``WWW-Authenticate: Bearer``."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class RateLimitedError(FaceReIDError):
+    """Over the client's rate limit (facereid.ratelimit); answered with ``Retry-After``."""
+
+    code = "rate_limited"
+    status = 429
+
+
+class PayloadTooLargeError(FaceReIDError):
+    """Request body over ``MAX_REQUEST_BYTES`` (facereid.body_limit)."""
+
+    code = "payload_too_large"
+    status = 413

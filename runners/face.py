@@ -9,7 +9,9 @@ from typing import Any
 import bentoml
 import numpy as np
 
+from facereid import metrics
 from facereid.config import get_settings
+from facereid.logging_setup import configure_logging
 from runners.store_refs import model_labels, optional_bento_model
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class FaceModel:
             pack_dir = Path(stored.path)
             metadata = dict(stored.info.metadata)
             info = insightface_model_info(model_labels(stored), metadata, str(stored.tag))
+        configure_logging(_settings.log_format, _settings.log_level)
         self.engine = build_engine(_settings, pack_dir, info, metadata)
         logger.info("face engine ready: %s", self.engine.model_info)
 
@@ -62,6 +65,7 @@ class FaceModel:
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
     def detect_embed(self, images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
         """Faces per image (most prominent first) with their embeddings."""
+        metrics.observe_batch_size(len(images))
         detections = self.engine.detect(images)
         owners = [i for i, faces in enumerate(detections) for _ in faces]
         flat = [face for faces in detections for face in faces]

@@ -1,0 +1,118 @@
+"""The torch parts of the benchmark on CUDA: the CLIP ViT-B/32 image tower (what the emotion
+service runs; random weights, the realistic synthetic profile's architecture) at several
+batch sizes in fp32 and fp16, the zero-shot text features, and the CPU->GPU preprocess copy.
+Standalone (torch + open_clip only) so it runs on a bare GPU machine.
+
+    python3 benchmarks/gpu_bench.py --out $OUT/gpu_bench.md --seconds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def timed(fn, seconds: float, sync) -> tuple[int, float]:
+    fn()
+    sync()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or calls < 3:
+        fn()
+        calls += 1
+    sync()
+    return calls, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--batches", default="1,8,32,64,128,256")
+    args = parser.parse_args()
+
+    import open_clip
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU (no CUDA)"
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if device.type != "cuda":  # a CPU fallback only proves the script runs
+        args.batches = "1,8"
+    model = open_clip.create_model("ViT-B-32", pretrained=None).eval().to(device)
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    rows = []
+    for dtype in (torch.float32, torch.float16):
+        if dtype == torch.float16 and device.type != "cuda":
+            continue
+        for batch in [int(b) for b in args.batches.split(",")]:
+            pixels = torch.randn(batch, 3, 224, 224, device=device)
+
+            def run(pixels=pixels, dtype=dtype) -> None:
+                with (
+                    torch.inference_mode(),
+                    torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32),
+                ):
+                    model.encode_image(pixels, normalize=True)
+
+            calls, seconds = timed(run, args.seconds, sync)
+            per_call = 1000 * seconds / calls
+            rows.append(
+                (
+                    "CLIP image tower",
+                    str(dtype).split(".")[-1],
+                    batch,
+                    per_call,
+                    batch * calls / seconds,
+                )
+            )
+            print(rows[-1], flush=True)
+    text = tokenizer([f"a photo of a {e} face." for e in range(42)]).to(device)
+
+    def text_run() -> None:
+        with torch.inference_mode():
+            model.encode_text(text, normalize=True)
+
+    calls, seconds = timed(text_run, args.seconds, sync)
+    rows.append(
+        (
+            "CLIP text tower (42 prompts)",
+            "float32",
+            42,
+            1000 * seconds / calls,
+            42 * calls / seconds,
+        )
+    )
+    host = torch.randn(64, 3, 224, 224).pin_memory() if device.type == "cuda" else None
+    if host is not None:
+        calls, seconds = timed(lambda: host.to(device, non_blocking=True), args.seconds, sync)
+        rows.append(
+            (
+                "preprocessed batch H2D copy",
+                "float32",
+                64,
+                1000 * seconds / calls,
+                64 * calls / seconds,
+            )
+        )
+
+    lines = [
+        f"# GPU check: {name}, torch {torch.__version__}",
+        "",
+        "| part | dtype | batch | ms per call | items/s |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {p} | {d} | {b} | {ms:.2f} | {rate:.0f} |" for p, d, b, ms, rate in rows]
+    text_out = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text_out)
+    args.out.with_suffix(".json").write_text(json.dumps({"device": name, "rows": rows}))
+    print(text_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Runs inside the image after the locked requirements are installed (bentofile docker.setup_script).
+# insightface's metadata asks for opencv-python and onnxruntime; the image already has
+# opencv-python-headless and onnxruntime(-gpu), so it goes in without its dependencies.
+set -eu
+uv pip install --no-deps "insightface==2.1"
+python - <<'PY'
+from importlib import metadata
+for family in (("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+                "opencv-contrib-python-headless"), ("onnxruntime", "onnxruntime-gpu")):
+    found = []
+    for name in family:
+        try:
+            metadata.version(name)
+            found.append(name)
+        except metadata.PackageNotFoundError:
+            pass
+    if len(found) != 1:
+        raise SystemExit(f"expected exactly one of {family}, found {found}")
+PY

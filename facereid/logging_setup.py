@@ -1,0 +1,66 @@
+"""Structured logs: one JSON object per line for the service's own loggers.
+
+``configure_logging`` is called by each service's ``__init__`` (after BentoML configured its own
+logging in the worker, which would otherwise replace ours). It gives the ``facereid`` and
+``runners`` loggers one stream handler with python-json-logger's formatter and stops them
+propagating to BentoML's text handlers, so each record is written once. The access logger
+(``facereid.access``) puts its fields under ``request``: request id, method, route, status,
+duration and error code, never bodies, images or embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import IO
+
+from pythonjsonlogger.json import JsonFormatter
+
+SERVICE_LOGGERS = ("facereid", "runners", "service")
+_MARK = "_facereid_handler"
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds the OpenTelemetry ``trace_id``/``span_id`` (BentoML traces every request) so a log
+    line can be found from its trace; nothing when no span is recording or OTel is absent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            return True
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = format(context.trace_id, "032x")
+            record.span_id = format(context.span_id, "016x")
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        timestamp=False,
+    )
+
+
+def configure_logging(
+    log_format: str = "json", level: str = "INFO", stream: IO[str] | None = None
+) -> None:
+    """Idempotent: a second call replaces the handler it installed, nothing else."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        json_formatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    handler.addFilter(TraceContextFilter())
+    setattr(handler, _MARK, True)
+    for name in SERVICE_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, _MARK, False)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level.upper())
+        logger.propagate = False
+        logger.disabled = False  # BentoML's dictConfig may have disabled existing loggers

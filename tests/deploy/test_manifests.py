@@ -1,0 +1,153 @@
+"""deploy/: the kustomize overlays render offline and every rendered object validates against
+the Kubernetes OpenAPI schemas (kubernetes-validate bundles them, strict: unknown fields fail);
+the compose files validate against the compose-spec schema that check-jsonschema vendors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+K8S = REPO_ROOT / "deploy" / "k8s"
+OVERLAYS = ("gpu", "cpu")
+K8S_VERSION = "1.32.0"  # oldest minor we promise; autoscaling/v2 and friends are all GA there
+
+
+def kustomize_command() -> list[str]:
+    """A real kustomize: the standalone binary, or the one built into kubectl."""
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    pytest.skip("neither kustomize nor kubectl is on PATH; kustomize rendering needs one")
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [*kustomize_command(), str(K8S / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_validates_against_kubernetes_schemas(overlay: str) -> None:
+    import kubernetes_validate
+
+    docs = render(overlay)
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(
+        ["Namespace", "ConfigMap", "Secret", "Service", "Service", "Deployment", "Deployment"]
+        + ["HorizontalPodAutoscaler"] * 2
+    )
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_validator_rejects_a_broken_manifest() -> None:
+    """The validator really checks: an unknown field and a wrong type both fail."""
+    import kubernetes_validate
+
+    deployment = by_kind(render("gpu"), "Deployment")["facereid"]
+    container(deployment)["readinessProbe"]["httpGet"]["pathh"] = "/readyz"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+    deployment = by_kind(render("gpu"), "Deployment")["facereid"]
+    deployment["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deployments_probe_configure_and_size(overlay: str) -> None:
+    docs = render(overlay)
+    deployments = by_kind(docs, "Deployment")
+    assert set(deployments) == {"facereid", "clip-service"}
+    configmap = next(d for d in docs if d["kind"] == "ConfigMap")
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert configmap["data"]["CLIP_SERVICE_URL"] == "http://clip-service:8000"
+    assert "API_KEYS" in secret["data"]
+    for name, deployment in deployments.items():
+        spec = container(deployment)
+        assert spec["livenessProbe"]["httpGet"]["path"] == "/livez", name
+        assert spec["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        assert spec["resources"]["requests"]["memory"], name
+        refs = {ref.get("configMapRef", {}).get("name") for ref in spec["envFrom"]}
+        assert configmap["metadata"]["name"] in refs, name  # the generated, hashed name
+        gpus = spec["resources"].get("limits", {}).get("nvidia.com/gpu")
+        assert gpus == (1 if overlay == "gpu" else None), (name, spec["resources"])
+        image = spec["image"]
+        assert image.endswith("-cpu:latest") == (overlay == "cpu"), image
+    face_refs = container(deployments["facereid"])["envFrom"]
+    assert secret["metadata"]["name"] in {ref.get("secretRef", {}).get("name") for ref in face_refs}
+    # The face service finds CLIP at the Service's name and port.
+    clip_service = by_kind(docs, "Service")["clip-service"]
+    assert clip_service["spec"]["ports"][0]["port"] == 8000
+    clip_env = {e["name"]: e["value"] for e in container(deployments["clip-service"])["env"]}
+    assert clip_env["BENTOML_PORT"] == "8000"
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == set(deployments)
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """Compose's merge tags (!reset, !override) carry ordinary values."""
+
+
+for _tag in ("!reset", "!override"):
+    _ComposeLoader.add_constructor(
+        _tag,
+        lambda loader, node: (
+            loader.construct_sequence(node)
+            if isinstance(node, yaml.SequenceNode)
+            else loader.construct_mapping(node)
+            if isinstance(node, yaml.MappingNode)
+            else loader.construct_scalar(node)
+        ),
+    )
+
+
+def compose_schema() -> dict[str, Any]:
+    from check_jsonschema.builtin_schemas import get_builtin_schema
+
+    return get_builtin_schema("vendor.compose-spec")
+
+
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.cpu.yaml"])
+def test_compose_file_validates_against_compose_spec(name: str) -> None:
+    import jsonschema
+
+    document = yaml.load((REPO_ROOT / "deploy" / name).read_text(), Loader=_ComposeLoader)
+    jsonschema.validate(document, compose_schema())
+
+
+def test_compose_wires_clip_and_gpus() -> None:
+    import jsonschema
+
+    compose = yaml.safe_load((REPO_ROOT / "deploy" / "compose.yaml").read_text())
+    face, clip = compose["services"]["facereid"], compose["services"]["clip-service"]
+    assert face["environment"]["CLIP_SERVICE_URL"] == "http://clip-service:8000"
+    assert clip["environment"]["BENTOML_PORT"] == "8000"
+    for service in (face, clip):
+        assert "/readyz" in " ".join(service["healthcheck"]["test"])
+        devices = service["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"]
+    broken = {**compose, "services": {"facereid": {**face, "healthcheck": {"test": 5}}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, compose_schema())

@@ -1,0 +1,173 @@
+"""Video jobs over HTTP against the real dlib server: submit, progress, result, cancel,
+bad videos; /analyze keeps answering while a video runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.integration.conftest import Server
+from tests.integration.payloads import b64_file
+from tests.video_builder import flat_frames, t1_scenario, write_video
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def scenario_mp4(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    tom = t1_path.with_name("Tom_Hanks_54745.png")
+    path = tmp_path_factory.mktemp("video") / "scenario.mp4"
+    return write_video(path, t1_scenario(t1_path, tom)).read_bytes()
+
+
+def submit(
+    client: httpx.Client, data: bytes, name: str = "clip.mp4", **form: Any
+) -> httpx.Response:
+    files = {"video": (name, data, "video/mp4")}
+    return client.post("/video/submit", files=files, data={k: str(v) for k, v in form.items()})
+
+
+def wait_finished(client: httpx.Client, job_id: str, timeout: float = 240) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.post("/video/status", json={"job_id": job_id}).json()
+        seen.append(status)
+        if status["status"] in ("completed", "failed", "cancelled"):
+            return seen
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} not finished after {timeout}s: {seen[-1]}")
+
+
+def test_video_job_end_to_end(dlib_server: Server, scenario_mp4: bytes, t1_path: Path) -> None:
+    with dlib_server.client(timeout=120) as client:
+        started = time.monotonic()
+        response = submit(client, scenario_mp4, sample_fps=2)
+        assert response.status_code == 202, response.text
+        assert time.monotonic() - started < 10  # answered before the frames are processed
+        job = response.json()
+        assert job["status"] == "queued"
+        assert job["progress"]["frames_total"] == 14
+        early = client.post("/video/result", json={"job_id": job["job_id"]})
+        assert early.status_code == 409
+        assert early.json()["error"]["code"] == "job_not_finished"
+
+        # /analyze still answers while the video's frames go through the face service.
+        image = client.post("/analyze", json={"image_data": b64_file(t1_path)})
+        assert image.status_code == 200, image.text
+        assert image.json()["num_faces"] == 6
+
+        seen = wait_finished(client, job["job_id"])
+        result = client.post("/video/result", json={"job_id": job["job_id"]})
+    assert seen[-1]["status"] == "completed", seen[-1]
+    done = [s["progress"]["frames_done"] for s in seen]
+    assert done == sorted(done)
+    assert any(0 < d < 14 for d in done), done  # progress moved through the chunks
+    assert seen[-1]["progress"] == {"frames_done": 14, "frames_total": 14, "fraction": 1.0}
+    assert seen[-1]["expires_at"] is not None
+
+    assert result.status_code == 200, result.text
+    body = result.json()
+    assert body["num_identities"] == 7
+    assert body["embedding_model"].startswith("dlib/")
+    returning = [i for i in body["identities"] if len(i["segments"]) == 2]
+    assert len(returning) == 3
+    assert all(i["emotions"] is None for i in body["identities"])  # no CLIP on this server
+    first = np.asarray(body["identities"][0]["embedding"])
+    assert first.shape == (128,)
+
+
+def test_identity_embeddings_work_with_compare(dlib_server: Server, scenario_mp4: bytes) -> None:
+    with dlib_server.client(timeout=120) as client:
+        job = submit(client, scenario_mp4[:], sample_fps=1).json()
+        wait_finished(client, job["job_id"])
+        body = client.post("/video/result", json={"job_id": job["job_id"]}).json()
+        a, b = body["identities"][0], body["identities"][1]
+        same = client.post(
+            "/compare",
+            json={
+                "face1_embedding": a["embedding"],
+                "face2_embedding": a["embedding"],
+                "face1_model": a["embedding_model"],
+                "face2_model": a["embedding_model"],
+            },
+        ).json()
+        other = client.post(
+            "/compare", json={"face1_embedding": a["embedding"], "face2_embedding": b["embedding"]}
+        ).json()
+    assert same["similarity"] == pytest.approx(1.0, abs=1e-5)
+    assert other["similarity"] < 0.91
+
+
+def test_cancel(dlib_server: Server, scenario_mp4: bytes) -> None:
+    with dlib_server.client(timeout=120) as client:
+        job = submit(client, scenario_mp4, sample_fps=4).json()
+        cancel = client.post("/video/cancel", json={"job_id": job["job_id"]})
+        assert cancel.status_code == 200, cancel.text
+        seen = wait_finished(client, job["job_id"])
+        result = client.post("/video/result", json={"job_id": job["job_id"]})
+    assert seen[-1]["status"] == "cancelled"
+    assert seen[-1]["error"]["code"] == "job_cancelled"
+    assert result.status_code == 409
+    assert result.json()["error"]["code"] == "job_cancelled"
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "code"),
+    [
+        (lambda mp4: b"not a video, just text " * 40, 415, "unsupported_video"),
+        (lambda mp4: mp4[: len(mp4) // 2], 400, "invalid_video"),
+        (lambda mp4: b"", 422, "empty_video"),
+    ],
+    ids=["not-a-video", "truncated", "empty"],
+)
+def test_bad_videos_are_refused_at_submit(
+    dlib_server: Server, scenario_mp4: bytes, make: Any, status: int, code: str
+) -> None:
+    with dlib_server.client() as client:
+        response = submit(client, make(scenario_mp4))
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_zero_frame_video_fails_its_job(dlib_server: Server, tmp_path: Path) -> None:
+    data = write_video(tmp_path / "z.webm", flat_frames(10), codec="libvpx").read_bytes()
+    header_only = data[: data.find(bytes.fromhex("1F43B675")) + 4]
+    with dlib_server.client() as client:
+        job = submit(client, header_only, name="z.webm").json()
+        seen = wait_finished(client, job["job_id"])
+        result = client.post("/video/result", json={"job_id": job["job_id"]})
+    assert seen[-1]["status"] == "failed"
+    assert seen[-1]["error"]["code"] == "empty_video"
+    assert result.status_code == 422
+
+
+def test_unknown_job_and_bad_sample_rate(dlib_server: Server) -> None:
+    with dlib_server.client() as client:
+        missing = client.post("/video/status", json={"job_id": "nope"})
+        bad_fps = submit(client, b"irrelevant", sample_fps=0)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "job_not_found"
+    assert bad_fps.status_code == 422
+
+
+def test_emotions_of_the_best_faces_when_clip_is_up(
+    synthetic_server: Server, scenario_mp4: bytes
+) -> None:
+    """Synthetic models (labelled so): the point is the plumbing, the best face of each
+    identity is scored by the CLIP service."""
+    with synthetic_server.client(timeout=120) as client:
+        job = submit(client, scenario_mp4, sample_fps=1).json()
+        seen = wait_finished(client, job["job_id"])
+        body = client.post("/video/result", json={"job_id": job["job_id"]}).json()
+    assert seen[-1]["status"] == "completed", (seen[-1], synthetic_server.log()[-3000:])
+    assert body["identities"], body
+    for identity in body["identities"]:
+        assert identity["emotions"] is not None
+        assert sum(identity["emotions"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert identity["dominant_emotion"] in identity["emotions"]
