@@ -3,7 +3,7 @@ synthetic realistic profile unless told otherwise), same machine. Prints markdow
 writes them to reports/bench.md (raw numbers in reports/bench.json).
 
 Knobs (environment): BENCH_PROFILE (realistic|tiny), BENCH_HOME (store; default
-reports/bentoml_home_<profile>), BENCH_CONCURRENCY (1,8,32), BENCH_SERVICE_SECONDS (30 per
+reports/bentoml_home_<profile>), BENCH_CONCURRENCY (1,8,32), BENCH_SERVICE_SECONDS (25 per
 level), BENCH_LIMIT_SECONDS (5 per configuration), BENCH_FM_ROWS (1000,10000,100000),
 BENCH_IMAGE (single_1024_1face), BENCH_PARTS (limit,service,baseline,find_matches).
 """
@@ -76,10 +76,13 @@ def _load_levels(url: str) -> list[dict[str, Any]]:
     from benchmarks.http_load import run_load
 
     body = _analyze_body()
-    seconds = env_float("BENCH_SERVICE_SECONDS", 30)
+    seconds = env_float("BENCH_SERVICE_SECONDS", 25)
     rows = []
+    # BentoML's batching dispatcher trains its latency model on the first ~10 calls (with
+    # waits of seconds); both servers get the same warm-up before anything is timed.
+    warmup = int(os.environ.get("BENCH_WARMUP_REQUESTS", "12"))
     for c in env_ints("BENCH_CONCURRENCY", "1,8,32"):
-        r = run_load(f"{url}/analyze", body, c, seconds, warmup=2)
+        r = run_load(f"{url}/analyze", body, c, seconds, warmup=warmup if not rows else 2)
         log(f"  c={c}: {r.per_s:.2f} images/s, p50 {r.p(50):.0f} ms, errors {r.errors}")
         rows.append(
             {

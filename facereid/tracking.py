@@ -18,7 +18,7 @@ import numpy as np
 from facereid.schemas import FloatArray
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: numpy fields have no truth value
 class FaceObservation:
     """One face in one sampled frame; ``bbox`` is x1, y1, x2, y2 in original pixels."""
 

@@ -44,6 +44,8 @@ if [ "$ACTION" = containerize ]; then
 fi
 
 [ "$ACTION" = build ] || { echo "unknown action '$ACTION' (build|containerize)" >&2; exit 2; }
+# The face images' requirements follow pyproject.toml (onnxruntime swapped per variant).
+"$VENV_BIN/python" scripts/bento_requirements.py
 # A Bento packs the models in the store; without them it would silently serve the dlib
 # fallback (face) or no emotions (clip). ALLOW_MISSING_MODELS=1 builds anyway.
 missing=$("$VENV_BIN/python" - "${targets[@]}" <<'PY'

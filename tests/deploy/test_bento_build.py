@@ -82,6 +82,13 @@ def locked(bento: Path) -> dict[str, str]:
 def test_face_requirements_follow_pyproject() -> None:
     """Every runtime dependency of the project is in the face images' requirements, with
     onnxruntime swapped for onnxruntime-gpu on GPU; none of insightface's wrong extras."""
+    check = subprocess.run(
+        [sys.executable, "scripts/bento_requirements.py", "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     wanted = {requirement_name(dep) for dep in project["dependencies"]}
     for variant, ort in (("gpu", "onnxruntime-gpu"), ("cpu", "onnxruntime")):

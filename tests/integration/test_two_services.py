@@ -1,6 +1,7 @@
-"""The CLIP emotion service as its own deployable: the Bento built from
-deploy/bento/clip-gpu.yaml is served by tag (not the source tree) in an environment without the
-face-only packages, and the face service follows CLIP_SERVICE_URL to that very model.
+"""Two deployables as their images run them: the Bentos built from bentofile.yaml (face) and
+deploy/bento/clip-gpu.yaml (CLIP), exported and served from their folders (not the source tree)
+with an empty model store, CLIP without the face-only packages; the face Bento uses its packed
+InsightFace pack and follows CLIP_SERVICE_URL to the model packed in the CLIP Bento.
 (test_clip_dependency.py covers CLIP going down and coming back.)"""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -35,25 +37,22 @@ FACE_ONLY = {
     "redis": "redis",
 }
 
+# A None entry in sys.modules makes `import x` fail and importlib.util.find_spec(x) answer None:
+# to the CLIP service the face-only packages look uninstalled, as in its image.
 BLOCKER = """
 import sys
-BLOCKED = {blocked!r}
-class _Blocker:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{{name}} is not in the CLIP image's requirements")
-        return None
-sys.meta_path.insert(0, _Blocker())
+for name in {blocked!r}:
+    sys.modules[name] = None
 """
 
 
-def build_clip_bento(home: Path) -> tuple[str, Path]:
+def build_bento(home: Path, bentofile: str) -> tuple[str, Path]:
     result = subprocess.run(
-        [Path(sys.executable).with_name("bentoml"), "build", "-f", "deploy/bento/clip-gpu.yaml"]
+        [Path(sys.executable).with_name("bentoml"), "build", "-f", bentofile]
         + [".", "--output", "tag"],
         cwd=REPO_ROOT,
-        env={
-            **os.environ,
+        env={  # CLIP_SERVICE_URL unset: the face Bento packs the CLIP model too
+            **{k: v for k, v in os.environ.items() if k != "CLIP_SERVICE_URL"},
             "BENTOML_HOME": str(home),
             "BENTOML_DO_NOT_TRACK": "true",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -68,28 +67,54 @@ def build_clip_bento(home: Path) -> tuple[str, Path]:
     return tag, home / "bentos" / name / version
 
 
-def test_face_service_follows_the_built_clip_bento(
+def unpack_bento(tag: str, home: Path, dest: Path) -> Path:
+    """`bentoml export` copies the packed models in, as `containerize` does for the image."""
+    archive = dest.with_suffix(".tar")
+    subprocess.run(
+        [Path(sys.executable).with_name("bentoml"), "export", tag, str(archive)],
+        env={**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"},
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def test_face_bento_follows_the_clip_bento(
     synthetic_home: Path, tmp_path: Path, t1_path: Path
 ) -> None:
     require_index()
-    tag, bento = build_clip_bento(synthetic_home)
-    pins = locked(bento)
+    clip_tag, clip_bento = build_bento(synthetic_home, "deploy/bento/clip-gpu.yaml")
+    face_tag, _ = build_bento(synthetic_home, "bentofile.yaml")
+    pins = locked(clip_bento)
     blocked = sorted({module for dist, module in FACE_ONLY.items() if dist not in pins})
     assert "cv2" in blocked and "onnxruntime" in blocked
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER.format(blocked=blocked))
 
-    clip = start_server(tag, synthetic_home, tmp_path / "clip.log", {"PYTHONPATH": str(site)})
+    # As in the images: each Bento served from its folder with an empty BentoML store, so the
+    # models can only come from what the Bento packed.
+    clip_dir = unpack_bento(clip_tag, synthetic_home, tmp_path / "clip-bento")
+    face_dir = unpack_bento(face_tag, synthetic_home, tmp_path / "face-bento")
+    assert sorted(p.name for p in (clip_dir / "models").iterdir()) == ["facereid-clip"]
+    assert sorted(p.name for p in (face_dir / "models").iterdir()) == [
+        "facereid-clip",
+        "facereid-insightface",
+    ]
+    empty_home = tmp_path / "empty-home"
+    empty_home.mkdir()
+    clip = start_server(str(clip_dir), empty_home, tmp_path / "clip.log", {"PYTHONPATH": str(site)})
     face: Server | None = None
     try:
         clip_health = httpx.post(f"{clip.url}/health", json={}, timeout=30).json()
         assert clip_health["available"] is True, clip_health
         face = start_server(
-            "service:FaceReID",
-            synthetic_home,
+            str(face_dir),
+            empty_home,
             tmp_path / "face.log",
-            {"CLIP_SERVICE_URL": clip.url, "FACE_ENGINE": "insightface"},
+            {"CLIP_SERVICE_URL": clip.url, "FACE_ENGINE": "auto"},
         )
         deadline = time.monotonic() + 60
         health = httpx.get(f"{face.url}/health", timeout=10).json()
@@ -97,10 +122,11 @@ def test_face_service_follows_the_built_clip_bento(
             time.sleep(0.5)
             health = httpx.get(f"{face.url}/health", timeout=10).json()
         assert health["status"] == "healthy", health
-        # the model the face service reports is the one packed into the CLIP Bento
+        assert health["engine"] == "insightface", health  # the packed pack, not the dlib fallback
+        # the CLIP model the face service reports is the one packed into the CLIP Bento
         assert health["clip_model"]["model"] == clip_health["model"]
         packed = [
-            line for line in (bento / "bento.yaml").read_text().splitlines() if "tag:" in line
+            line for line in (clip_bento / "bento.yaml").read_text().splitlines() if "tag:" in line
         ]
         assert any(clip_health["model"] in line for line in packed), packed
         body = httpx.post(
@@ -108,7 +134,6 @@ def test_face_service_follows_the_built_clip_bento(
         ).json()
         assert body["emotions"] is not None and sum(body["emotions"].values()) == pytest.approx(1)
         assert "Service EmotionModel initialized" not in face.log()  # not started locally
-        assert "is not in the CLIP image's requirements" not in clip.log()
     finally:
         clip.stop()
         if face is not None:

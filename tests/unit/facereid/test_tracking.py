@@ -34,6 +34,15 @@ def test_moving_faces_keep_their_track_including_the_first_sighting() -> None:
     assert {round(t.start_s, 2) for t in tracks} == {0.0}
 
 
+def test_many_new_faces_at_once_each_keep_their_first_sighting() -> None:
+    tracker = FaceTracker(sample_fps=2.0)
+    people = [unit(RNG.normal(size=128)) for _ in range(4)]
+    for i in range(3):
+        tracker.update([face(i, 10 + 70 * k, person) for k, person in enumerate(people)][::-1])
+    tracks = tracker.tracks()
+    assert sorted(len(t.observations) for t in tracks) == [3, 3, 3, 3]
+
+
 def test_a_single_sighting_becomes_its_own_track() -> None:
     tracker = FaceTracker(sample_fps=2.0)
     tracker.update([face(0, 10, PERSON_A)])
@@ -68,3 +77,10 @@ def test_tracks_of_one_person_merge_but_co_visible_tracks_never_do() -> None:
 
 def test_segments_join_sightings_closer_than_the_gap() -> None:
     assert segments([0.0, 0.5, 1.0, 3.0, 3.5], max_gap_s=0.75) == [(0.0, 1.0), (3.0, 3.5)]
+
+
+def test_observations_compare_by_identity() -> None:
+    first, second = face(0, 10, PERSON_A), face(0, 90, PERSON_B)
+    pending = [first, second]
+    pending.remove(second)  # value equality would compare numpy arrays and raise
+    assert pending == [first]

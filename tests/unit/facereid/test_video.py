@@ -128,9 +128,11 @@ def test_zero_frames(tmp_path: Path) -> None:
     assert (err.value.code, err.value.status) == ("empty_video", 422)
 
 
-def test_header_without_duration_is_still_held_to_the_limit(tmp_path: Path) -> None:
-    path = write_video(tmp_path / "long.webm", flat_frames(60), codec="libvpx")  # 6 s
-    info = probe_video(path, LIMITS)
+def test_decoding_also_stops_at_the_duration_limit(tmp_path: Path) -> None:
+    """For containers whose header has no duration, the limit is enforced while decoding;
+    here the header is bypassed by calling the decoder with a stricter limit."""
+    path = write_video(tmp_path / "long.webm", flat_frames(60, size=(64, 48)), codec="libvpx")
+    info = probe_video(path, LIMITS)  # 6 s, fine for the header check
     limits = VideoLimits(50_000_000, 3.0, 4000, 640)
     with pytest.raises(VideoTooLongError):
         list(iter_sampled_frames(path, info, limits, 2.0))
