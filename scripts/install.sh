@@ -39,6 +39,9 @@ pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 # insightface's metadata pulls opencv-python and onnxruntime; we already have
 # opencv-python-headless and onnxruntime (or onnxruntime-gpu), so install it without deps.
 "${pip[@]}" --no-deps "insightface==2.1"
+# trackers (Roboflow's ByteTrack, used for video) also asks for opencv-python; its other
+# requirements (supervision, scipy, rich, requests, pydeprecate) come from pyproject.toml.
+"${pip[@]}" --no-deps "trackers==2.6.1"
 
 # Guard: exactly one distribution per module, whatever pip pulled in transitively.
 for dup in opencv-python opencv-contrib-python opencv-contrib-python-headless; do
