@@ -2,8 +2,9 @@
 # Runs inside the image after the locked requirements are installed (bentofile docker.setup_script).
 # insightface's metadata asks for opencv-python and onnxruntime; the image already has
 # opencv-python-headless and onnxruntime(-gpu), so it goes in without its dependencies.
+# trackers (ByteTrack for video) asks for opencv-python too; same treatment.
 set -eu
-uv pip install --no-deps "insightface==2.1"
+uv pip install --no-deps "insightface==2.1" "trackers==2.6.1"
 python - <<'PY'
 from importlib import metadata
 for family in (("opencv-python", "opencv-python-headless", "opencv-contrib-python",

@@ -205,7 +205,7 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
         script = re.search(r"\./env/docker/(script__\w+)", dockerfile[install:])
         assert script is not None, "the insightface setup script does not run after the install"
         body = (bento / "env" / "docker" / script.group(1)).read_text()
-        assert 'uv pip install --no-deps "insightface==2.1"' in body
+        assert 'uv pip install --no-deps "insightface==2.1" "trackers==2.6.1"' in body
 
 
 def cuda_majors(requirements: list[str]) -> set[int]:
