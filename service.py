@@ -11,9 +11,9 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import aiohttp
 import anyio
@@ -47,6 +47,7 @@ from runners.emotion import EmotionModel
 from runners.face import FaceModel
 
 logger = logging.getLogger("facereid.service")
+T = TypeVar("T")
 settings = get_settings()
 clip_health = ClipHealth()
 _service_state: dict[str, Any] = {}
@@ -400,7 +401,8 @@ class FaceReID:
     async def _detect_embed(self, image: np.ndarray) -> list[dict[str, Any]]:
         try:
             batch = await asyncio.wait_for(
-                self._call_detect_embed(image), timeout=settings.face_timeout_s
+                _with_retries(lambda: self.face.to_async.detect_embed([image]), "face call"),
+                timeout=settings.face_timeout_s,
             )
         except TimeoutError as exc:
             raise ModelTimeoutError(
@@ -409,20 +411,6 @@ class FaceReID:
         except bentoml.exceptions.ServiceUnavailable as exc:
             raise ModelOverloadedError("face model is overloaded; retry later") from exc
         return list(batch[0])
-
-    async def _call_detect_embed(self, image: np.ndarray) -> Any:
-        """BentoML 1.4.40's dependency client replaces its aiohttp session every 100 calls
-        and closes the old one under calls still using it ("Connector is closed": 13 of 175
-        requests failed at concurrency 32 in the benchmark). The call is idempotent, so it
-        is retried on the fresh session."""
-        for attempt in (1, 2, 3):
-            try:
-                return await self.face.to_async.detect_embed([image])
-            except aiohttp.ClientConnectionError as exc:
-                if attempt == 3:
-                    raise
-                logger.info("retrying face call on a fresh connection: %s", _describe(exc))
-        raise AssertionError("unreachable")
 
     async def _emotions(
         self, image: np.ndarray, faces: list[dict[str, Any]], labels: list[str] | None
@@ -440,21 +428,16 @@ class FaceReID:
             scored.append(index)
         if not crops:
             return [None] * len(faces)
-        async def call_with_one_retry() -> list[dict[str, float]]:
-            # One retry: a CLIP service that restarted leaves dead pooled connections behind.
-            for attempt in (1, 2):
-                try:
-                    if labels is None:
-                        return list(await self.emotion.to_async.score(crops))
-                    return list(await self.emotion.to_async.score_labels(crops, labels))
-                except Exception as exc:
-                    if attempt == 2:
-                        raise
-                    logger.info("retrying CLIP call once: %s", _describe(exc))
-            raise AssertionError("unreachable")
+
+        def call() -> Awaitable[list[dict[str, float]]]:
+            if labels is None:
+                return self.emotion.to_async.score(crops)  # type: ignore[no-any-return]
+            return self.emotion.to_async.score_labels(crops, labels)  # type: ignore[no-any-return]
 
         try:
-            scores = await asyncio.wait_for(call_with_one_retry(), timeout=settings.clip_timeout_s)
+            scores = await asyncio.wait_for(
+                _with_retries(call, "CLIP call"), timeout=settings.clip_timeout_s
+            )
         except Exception as exc:  # CLIP down or slow: answer without emotions
             logger.warning("emotion scoring failed: %s", _describe(exc))
             clip_health.mark_unavailable(f"CLIP call failed: {_describe(exc)}")
@@ -493,6 +476,24 @@ def _frames_at(
     finally:
         frames.close()
     return found
+
+
+async def _with_retries(call: Callable[[], Awaitable[T]], what: str, attempts: int = 3) -> T:
+    """Retry an idempotent model-service call on a dropped connection.
+
+    BentoML 1.4.40's dependency client replaces its aiohttp session every 100 calls and closes
+    the old one under calls still using it ("Connector is closed": 13 of 175 requests failed at
+    concurrency 32 in the benchmark), and a restarted CLIP service leaves dead pooled
+    connections behind. Both are connection errors; anything else is raised at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except aiohttp.ClientConnectionError as exc:
+            if attempt == attempts:
+                raise
+            logger.info("retrying %s on a fresh connection: %s", what, _describe(exc))
+    raise AssertionError("unreachable")
 
 
 def _same_model(first: str | None, second: str | None) -> None:
