@@ -57,7 +57,15 @@ async def _health() -> tuple[int, dict[str, Any]]:
     service = _service_state.get("instance")
     if service is None:
         return 503, {"status": "starting", "clip_service": "unknown"}
-    return 200, await service.health_payload()
+    try:
+        return 200, await service.health_payload()
+    except Exception as exc:  # the face model service is not answering: not a 500
+        reason = f"face model service not reachable: {_describe(exc)}"
+        return 503, {
+            "status": "unavailable",
+            "clip_service": clip_health.as_status(),
+            "reason": reason,
+        }
 
 
 @bentoml.service(
