@@ -15,6 +15,7 @@ import numpy as np
 
 from facereid.config import get_settings
 from facereid.emotion import EmotionScorer
+from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 
 logger = logging.getLogger(__name__)
@@ -29,10 +30,7 @@ EMOTION_MAX_LATENCY_MS = 30_000
     workers=1,
     threads=1,
     traffic={"timeout": 60, "max_concurrency": 128},
-    # Callers' clients replace their HTTP session every 100 calls by default and close the
-    # old one under calls in flight ("Connector is closed" 500s at concurrency 32, see
-    # docs/benchmarks.md); once an hour is enough to pick up a moved service.
-    runner_connection={"max_requests": 1_000_000_000, "max_age": 3600.0},
+    runner_connection=RUNNER_CONNECTION,
 )
 class EmotionModel:
     clip_pack = optional_bento_model(_settings.clip_model_tag)

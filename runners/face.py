@@ -12,6 +12,7 @@ import numpy as np
 from facereid import metrics
 from facereid.config import get_settings
 from facereid.logging_setup import configure_logging
+from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,7 @@ FACE_MAX_LATENCY_MS = 60_000
     workers=1,
     threads=1,
     traffic={"timeout": 120, "max_concurrency": 64},
-    # Callers' clients replace their HTTP session every 100 calls by default and close the
-    # old one under calls in flight ("Connector is closed" 500s at concurrency 32, see
-    # docs/benchmarks.md); once an hour is enough to pick up a moved service.
-    runner_connection={"max_requests": 1_000_000_000, "max_age": 3600.0},
+    runner_connection=RUNNER_CONNECTION,
 )
 class FaceModel:
     face_pack = optional_bento_model(_settings.face_model_tag)
