@@ -8,10 +8,8 @@ in ``facereid`` and the models in ``runners``.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,7 +31,6 @@ from facereid.errors import (
     EmbeddingModelMismatchError,
     EmptyBatchError,
     FaceReIDError,
-    JobCancelledError,
     ModelOverloadedError,
     ModelTimeoutError,
     NoFaceError,
@@ -43,6 +40,7 @@ from facereid.imaging import decode_image_b64
 from facereid.logging_setup import configure_logging
 from facereid.protection import protection_middlewares
 from facereid.responses import face_payload, utc_timestamp
+from facereid.video_pipeline import ModelCalls, VideoJobRunner
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
 
@@ -81,6 +79,15 @@ class FaceReID:
     def __init__(self) -> None:
         self.model_info: dict[str, Any] | None = None
         self._poller: asyncio.Task[None] | None = None
+        self.video_runner = VideoJobRunner(
+            settings,
+            ModelCalls(
+                detect_embed=self._detect_embed,
+                emotions=lambda image, faces: self._emotions(image, faces, None),
+                face_model=self._face_model,
+                clip_available=lambda: clip_health.available,
+            ),
+        )
         _service_state["instance"] = self
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
 
@@ -274,7 +281,7 @@ class FaceReID:
         except FaceReIDError as exc:
             return _error(exc)
         job.frames_total = video_mod.expected_samples(info, fps)
-        job.task = asyncio.create_task(self._run_video_job(job))
+        job.task = asyncio.create_task(self.video_runner.run(job))
         return JSONResponse(status_code=202, content=job.status_payload(video_jobs.ttl_s))
 
     @bentoml.api(route="/video/status")
@@ -303,74 +310,6 @@ class FaceReID:
             return video_jobs.cancel(job_id).status_payload(video_jobs.ttl_s)
         except FaceReIDError as exc:
             return _error(exc)
-
-    async def _run_video_job(self, job: video_jobs_mod.VideoJob) -> None:
-        try:
-            async with _video_slots:
-                if job.cancel_requested:
-                    raise JobCancelledError("cancelled before it started")
-                job.status, job.started = video_jobs_mod.RUNNING, time.time()
-                job.result = await self._process_video(job)
-                job.finish(video_jobs_mod.COMPLETED)
-        except (asyncio.CancelledError, JobCancelledError):
-            job.finish(video_jobs_mod.CANCELLED, JobCancelledError("cancelled by the caller"))
-        except FaceReIDError as exc:
-            job.finish(video_jobs_mod.FAILED, exc)
-        except Exception:
-            logger.exception("video job %s failed", job.job_id)
-            job.finish(video_jobs_mod.FAILED, FaceReIDError("internal error; see the server log"))
-        finally:
-            video_jobs_mod.discard_upload(job.path)
-
-    async def _process_video(self, job: video_jobs_mod.VideoJob) -> dict[str, Any]:
-        from facereid.video_reid import VideoReID, identity_threshold, video_result
-
-        model = await self._face_model()
-        limits = video_jobs_mod.video_limits(settings)
-        info = await anyio.to_thread.run_sync(video_mod.probe_video, job.path, limits)
-        threshold = identity_threshold(model["engine"], settings.video_identity_threshold)
-        reid = VideoReID(job.sample_fps, threshold, settings.video_track_lost_s)
-        report = video_mod.DecodeReport()
-        frames = video_mod.iter_sampled_frames(job.path, info, limits, job.sample_fps, report)
-        try:
-            while chunk := await anyio.to_thread.run_sync(
-                _next_frames, frames, settings.video_chunk_frames
-            ):
-                # Concurrent calls: the face service batches these frames together.
-                faces = await asyncio.gather(*(self._detect_embed(f.image) for f in chunk))
-                for frame, found in zip(chunk, faces, strict=True):
-                    reid.add_frame(frame, found)
-                job.frames_done = reid.frames_done
-                if job.cancel_requested:
-                    raise JobCancelledError("cancelled by the caller")
-        finally:
-            frames.close()
-        job.frames_total = reid.frames_done
-        emotions = None
-        if job.include_emotions and clip_health.available:
-            emotions = await self._video_emotions(job, info, limits, reid)
-        return video_result(reid, info, report, model["embedding_model"], job.sample_fps, emotions)
-
-    async def _video_emotions(
-        self,
-        job: video_jobs_mod.VideoJob,
-        info: video_mod.VideoInfo,
-        limits: video_mod.VideoLimits,
-        reid: Any,
-    ) -> dict[int, Any]:
-        """CLIP emotions of each identity's best-quality face (its frame is decoded again)."""
-        best = reid.best_observations()
-        wanted = {obs.frame_index for obs in best}
-        images = await anyio.to_thread.run_sync(
-            _frames_at, job.path, info, limits, job.sample_fps, wanted
-        )
-        emotions: dict[int, Any] = {}
-        for frame_index, (image, scale) in images.items():
-            numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
-            boxes = [{"bbox": [float(v) / scale for v in best[n].bbox]} for n in numbers]
-            scores = await self._emotions(image, boxes, None)  # one CLIP call per frame
-            emotions.update(zip(numbers, scores, strict=True))
-        return emotions
 
     # -- composition ----------------------------------------------------------------------
 
@@ -459,31 +398,6 @@ class FaceReID:
 # -- video helpers (issue 8) --------------------------------------------------------------
 
 video_jobs = video_jobs_mod.VideoJobs(settings.video_result_ttl_s, settings.video_max_jobs)
-_video_slots = asyncio.Semaphore(max(1, settings.video_concurrent_jobs))
-
-
-def _next_frames(frames: Generator[video_mod.SampledFrame, None, None], count: int) -> list[Any]:
-    return list(itertools.islice(frames, count))
-
-
-def _frames_at(
-    path: Path,
-    info: video_mod.VideoInfo,
-    limits: video_mod.VideoLimits,
-    sample_fps: float,
-    wanted: set[int],
-) -> dict[int, tuple[np.ndarray, float]]:
-    found: dict[int, tuple[np.ndarray, float]] = {}
-    frames = video_mod.iter_sampled_frames(path, info, limits, sample_fps)
-    try:
-        for frame in frames:
-            if frame.index in wanted:
-                found[frame.index] = (frame.image, frame.scale)
-            if len(found) == len(wanted):
-                break
-    finally:
-        frames.close()
-    return found
 
 
 async def _with_retries(call: Callable[[], Awaitable[T]], what: str, attempts: int = 3) -> T:

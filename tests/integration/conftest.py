@@ -56,9 +56,17 @@ def start_server(
     target: str, home: Path, log_path: Path, env: dict[str, str] | None = None
 ) -> Server:
     port = free_port()
+    # Each server gets its own BENTOML_HOME over the given store's models: BentoML keeps its
+    # Prometheus multiprocess files under the home, and a server stopping there would wipe
+    # the metrics of another one still running.
+    server_home = log_path.parent / f"bentoml-home-{port}"
+    server_home.mkdir(exist_ok=True)  # a restart on the same port reuses it
+    (home / "models").mkdir(exist_ok=True)
+    if not (server_home / "models").exists():
+        (server_home / "models").symlink_to(home / "models", target_is_directory=True)
     full_env = {
         **os.environ,
-        "BENTOML_HOME": str(home),
+        "BENTOML_HOME": str(server_home),
         "CLIP_HEALTH_INTERVAL_S": "1",
         "BENTOML_DO_NOT_TRACK": "true",
         "PYTHONUNBUFFERED": "1",

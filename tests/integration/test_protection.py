@@ -12,16 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from tests.integration.conftest import Server, start_server
 from tests.integration.payloads import b64_file
 from tests.redis_helper import redis_server
-from tests.unit.facereid.protected_app import protected_app
 
 pytestmark = pytest.mark.slow
 
-KEYS = "it-key-1,it-key-2,it-key-3"
+KEYS = "it-key-1,it-key-2,it-key-3,it-key-4"
 COMPARE_LIMIT = 5
 SETTINGS = {
     "API_KEYS": KEYS,
@@ -96,21 +94,29 @@ def test_rate_limit_per_key_with_headers(protected_server: Server) -> None:
 
 
 def test_a_second_replica_shares_the_budget_through_redis(
-    protected_server: Server, redis_uri: str | None
+    protected_server: Server,
+    redis_uri: str | None,
+    synthetic_home: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """Two real `bentoml serve` processes with one RATE_LIMIT_STORAGE_URI: calls spent on one
+    count against the other."""
     if redis_uri is None:
         pytest.skip("redis-server not installed (Debian: apt-get install -y redis-server)")
-    replica = protected_app(
-        api_keys=KEYS,
-        rate_limits={"/compare": f"{COMPARE_LIMIT}/minute"},
-        rate_limit_storage_uri=redis_uri,
-    )
-    with TestClient(replica) as other:
-        for _ in range(COMPARE_LIMIT):
-            assert other.post("/compare", headers=key(3)).status_code == 200
-    with protected_server.client() as client:
-        response = client.post("/compare", json=PAIR, headers=key(3))
-    assert response.status_code == 429  # the real server saw the replica's calls
+    env = {**SETTINGS, "FACE_ENGINE": "insightface", "RATE_LIMIT_STORAGE_URI": redis_uri}
+    logs = tmp_path_factory.mktemp("replica-logs")
+    replica = start_server("service:FaceReID", synthetic_home, logs / "replica.log", env)
+    try:
+        with replica.client() as other:
+            for _ in range(COMPARE_LIMIT):
+                assert other.post("/compare", json=PAIR, headers=key(3)).status_code == 200
+        with protected_server.client() as client:
+            response = client.post("/compare", json=PAIR, headers=key(3))
+        assert response.status_code == 429  # this server saw the replica's calls
+        with replica.client() as other:  # and a key unused on either still has its budget
+            assert other.post("/compare", json=PAIR, headers=key(4)).status_code == 200
+    finally:
+        replica.stop()
 
 
 def test_oversized_bodies_are_refused(protected_server: Server) -> None:
