@@ -85,7 +85,7 @@ class VideoJobRunner:
                 if job.cancel_requested:
                     raise JobCancelledError("cancelled by the caller")
         finally:
-            frames.close()
+            _close_frames(frames)
         job.frames_total = reid.frames_done
         emotions = None
         if job.include_emotions and self.calls.clip_available():
@@ -112,6 +112,17 @@ class VideoJobRunner:
             scores = await self.calls.emotions(image, boxes)  # one CLIP call per frame
             emotions.update(zip(numbers, scores, strict=True))
         return emotions
+
+
+def _close_frames(frames: Generator[video_mod.SampledFrame, None, None]) -> None:
+    try:
+        frames.close()
+    except ValueError:
+        # "generator already executing": the job was cancelled while a worker thread was
+        # inside it decoding the next chunk. That thread finishes its read and the generator
+        # (with its container) is closed when collected; the cancellation must not turn into
+        # a failure here.
+        logger.debug("frame generator still busy in its worker thread; left to the collector")
 
 
 def _next_frames(frames: Generator[video_mod.SampledFrame, None, None], count: int) -> list[Any]:

@@ -22,6 +22,14 @@ _settings = get_settings()
 # about 8x one image, so larger batches only add queueing; on a GPU raise it (docs/operations.md).
 # max_latency_ms is BentoML's load-shedding bound (requests predicted to wait longer get 503),
 # not a batching window: it must exceed the slowest batch (dlib HOG: ~2 s per 1280 px image).
+DLIB_LICENSE = {
+    "grant": "see message",
+    "message": (
+        "dlib's HOG detector and ResNet face recognition model are public domain (CC0); the "
+        "68-point shape predictor is trained on iBUG 300-W, whose terms exclude commercial "
+        "use (dlib-models README)"
+    ),
+}
 FACE_MAX_BATCH = 8
 FACE_MAX_LATENCY_MS = 60_000
 
@@ -49,7 +57,10 @@ class FaceModel:
             info = insightface_model_info(model_labels(stored), metadata, str(stored.tag))
         configure_logging(_settings.log_format, _settings.log_level)
         self.engine = build_engine(_settings, pack_dir, info, metadata)
-        logger.info("face engine ready: %s", self.engine.model_info)
+        # The terms the loaded models carry: insightface's own MODEL.LICENSE inspection,
+        # stored at pull/import time, or the dlib models' published terms.
+        self.license = metadata.get("license") if info is not None else DLIB_LICENSE
+        logger.info("face engine ready: %s (license: %s)", self.engine.model_info, self.license)
 
     @bentoml.api
     def info(self) -> dict[str, Any]:
@@ -62,6 +73,7 @@ class FaceModel:
             "embedding_dim": model.embedding_dim,
             "embedding_model": model.embedding_id,
             "tag": model.tag,
+            "license": self.license,
         }
 
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)

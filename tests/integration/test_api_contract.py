@@ -42,6 +42,8 @@ def test_health_names_synthetic_models(synthetic_server: Server) -> None:
     assert body["clip_service"] == "available"
     assert body["engine"] == "insightface"
     assert body["face_model"]["synthetic"] is True
+    assert body["face_model"]["license"]["status"] == "default_non_commercial"
+    assert body["face_model"]["license"]["grant"] == "non-commercial"
     assert body["clip_model"]["synthetic"] is True
     assert "synthetic" in body["warning"]
 

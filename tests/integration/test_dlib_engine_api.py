@@ -21,6 +21,7 @@ def test_health_reports_dlib_and_degraded_clip(dlib_server: Server) -> None:
     assert body["engine"] == "dlib"
     assert body["face_model"]["embedding_dim"] == 128
     assert body["face_model"]["synthetic"] is False
+    assert "iBUG 300-W" in body["face_model"]["license"]["message"]
     assert body["status"] == "degraded"
     assert body["clip_service"] == "unavailable"
     assert "CLIP" in body["reason"]
