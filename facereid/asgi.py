@@ -85,22 +85,17 @@ JSONHandler = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 class ContractMiddleware:
-    """Request id, access log line, secure headers and the error contract.
-
-    ``get_routes`` maps exact paths to JSON handlers answered here, for ``GET`` endpoints that
-    BentoML's POST-only APIs cannot express (a mounted app at ``/health`` would redirect to
-    ``/health/``).
+    """Request id, access log line, secure headers and the error contract. The outermost
+    middleware, so every answer (ours, BentoML's, the protection chain's) passes through it.
     """
 
-    def __init__(self, app: ASGIApp, get_routes: dict[str, JSONHandler] | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.get_routes = {path: json_endpoint(h) for path, h in (get_routes or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        app = self.get_routes.get(scope.get("path", ""), self.app)
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
@@ -138,7 +133,7 @@ class ContractMiddleware:
             await send(message)
 
         try:
-            await app(scope, receive, send_wrapper)
+            await self.app(scope, receive, send_wrapper)
         finally:
             _log_access(scope, request_id, held, time.perf_counter() - started)
 

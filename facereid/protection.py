@@ -26,7 +26,9 @@ def split_paths(text: str) -> list[str]:
 
 
 class GetRoutesMiddleware:
-    """Exact paths answered by JSON handlers (``asgi.json_endpoint``), the rest passed on."""
+    """Exact paths answered by JSON handlers (``asgi.json_endpoint``), the rest passed on:
+    ``GET`` endpoints that BentoML's POST-only APIs cannot express (an app mounted at
+    ``/health`` would redirect to ``/health/``)."""
 
     def __init__(self, app: ASGIApp, routes: Mapping[str, JSONHandler]) -> None:
         self.app = app

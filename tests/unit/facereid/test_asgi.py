@@ -13,6 +13,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from facereid.asgi import ContractMiddleware, error_body
+from facereid.protection import GetRoutesMiddleware
 
 
 async def ok(request: Request) -> JSONResponse:
@@ -50,7 +51,8 @@ app = Starlette(
         Route("/crash", crash, methods=["POST"]),
     ]
 )
-client = TestClient(ContractMiddleware(app, get_routes={"/health": health}))
+# As in service.py: GET routes are answered inside the contract middleware.
+client = TestClient(ContractMiddleware(GetRoutesMiddleware(app, {"/health": health})))
 
 
 def test_success_gets_security_headers_and_request_id_and_no_server_banner() -> None:
