@@ -107,13 +107,11 @@ class FaceReID:
             )
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
             clip_health.mark_unavailable(f"CLIP service not reachable: {_describe(exc)}")
-            metrics.set_clip_available(False)
             return
         if detail.get("available"):
             clip_health.mark_available(detail)
         else:
             clip_health.mark_unavailable(str(detail.get("reason") or "CLIP model not loaded"))
-        metrics.set_clip_available(clip_health.available)
 
     async def _face_model(self) -> dict[str, Any]:
         if self.model_info is None:
@@ -196,7 +194,7 @@ class FaceReID:
             try:
                 return await self._analyze_one(data, return_all_faces, include_emotions, labels)
             except FaceReIDError as exc:
-                return {"error": {"code": exc.code, "message": exc.message}}
+                return _error_payload(exc)
 
         # Concurrent calls let the model services batch these images with other requests'.
         results = await asyncio.gather(*(one(data) for data in images))
@@ -437,10 +435,12 @@ def _decode(image_data: str) -> np.ndarray:
     )
 
 
+def _error_payload(exc: FaceReIDError) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": exc.message}}
+
+
 def _error(exc: FaceReIDError) -> JSONResponse:
-    return JSONResponse(
-        status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}}
-    )
+    return JSONResponse(status_code=exc.status, content=_error_payload(exc))
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,12 +2,15 @@
 
 One state object, read by ``/health`` and by the readiness check, written by the poller and
 by every emotion call, so a failed call degrades health at once and a good poll restores it.
+The ``facereid_clip_available`` gauge follows every change.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+from facereid import metrics
 
 
 @dataclass
@@ -22,11 +25,13 @@ class ClipHealth:
         self.reason = None
         self.detail = detail
         self.checked_at = time.time()
+        metrics.set_clip_available(True)
 
     def mark_unavailable(self, reason: str) -> None:
         self.available = False
         self.reason = reason
         self.checked_at = time.time()
+        metrics.set_clip_available(False)
 
     def as_status(self) -> str:
         return "available" if self.available else "unavailable"
