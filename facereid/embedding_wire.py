@@ -11,15 +11,13 @@ per value to read; base64 of little-endian float32 costs 5.3 bytes and one ``fro
 
 from __future__ import annotations
 
-import base64
-import binascii
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from facereid.errors import EmbeddingError
-from facereid.matching import decode_embedding_b64, encode_embedding_b64
+from facereid.matching import decode_embedding_b64, decode_float32_b64, encode_embedding_b64
 from facereid.schemas import FloatArray
 
 __all__ = ["encode_embedding_b64", "resolve_rows", "resolve_target", "use_base64_embeddings"]
@@ -117,16 +115,8 @@ def _decode_blob(blob: str, dim: int | None, *, max_rows: int) -> tuple[FloatArr
 
 def _decode_unvalidated(blob: str) -> FloatArray:
     """Base64 -> float32 array; the values' checks (finite, non-zero rows) happen in
-    ``matching.find_matches`` like for float rows."""
+    ``matching.find_matches`` like for float rows (a blob of many rows may hold an all-zero
+    row that matching reports by index, which decode_embedding_b64 would refuse whole)."""
     if not blob:
         return np.zeros(0, np.float32)
-    # decode_embedding_b64 validates the vector as one embedding; a blob of many rows may
-    # hold an all-zero row that matching reports by index, so decode without that check.
-    body = "".join(blob.split()).replace("-", "+").replace("_", "/").rstrip("=")
-    try:
-        raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise EmbeddingError(f"embeddings_b64 is not valid base64: {exc}") from exc
-    if len(raw) % 4:
-        raise EmbeddingError(f"embeddings_b64 holds {len(raw)} bytes, not whole float32 values")
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return decode_float32_b64(blob, name="embeddings_b64")

@@ -99,9 +99,9 @@ def encode_embedding_b64(vec: object) -> str:
     return base64.b64encode(arr.tobytes()).decode("ascii")
 
 
-def decode_embedding_b64(s: str, dim: int | None = None, *, name: str = "embedding") -> FloatArray:
-    """Inverse of :func:`encode_embedding_b64`; checks the length against ``dim`` when given
-    and validates the values like :func:`validate_embedding`."""
+def decode_float32_b64(s: str, *, name: str = "embedding") -> FloatArray:
+    """Base64 (standard or urlsafe, padding optional) of little-endian float32 -> array.
+    Only the encoding is checked; the values are the caller's to validate."""
     if not isinstance(s, str):
         raise EmbeddingError(f"{name} must be a base64 string, got {type(s).__name__}")
     body = "".join(s.split()).replace("-", "+").replace("_", "/")
@@ -114,9 +114,16 @@ def decode_embedding_b64(s: str, dim: int | None = None, *, name: str = "embeddi
         raise EmbeddingError(f"{name} is not valid base64: {exc}") from exc
     if len(raw) % 4:
         raise EmbeddingError(f"{name} holds {len(raw)} bytes, not a whole number of float32")
-    if dim is not None and len(raw) != 4 * dim:
-        raise EmbeddingError(f"{name} holds {len(raw) // 4} float32 values, expected {dim}")
-    return validate_embedding(np.frombuffer(raw, dtype="<f4").astype(np.float32), name=name)
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def decode_embedding_b64(s: str, dim: int | None = None, *, name: str = "embedding") -> FloatArray:
+    """Inverse of :func:`encode_embedding_b64`; checks the length against ``dim`` when given
+    and validates the values like :func:`validate_embedding`."""
+    vec = decode_float32_b64(s, name=name)
+    if dim is not None and vec.size != dim:
+        raise EmbeddingError(f"{name} holds {vec.size} float32 values, expected {dim}")
+    return validate_embedding(vec, name=name)
 
 
 def _as_numeric_array(value: object, *, name: str) -> npt.NDArray[np.generic]:
