@@ -20,12 +20,9 @@ import numpy as np
 from pydantic import Field
 from starlette.responses import JSONResponse
 
-from facereid import embedding_wire, matching, metrics
-from facereid import video as video_mod  # issue 8
-from facereid import video_jobs as video_jobs_mod  # issue 8
-from facereid.asgi import ContractMiddleware
-from facereid.clip_health import ClipHealth
+from facereid.analysis.responses import face_payload, utc_timestamp
 from facereid.config import get_settings
+from facereid.emotion.clip_health import ClipHealth
 from facereid.errors import (
     BatchTooLargeError,
     EmbeddingModelMismatchError,
@@ -36,11 +33,16 @@ from facereid.errors import (
     NoFaceError,
     TooManyRowsError,
 )
-from facereid.imaging import decode_image_b64
-from facereid.logging_setup import configure_logging
-from facereid.protection import protection_middlewares
-from facereid.responses import face_payload, utc_timestamp
-from facereid.video_pipeline import ModelCalls, VideoJobRunner
+from facereid.intake.images import decode_image_b64
+from facereid.matching import similarity as matching
+from facereid.matching import wire as embedding_wire
+from facereid.ops import metrics
+from facereid.ops.logs import configure_logging
+from facereid.video import intake as video_mod  # issue 8
+from facereid.video import jobs as video_jobs_mod  # issue 8
+from facereid.video.pipeline import ModelCalls, VideoJobRunner
+from facereid.web.chain import protection_middlewares
+from facereid.web.contract import ContractMiddleware
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
 
@@ -234,7 +236,7 @@ class FaceReID:
         ] = None,
         dim: int | None = None,
     ) -> Any:
-        """Floats or base64 little-endian float32 (``*_b64``, see facereid.embedding_wire)."""
+        """Floats or base64 little-endian float32 (``*_b64``, see facereid.matching.wire)."""
         try:
             _same_model(target_model, embeddings_model)
             limit = settings.max_gallery_rows
@@ -253,7 +255,7 @@ class FaceReID:
         return [{"index": i, "similarity": s} for i, s in matches]
 
     # -- video re-identification (issue 8, docs/video.md) ---------------------------------
-    # Jobs live in an in-process table (facereid.video_jobs), not in @bentoml.task: BentoML
+    # Jobs live in an in-process table (facereid.video.jobs), not in @bentoml.task: BentoML
     # 1.4.40 tasks store the whole upload in SQLite, report no progress and cannot cancel.
 
     @bentoml.api(route="/video/submit")
@@ -360,7 +362,7 @@ class FaceReID:
     async def _emotions(
         self, image: np.ndarray, faces: list[dict[str, Any]], labels: list[str] | None
     ) -> list[dict[str, float] | None]:
-        from facereid.emotion import crop_face
+        from facereid.emotion.crops import crop_face
 
         if not clip_health.available:
             return [None] * len(faces)
@@ -424,7 +426,7 @@ def _same_model(first: str | None, second: str | None) -> None:
 
 
 def _checked_labels(labels: list[str] | None) -> list[str] | None:
-    from facereid.emotion import validate_labels
+    from facereid.emotion.crops import validate_labels
 
     return None if labels is None else list(validate_labels(labels))
 

@@ -86,9 +86,9 @@ def store_path(tag: str) -> Path:
 
 
 def load_emotion_scorer() -> Any:
-    from facereid.clip_model import load_clip
     from facereid.config import get_settings
-    from facereid.emotion import EmotionScorer
+    from facereid.emotion.clip_model import load_clip
+    from facereid.emotion.scorer import EmotionScorer
 
     settings = get_settings()
     return EmotionScorer(load_clip(store_path(settings.clip_model_tag)))

@@ -100,7 +100,7 @@ def measure(seconds: float | None = None) -> dict[str, Any]:
     def pipeline(batch: int) -> Any:
         """What one /analyze with return_all_faces does past decoding: detect (+106 points),
         embed every face, CLIP every face; ``batch`` images per call like the model services."""
-        from facereid.emotion import crop_face
+        from facereid.emotion.crops import crop_face
 
         images = [image] * batch
 

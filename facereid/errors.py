@@ -201,21 +201,21 @@ class JobCancelledError(FaceReIDError):
 
 
 class UnauthorizedError(FaceReIDError):
-    """No valid API key (facereid.auth); answered with ``WWW-Authenticate: Bearer``."""
+    """No valid API key (facereid.web.auth); answered with ``WWW-Authenticate: Bearer``."""
 
     code = "unauthorized"
     status = 401
 
 
 class RateLimitedError(FaceReIDError):
-    """Over the client's rate limit (facereid.ratelimit); answered with ``Retry-After``."""
+    """Over the client's rate limit (facereid.web.ratelimit); answered with ``Retry-After``."""
 
     code = "rate_limited"
     status = 429
 
 
 class PayloadTooLargeError(FaceReIDError):
-    """Request body over ``MAX_REQUEST_BYTES`` (facereid.body_limit)."""
+    """Request body over ``MAX_REQUEST_BYTES`` (facereid.web.body_limit)."""
 
     code = "payload_too_large"
     status = 413

@@ -209,7 +209,7 @@ def clip_config(
     model_name: str, pretrained: str | None, config_file: Path | None
 ) -> dict[str, Any]:
     """The ``open_clip_config.json`` document for ``model_name``, in the Hugging Face layout
-    that open_clip's ``local-dir:`` loader and ``facereid.clip_model.load_clip`` both read:
+    that open_clip's ``local-dir:`` loader and ``facereid.emotion.clip_model.load_clip`` both read:
     ``{"model_name", "pretrained", "model_cfg", "preprocess_cfg"}``."""
     import open_clip
 
@@ -239,9 +239,10 @@ def clip_config(
 
 
 def validate_clip_dir(directory: Path, checkpoint_file: str, fix: str) -> ClipReport:
-    """Load the folder exactly as the service does (``facereid.clip_model.load_clip``: open_clip
-    ``create_model`` + a strict ``load_checkpoint`` with ``torch.load(weights_only=True)``)."""
-    from facereid.clip_model import load_clip
+    """Load the folder exactly as the service does (``facereid.emotion.clip_model.load_clip``:
+    open_clip ``create_model`` + a strict ``load_checkpoint`` with
+    ``torch.load(weights_only=True)``)."""
+    from facereid.emotion.clip_model import load_clip
 
     try:
         bundle = load_clip(directory, device="cpu")

@@ -14,7 +14,7 @@ import bentoml
 import numpy as np
 
 from facereid.config import get_settings
-from facereid.emotion import EmotionScorer
+from facereid.emotion.scorer import EmotionScorer
 from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 
@@ -48,7 +48,7 @@ class EmotionModel:
             )
             logger.warning("emotion service unavailable: %s", self.reason)
             return
-        from facereid.clip_model import load_clip
+        from facereid.emotion.clip_model import load_clip
 
         if _settings.torch_threads > 0:  # TORCH_THREADS; 0 keeps torch's default (all cores)
             import torch

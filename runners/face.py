@@ -9,9 +9,9 @@ from typing import Any
 import bentoml
 import numpy as np
 
-from facereid import metrics
 from facereid.config import get_settings
-from facereid.logging_setup import configure_logging
+from facereid.ops import metrics
+from facereid.ops.logs import configure_logging
 from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 

@@ -22,7 +22,9 @@ from insightface.app import FaceAnalysis
 from PIL import Image
 from pydantic import BaseModel
 
-from facereid.clip_model import load_clip  # loads the store's (possibly synthetic) checkpoint
+from facereid.emotion.clip_model import (
+    load_clip,  # loads the store's (possibly synthetic) checkpoint
+)
 
 EMOTIONS = ["happy", "sad", "angry", "surprised", "fearful", "disgusted", "neutral"]
 

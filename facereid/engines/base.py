@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from facereid.schemas import DetectedFace, FloatArray, ModelInfo
+from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
 
 BGRImage = npt.NDArray[np.uint8]
 

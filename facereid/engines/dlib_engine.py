@@ -24,7 +24,7 @@ import numpy as np
 from facereid.config import Settings
 from facereid.engines.base import BGRImage
 from facereid.errors import InvalidInputError, ModelNotAvailableError
-from facereid.schemas import DetectedFace, FloatArray, ModelInfo
+from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from facereid.config import Settings
 from facereid.engines.base import FaceEngine
 from facereid.errors import ModelNotAvailableError
-from facereid.schemas import ModelInfo
+from facereid.faces.records import ModelInfo
 
 logger = logging.getLogger(__name__)
 

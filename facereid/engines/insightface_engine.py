@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 import onnx
 
-from facereid import alignment, detection
 from facereid.config import Settings
 from facereid.engines.base import BGRImage
 from facereid.errors import ModelNotAvailableError, ModelSignatureError
-from facereid.onnx_batching import batching_is_exact, make_detector_batchable, run_batch
-from facereid.onnx_runtime import InferenceSession, create_session
-from facereid.schemas import DetectedFace, FloatArray, ModelInfo
+from facereid.faces import alignment, detection
+from facereid.faces.onnx_batching import batching_is_exact, make_detector_batchable, run_batch
+from facereid.faces.onnx_runtime import InferenceSession, create_session
+from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
 
 logger = logging.getLogger(__name__)
 

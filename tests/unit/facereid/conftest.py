@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from facereid.clip_model import ClipBundle, load_clip
+from facereid.emotion.clip_model import ClipBundle, load_clip
 from models.synth.clip import write_clip_pack
 
 

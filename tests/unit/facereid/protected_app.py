@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from facereid.asgi import ASGIApp, ContractMiddleware
 from facereid.config import Settings
-from facereid.protection import protection_middlewares, wrap
+from facereid.web.chain import protection_middlewares, wrap
+from facereid.web.contract import ASGIApp, ContractMiddleware
 
 
 async def analyze(request: Request) -> JSONResponse:

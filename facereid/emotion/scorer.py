@@ -1,0 +1,166 @@
+"""CLIP zero-shot emotions for face crops, with cached text features per label set.
+
+The computation is open_clip's own zero-shot classification: a prompt ensemble per label
+(``build_zero_shot_classifier``: mean of normalised template embeddings, renormalised), then
+``softmax(logit_scale.exp() * image_features @ classifier)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+
+from facereid.config import DEFAULT_EMOTION_LABELS, get_settings
+from facereid.emotion.clip_model import (
+    CLIP_CONFIG_FILE,
+    BatchPreprocess,
+    ClipBundle,
+    load_clip,
+    register_model_config,
+)
+from facereid.emotion.crops import crop_face, prompt_word, validate_labels
+from facereid.errors import InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CLIP_CONFIG_FILE",
+    "DEFAULT_TEMPLATES",
+    "ClipBundle",
+    "EmotionScorer",
+    "load_clip",
+    "register_model_config",
+]
+
+DEFAULT_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {} face.",
+    "a close-up photo of a person looking {}.",
+    "a photo of a {} looking person.",
+    "a face with a {} expression.",
+    "a cropped photo of the face of a {} person.",
+    "a person who feels {}.",
+)
+Crop = Image.Image | npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    hits: int
+    misses: int
+    size: int
+
+
+def _to_pil(crop: Crop) -> Image.Image:
+    if isinstance(crop, Image.Image):
+        return crop.convert("RGB")
+    array = np.asarray(crop)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise InvalidInputError(f"expected a non-empty H x W x 3 RGB crop, got {array.shape}")
+    return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB")
+
+
+class EmotionScorer:
+    """Zero-shot emotion probabilities for face crops. Thread-safe; deterministic."""
+
+    def __init__(
+        self,
+        bundle: ClipBundle,
+        labels: Sequence[str] = DEFAULT_EMOTION_LABELS,
+        templates: Sequence[str] = DEFAULT_TEMPLATES,
+        *,
+        margin: float | None = None,
+        cache_size: int = 64,
+    ) -> None:
+        if not templates or any("{}" not in t for t in templates):
+            raise ValueError("every template needs one '{}' for the label")
+        self.bundle = bundle
+        self.labels = validate_labels(labels)
+        self.templates = tuple(templates)
+        self.margin = get_settings().emotion_crop_margin if margin is None else margin
+        if not self.margin >= 0:
+            raise ValueError(f"crop margin must be >= 0, not {self.margin}")
+        self._cache: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], torch.Tensor] = (
+            OrderedDict()
+        )
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._batch_preprocess = BatchPreprocess(bundle.preprocess, bundle.device)
+        self._hits = 0
+        self._misses = 0
+
+    def cache_info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, len(self._cache))
+
+    def text_classifier(self, labels: Sequence[str] | None = None) -> torch.Tensor:
+        """The (embed_dim, n_labels) zero-shot weights, computed once per label set (LRU)."""
+        label_set = self.labels if labels is None else validate_labels(labels)
+        key = (label_set, self.templates)
+        with self._lock:  # one fill per key, even under concurrent first requests
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._hits += 1
+                self._cache.move_to_end(key)
+                return cached
+            self._misses += 1
+            classifier = self._build_classifier(label_set)
+            self._cache[key] = classifier
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return classifier
+
+    def _build_classifier(self, labels: tuple[str, ...]) -> torch.Tensor:
+        import open_clip
+
+        with torch.inference_mode():
+            classifier: torch.Tensor = open_clip.build_zero_shot_classifier(
+                self.bundle.model,
+                self.bundle.tokenizer,
+                classnames=[prompt_word(label) for label in labels],
+                templates=self.templates,
+                num_classes_per_batch=None,  # the whole label set in one text forward
+                device=self.bundle.device,
+            )
+        return classifier
+
+    def preprocess(self, crops: Sequence[Crop]) -> torch.Tensor:
+        """CLIP preprocessing (the bundle's own transform) as one batch on the model's device."""
+        return self._batch_preprocess([_to_pil(crop) for crop in crops])
+
+    def score_crops(
+        self, crops: Sequence[Crop], labels: Sequence[str] | None = None
+    ) -> list[dict[str, float]]:
+        """Probabilities per label for RGB face crops (PIL images or H x W x 3 uint8)."""
+        label_set = self.labels if labels is None else validate_labels(labels)
+        classifier = self.text_classifier(label_set)
+        if not crops:
+            return []
+        batch = self.preprocess(crops)
+        with torch.inference_mode():
+            features = self.bundle.model.encode_image(batch, normalize=True)
+            logits = self.bundle.model.logit_scale.exp() * features @ classifier
+            probabilities = logits.float().softmax(dim=-1).cpu().numpy()
+        return [dict(zip(label_set, map(float, row), strict=True)) for row in probabilities]
+
+    def score(
+        self,
+        faces: Sequence[tuple[npt.NDArray[np.uint8], Sequence[float] | npt.NDArray[np.floating]]],
+        labels: Sequence[str] | None = None,
+    ) -> list[dict[str, float]]:
+        """Probabilities per label for (BGR image, x1,y1,x2,y2 box) pairs, one forward."""
+        label_set = self.labels if labels is None else validate_labels(labels)
+        crops = [crop_face(image, box, self.margin) for image, box in faces]
+        return self.score_crops(crops, label_set)
+
+    def warm_up(self) -> None:
+        """Fill the default label set's text features and run one image forward."""
+        size = self.bundle.image_size
+        self.score_crops([np.zeros((size, size, 3), dtype=np.uint8)])

@@ -1,0 +1,149 @@
+"""Runs one video job: sampled frames through the batched face model, tracking, identities,
+and optionally CLIP emotions of each identity's best face.
+
+The model calls are injected (the API service passes its BentoML dependency calls), so this
+module has no bentoml import and a test can hand in plain functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from facereid.config import Settings
+from facereid.errors import FaceReIDError, JobCancelledError
+from facereid.video import intake as video_mod
+from facereid.video import jobs as jobs_mod
+from facereid.video.identities import VideoReID, identity_threshold, video_result
+
+logger = logging.getLogger(__name__)
+
+Faces = list[dict[str, Any]]
+
+
+@dataclass
+class ModelCalls:
+    """What a video job needs from the model services."""
+
+    detect_embed: Callable[[np.ndarray], Awaitable[Faces]]
+    emotions: Callable[[np.ndarray, Faces], Awaitable[list[dict[str, float] | None]]]
+    face_model: Callable[[], Awaitable[dict[str, Any]]]
+    clip_available: Callable[[], bool]
+
+
+class VideoJobRunner:
+    def __init__(self, settings: Settings, calls: ModelCalls) -> None:
+        self.settings = settings
+        self.calls = calls
+        self.slots = asyncio.Semaphore(max(1, settings.video_concurrent_jobs))
+
+    async def run(self, job: jobs_mod.VideoJob) -> None:
+        """The job's whole life after submit; every outcome ends in ``job.finish``."""
+        try:
+            async with self.slots:
+                if job.cancel_requested:
+                    raise JobCancelledError("cancelled before it started")
+                job.status, job.started = jobs_mod.RUNNING, time.time()
+                job.result = await self._process(job)
+                job.finish(jobs_mod.COMPLETED)
+        except (asyncio.CancelledError, JobCancelledError):
+            job.finish(jobs_mod.CANCELLED, JobCancelledError("cancelled by the caller"))
+        except FaceReIDError as exc:
+            job.finish(jobs_mod.FAILED, exc)
+        except Exception:
+            logger.exception("video job %s failed", job.job_id)
+            job.finish(jobs_mod.FAILED, FaceReIDError("internal error; see the server log"))
+        finally:
+            jobs_mod.discard_upload(job.path)
+
+    async def _process(self, job: jobs_mod.VideoJob) -> dict[str, Any]:
+        model = await self.calls.face_model()
+        limits = jobs_mod.video_limits(self.settings)
+        info = await anyio.to_thread.run_sync(video_mod.probe_video, job.path, limits)
+        threshold = identity_threshold(model["engine"], self.settings.video_identity_threshold)
+        reid = VideoReID(job.sample_fps, threshold, self.settings.video_track_lost_s)
+        report = video_mod.DecodeReport()
+        frames = video_mod.iter_sampled_frames(job.path, info, limits, job.sample_fps, report)
+        try:
+            while chunk := await anyio.to_thread.run_sync(
+                _next_frames, frames, self.settings.video_chunk_frames
+            ):
+                # Concurrent calls: the face service batches these frames together.
+                faces = await asyncio.gather(*(self.calls.detect_embed(f.image) for f in chunk))
+                for frame, found in zip(chunk, faces, strict=True):
+                    reid.add_frame(frame, found)
+                job.frames_done = reid.frames_done
+                if job.cancel_requested:
+                    raise JobCancelledError("cancelled by the caller")
+        finally:
+            _close_frames(frames)
+        job.frames_total = reid.frames_done
+        emotions = None
+        if job.include_emotions and self.calls.clip_available():
+            emotions = await self._emotions(job, info, limits, reid)
+        return video_result(reid, info, report, model["embedding_model"], job.sample_fps, emotions)
+
+    async def _emotions(
+        self,
+        job: jobs_mod.VideoJob,
+        info: video_mod.VideoInfo,
+        limits: video_mod.VideoLimits,
+        reid: VideoReID,
+    ) -> dict[int, Any]:
+        """CLIP emotions of each identity's best-quality face (its frame is decoded again)."""
+        best = reid.best_observations()
+        wanted = {obs.frame_index for obs in best}
+        images = await anyio.to_thread.run_sync(
+            _frames_at, job.path, info, limits, job.sample_fps, wanted
+        )
+        emotions: dict[int, Any] = {}
+        for frame_index, (image, scale) in images.items():
+            numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
+            boxes = [{"bbox": [float(v) / scale for v in best[n].bbox]} for n in numbers]
+            scores = await self.calls.emotions(image, boxes)  # one CLIP call per frame
+            emotions.update(zip(numbers, scores, strict=True))
+        return emotions
+
+
+def _close_frames(frames: Generator[video_mod.SampledFrame, None, None]) -> None:
+    try:
+        frames.close()
+    except ValueError:
+        # "generator already executing": the job was cancelled while a worker thread was
+        # inside it decoding the next chunk. That thread finishes its read and the generator
+        # (with its container) is closed when collected; the cancellation must not turn into
+        # a failure here.
+        logger.debug("frame generator still busy in its worker thread; left to the collector")
+
+
+def _next_frames(frames: Generator[video_mod.SampledFrame, None, None], count: int) -> list[Any]:
+    return list(itertools.islice(frames, count))
+
+
+def _frames_at(
+    path: Path,
+    info: video_mod.VideoInfo,
+    limits: video_mod.VideoLimits,
+    sample_fps: float,
+    wanted: set[int],
+) -> dict[int, tuple[np.ndarray, float]]:
+    found: dict[int, tuple[np.ndarray, float]] = {}
+    frames = video_mod.iter_sampled_frames(path, info, limits, sample_fps)
+    try:
+        for frame in frames:
+            if frame.index in wanted:
+                found[frame.index] = (frame.image, frame.scale)
+            if len(found) == len(wanted):
+                break
+    finally:
+        frames.close()
+    return found

@@ -1,0 +1,72 @@
+"""Structured logs: one JSON object per line, request fields, no image or embedding data."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from facereid.ops.logs import SERVICE_LOGGERS, configure_logging
+from tests.unit.facereid.protected_app import protected_app
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    saved = {
+        name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate)
+        for name in SERVICE_LOGGERS
+    }
+    stream = io.StringIO()
+    configure_logging("json", "INFO", stream=stream)
+    yield stream
+    for name, (handlers, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
+
+
+def test_access_line_is_json_without_image_or_embedding_data(log_stream: io.StringIO) -> None:
+    image_b64 = base64.b64encode(bytes(range(256)) * 64).decode()
+    embedding = [0.123456789] * 512
+    body = json.dumps({"image_data": image_b64, "embedding": embedding})
+    client = TestClient(protected_app(max_request_bytes=100))
+    client.post("/analyze", content=body, headers={"x-request-id": "rid-42"})
+    client.post("/compare")  # a 200 logs too
+    lines = [line for line in log_stream.getvalue().splitlines() if line.strip()]
+    assert len(lines) == 2
+    records = [json.loads(line) for line in lines]  # each line is valid JSON
+    first = records[0]
+    assert first["logger"] == "facereid.access"
+    assert first["level"] == "WARNING"
+    request = first["request"]
+    assert request["request_id"] == "rid-42"
+    assert request["route"] == "/analyze"
+    assert request["status"] == 413
+    assert request["error_code"] == "payload_too_large"
+    assert isinstance(request["duration_ms"], float)
+    assert records[1]["request"]["status"] == 200
+    text = log_stream.getvalue()
+    assert image_b64[:40] not in text
+    assert "0.123456789" not in text
+
+
+def test_configure_is_idempotent(log_stream: io.StringIO) -> None:
+    configure_logging("json", "INFO", stream=log_stream)
+    logging.getLogger("facereid.test").info("once")
+    assert log_stream.getvalue().count('"once"') == 1
+
+
+def test_trace_ids_are_added_inside_a_span(log_stream: io.StringIO) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        logging.getLogger("facereid.test").info("traced")
+    record = json.loads(log_stream.getvalue().splitlines()[-1])
+    assert record["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert len(record["span_id"]) == 16

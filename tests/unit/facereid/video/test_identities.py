@@ -1,0 +1,126 @@
+"""The video pipeline in process: PyAV video -> sampled frames -> dlib engine -> ByteTrack ->
+identities. The video is written here from insightface's t1.jpg and Tom Hanks photo
+(tests/video_builder.py describes the scenario)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from facereid.config import Settings
+from facereid.engines.dlib_engine import DlibEngine
+from facereid.video.identities import analyze_video_file, engine_face_fn
+from facereid.video.intake import VideoLimits
+from tests.video_builder import t1_scenario, write_video
+
+SAMPLE_FPS = 2.0
+STEP = 1 / SAMPLE_FPS
+LIMITS = VideoLimits(max_bytes=50_000_000, max_seconds=60, max_side=4000, process_side=640)
+
+
+@pytest.fixture(scope="module")
+def engine() -> DlibEngine:
+    return DlibEngine(Settings())
+
+
+@pytest.fixture(scope="module")
+def result(t1_path: Path, engine: DlibEngine, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tom = t1_path.with_name("Tom_Hanks_54745.png")
+    video = write_video(
+        tmp_path_factory.mktemp("video") / "scenario.mp4", t1_scenario(t1_path, tom)
+    )
+    return analyze_video_file(
+        video,
+        engine_face_fn(engine),
+        engine="dlib",
+        embedding_model=engine.model_info.embedding_id,
+        limits=LIMITS,
+        sample_fps=SAMPLE_FPS,
+    )
+
+
+def spans(identity: dict[str, Any]) -> list[tuple[float, float]]:
+    return [(s["start_s"], s["end_s"]) for s in identity["segments"]]
+
+
+def test_seven_people(result: dict[str, Any]) -> None:
+    assert result["num_identities"] == 7
+    assert result["frames_sampled"] == 14
+    assert result["identity_threshold"] == 0.91
+
+
+def test_faces_that_leave_and_come_back_keep_their_identity(result: dict[str, Any]) -> None:
+    returning = [i for i in result["identities"] if len(i["segments"]) == 2]
+    assert len(returning) == 3  # C, F and E of t1's left half
+    for identity in returning:
+        (a0, a1), (b0, b1) = spans(identity)
+        assert a0 == pytest.approx(0.0, abs=STEP) and a1 == pytest.approx(1.5, abs=STEP)
+        assert b0 == pytest.approx(5.5, abs=STEP) and b1 == pytest.approx(6.5, abs=STEP)
+        assert len(identity["tracks"]) >= 2  # separate tracks merged by embedding
+
+
+def test_the_cut_to_another_photo_is_one_new_person(result: dict[str, Any]) -> None:
+    in_cut = [i for i in result["identities"] if i["first_seen_s"] == pytest.approx(2.0, abs=STEP)]
+    assert len(in_cut) == 1
+    assert spans(in_cut[0]) == [pytest.approx((2.0, 2.5), abs=STEP)]
+
+
+def test_right_half_faces_are_seen_from_3_to_5_s(result: dict[str, Any]) -> None:
+    right = [i for i in result["identities"] if i["first_seen_s"] == pytest.approx(3.0, abs=0.01)]
+    assert len(right) == 3
+    for identity in right:
+        assert identity["last_seen_s"] == pytest.approx(5.0, abs=STEP)
+
+
+def test_identity_payload(result: dict[str, Any], engine: DlibEngine) -> None:
+    for identity in result["identities"]:
+        embedding = np.asarray(identity["embedding"])
+        assert embedding.shape == (128,)
+        assert np.linalg.norm(embedding) == pytest.approx(1.0, abs=1e-4)
+        assert identity["embedding_model"] == engine.model_info.embedding_id
+        best = identity["best_face"]
+        assert identity["first_seen_s"] <= best["time_s"] <= identity["last_seen_s"]
+        x, y, w, h = best["bbox"]
+        assert w > 20 and h > 20 and 0 <= x < 320 and 0 <= y < 240
+        assert identity["face_count"] == sum(t["face_count"] for t in identity["tracks"])
+
+
+def test_look_alikes_seen_together_stay_two_people(result: dict[str, Any]) -> None:
+    # t1's faces A and D score ~0.92 under dlib, over the 0.91 threshold; they share frames,
+    # so they are two people.
+    people = result["identities"]
+    embeddings = np.array([i["embedding"] for i in people])
+    sims = embeddings @ embeddings.T
+    close = [(a, b) for a in range(len(people)) for b in range(a) if sims[a, b] >= 0.91]
+    for a, b in close:
+        assert people[a]["first_seen_s"] <= people[b]["last_seen_s"]
+        assert people[b]["first_seen_s"] <= people[a]["last_seen_s"]
+
+
+@pytest.mark.testdata
+def test_real_clip_person_leaves_and_returns(shared_faces: Path, engine: DlibEngine) -> None:
+    """Lin-Manuel Miranda is in view 0-0.4 s, leaves, and is back 3.0-7.0 s: one identity,
+    the same person as his photo (../shared/testdata/faces/README.md)."""
+    import cv2
+
+    photo = cv2.imread(str(shared_faces / "identities/lin_manuel_miranda/lin-manuel-miranda.png"))
+    faces = engine.detect([photo])[0]
+    reference = engine.embed([photo], faces[:1])[0]
+    result = analyze_video_file(
+        shared_faces / "video/short_hamilton_clip.mp4",
+        engine_face_fn(engine),
+        engine="dlib",
+        embedding_model=engine.model_info.embedding_id,
+        limits=LIMITS,
+        sample_fps=SAMPLE_FPS,
+    )
+    scored = [(float(np.dot(i["embedding"], reference)), i) for i in result["identities"]]
+    similarity, lin = max(scored, key=lambda pair: pair[0])
+    assert similarity >= 0.89
+    (a0, a1), (b0, b1) = spans(lin)[:2]
+    assert a0 == pytest.approx(0.0, abs=STEP) and a1 == pytest.approx(0.4, abs=STEP)
+    assert b0 == pytest.approx(3.0, abs=STEP) and b1 == pytest.approx(7.0, abs=STEP)
+    assert len(lin["tracks"]) >= 2  # he left the frame: separate tracks, one identity
