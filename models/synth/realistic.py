@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from models.synth.insightface_pack import EMBEDDING_DIM, STRIDES, add_scrfd_heads, role_seed
 from models.synth.onnx_builder import GraphBuilder
+from models.synth.scrfd_heads import EMBEDDING_DIM, STRIDES, add_scrfd_heads, role_seed
 
 IRESNET50_STAGES = ((64, 3), (128, 4), (256, 14), (512, 3))
 # Detector widths per backbone stage (strides 4, 8, 16, 32), blocks per stage, neck width.
