@@ -106,7 +106,9 @@ def test_batched_equals_unbatched(engine: InsightFaceEngine, images: list[np.nda
         assert len(single) == len(batched[i])
         for a, b in zip(single, batched[i], strict=True):
             np.testing.assert_allclose(a.bbox, b.bbox, atol=1e-3)
-            assert a.score == pytest.approx(b.score, abs=1e-5)
+            # float32 detector scores, batch vs single: other conv kernels, a few ulps apart
+            # before the sigmoid; relative so it holds on any x86 CPU's SIMD width
+            assert a.score == pytest.approx(b.score, rel=1e-4)
         single_embs = engine.embed([image] * len(single), single)
         np.testing.assert_allclose(single_embs, batched_embs[i], atol=1e-5)
 

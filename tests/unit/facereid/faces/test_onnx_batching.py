@@ -53,7 +53,10 @@ def test_batch_of_three_equals_three_single_runs(detector: onnx.ModelProto) -> N
     for i in range(3):
         single = original.run(None, {"input.1": batch[i : i + 1]})
         for got, want in zip(batched, single, strict=True):
-            np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-6)
+            # float32, batch of 3 vs 1: ORT picks other conv/GEMM blockings, so sums of ~150
+            # terms of size ~1 round differently (a few ulps each); atol covers outputs that
+            # cancel to ~0. A layout error would move values by O(1).
+            np.testing.assert_allclose(got[i], want, rtol=1e-4, atol=1e-5)
 
 
 def test_already_batched_detector_is_left_alone(detector: onnx.ModelProto) -> None:
@@ -97,7 +100,8 @@ def test_reshape_target_from_a_constant_node() -> None:
     out = sess.run(None, {"x": x})[0]
     assert out.shape == (2, 9, 2)
     expected = 1 / (1 + np.exp(-x.transpose(0, 2, 3, 1).reshape(2, -1, 2)))
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    # two float32 sigmoids (ORT's MLAS approximation vs numpy's SIMD exp) differ by a few ulps
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
 
 
 def test_head_without_reshape_is_rejected() -> None:
@@ -146,5 +150,5 @@ def test_group_norm_style_batch_one_reshape_is_freed() -> None:
     assert batched.shape == (2, 9, 4)
     for i in range(2):
         np.testing.assert_allclose(
-            batched[i], original.run(None, {"x": x[i : i + 1]})[0], rtol=1e-5, atol=1e-6
+            batched[i], original.run(None, {"x": x[i : i + 1]})[0], rtol=1e-4, atol=1e-5
         )
