@@ -100,28 +100,19 @@ def _load_levels(url: str) -> list[dict[str, Any]]:
 
 def run_service(result: dict[str, Any]) -> None:
     from benchmarks import find_matches
-    from benchmarks.http_load import ServerProcess, bin_path, free_port
+    from tests.harness import start_server
 
-    port = free_port()
-    argv = [
-        bin_path("bentoml"),
-        "serve",
-        "service:FaceReID",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
     env = {
-        "BENTOML_HOME": str(HOME),
         "FACE_ENGINE": "insightface",
-        "CLIP_HEALTH_INTERVAL_S": "1",
         # Float galleries of 10k+ rows are over the default 68 MiB body limit (~210 bytes a
         # float row of 512 vs ~2.7 kB in base64): raised here so both forms are measured.
         "MAX_REQUEST_BYTES": os.environ.get("BENCH_MAX_REQUEST_BYTES", str(2**31)),
     }
-    with ServerProcess(argv, env, REPORTS / "bench_service.log", port) as server:
-        server.wait_healthy()
+    log_path = REPORTS / "bench_service.log"
+    with start_server(
+        "service:FaceReID", HOME, log_path, env, isolate_home=False, ready_timeout=300
+    ) as server:
+        server.wait_healthy(300)
         if "service" in PARTS:
             log("service: /analyze through bentoml serve")
             result["service"] = _load_levels(server.url)
@@ -133,13 +124,13 @@ def run_service(result: dict[str, Any]) -> None:
 def run_baseline(result: dict[str, Any]) -> None:
     import bentoml
 
-    from benchmarks.http_load import ServerProcess, bin_path, free_port
     from facereid.config import get_settings
+    from tests.harness import free_port, start_process, venv_bin
 
     settings = get_settings()
     port = free_port()
     argv = [
-        bin_path("uvicorn"),
+        venv_bin("uvicorn"),
         "benchmarks.baseline.app:app",
         "--host",
         "127.0.0.1",
@@ -155,8 +146,8 @@ def run_baseline(result: dict[str, Any]) -> None:
         "BASELINE_CLIP_DIR": bentoml.models.get(settings.clip_model_tag).path,
     }
     log("baseline: FastAPI + FaceAnalysis.get() + open_clip per face")
-    with ServerProcess(argv, env, REPORTS / "bench_baseline.log", port) as server:
-        server.wait_healthy()
+    with start_process(argv, env, REPORTS / "bench_baseline.log", port) as server:
+        server.wait_healthy(300)
         result["baseline"] = _load_levels(server.url)
 
 

@@ -1,5 +1,9 @@
 """Shared fixtures: photos that packages ship, the shared real test data, a temporary
-BentoML store."""
+BentoML store, the synthetic InsightFace pack, and the session's real servers.
+
+The servers live here (not in tests/integration/) so that every folder that needs one, the
+integration tests and the load-test smoke run, shares one process per session.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from models.synth.insightface_pack import write_insightface_pack
+from tests.harness import Server, start_server, synth_store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FACES = REPO_ROOT.parent / "shared" / "testdata" / "faces"
@@ -40,3 +47,41 @@ def bentoml_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     home.mkdir()
     monkeypatch.setenv("BENTOML_HOME", str(home))
     yield home
+
+
+@pytest.fixture(scope="session")
+def insightface_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny synthetic buffalo_l pack (seed 0), written once per session; read-only."""
+    dest = tmp_path_factory.mktemp("insightface-pack")
+    write_insightface_pack(dest, seed=0)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def synthetic_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A BentoML store with the tiny synthetic InsightFace pack and CLIP (``models synth``)."""
+    return synth_store(tmp_path_factory.mktemp("synthetic-store"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_server(
+    synthetic_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    logs = tmp_path_factory.mktemp("logs")
+    server = start_server(
+        "service:FaceReID", synthetic_home, logs / "synthetic.log", {"FACE_ENGINE": "insightface"}
+    )
+    with server:
+        server.wait_healthy()
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dlib_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """No models in the store: the dlib engine answers and CLIP is unavailable."""
+    home = tmp_path_factory.mktemp("empty-store")
+    logs = tmp_path_factory.mktemp("logs")
+    with start_server(
+        "service:FaceReID", home, logs / "dlib.log", {"FACE_ENGINE": "auto"}
+    ) as server:
+        yield server

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.conftest import Server
+from tests.harness import Server
 from tests.integration.payloads import b64_file
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.integration.conftest import Server
+from tests.harness import Server
 from tests.integration.payloads import b64_file, b64_flat
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import Server, free_port, start_server
+from tests.harness import Server, free_port, start_server
 from tests.integration.payloads import b64_file
 
 pytestmark = pytest.mark.slow
@@ -25,13 +25,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
     return False
 
 
-def test_clip_down_then_back(
-    synthetic_home: Path, tmp_path: Path, t1_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_clip_down_then_back(synthetic_home: Path, tmp_path: Path, t1_path: Path) -> None:
     clip_port = free_port()
-    monkeypatch.setattr("tests.integration.conftest.free_port", lambda: clip_port)
-    clip = start_server("runners.emotion:EmotionModel", synthetic_home, tmp_path / "clip.log")
-    monkeypatch.undo()
+    clip = start_server(
+        "runners.emotion:EmotionModel", synthetic_home, tmp_path / "clip.log", port=clip_port
+    )
     face: Server | None = None
     try:
         face = start_server(
@@ -60,9 +58,9 @@ def test_clip_down_then_back(
         assert during.json()["emotions"] is None
         assert during.json()["embedding"] == pytest.approx(first["embedding"], abs=1e-5)
 
-        monkeypatch.setattr("tests.integration.conftest.free_port", lambda: clip_port)
-        clip = start_server("runners.emotion:EmotionModel", synthetic_home, tmp_path / "clip2.log")
-        monkeypatch.undo()
+        clip = start_server(
+            "runners.emotion:EmotionModel", synthetic_home, tmp_path / "clip2.log", port=clip_port
+        )
         assert wait_for(lambda: health()["status"] == "healthy"), health()
         after = httpx.post(f"{face.url}/analyze", json=image, timeout=60).json()
         assert after["emotions"] == pytest.approx(first["emotions"], abs=1e-5)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import Server, start_server
+from tests.harness import Server, start_server
 from tests.integration.payloads import b64_file
 from tests.redis_helper import redis_server
 

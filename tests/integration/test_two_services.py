@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.deploy.test_bento_build import locked, require_index
-from tests.integration.conftest import REPO_ROOT, Server, start_server
+from tests.harness import REPO_ROOT, Server, start_server
 from tests.integration.payloads import b64_file
 
 pytestmark = pytest.mark.slow

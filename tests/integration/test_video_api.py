@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.conftest import Server
+from tests.harness import Server
 from tests.integration.payloads import b64_file
 from tests.video_builder import flat_frames, t1_scenario, write_video
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO_ROOT, Server
+from tests.harness import REPO_ROOT, Server
 
 LOCUST = Path(sys.executable).with_name("locust")
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"

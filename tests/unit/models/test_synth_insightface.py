@@ -25,24 +25,17 @@ from models.synth.onnx_builder import GraphBuilder, flops
 CPU = ["CPUExecutionProvider"]
 
 
-@pytest.fixture(scope="module")
-def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("pack")
-    write_insightface_pack(dest, seed=0)
-    return dest
-
-
-def test_same_seed_gives_byte_identical_files(pack: Path, tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identical_files(insightface_pack: Path, tmp_path: Path) -> None:
     paths = write_insightface_pack(tmp_path / "again", seed=0)
     assert [p.name for p in paths] == list(PACK_FILES)
     for path in paths:
-        assert path.read_bytes() == (pack / path.name).read_bytes(), path.name
+        assert path.read_bytes() == (insightface_pack / path.name).read_bytes(), path.name
 
 
-def test_other_seed_gives_other_weights(pack: Path, tmp_path: Path) -> None:
+def test_other_seed_gives_other_weights(insightface_pack: Path, tmp_path: Path) -> None:
     paths = write_insightface_pack(tmp_path, seed=1)
     for path in paths:
-        assert path.read_bytes() != (pack / path.name).read_bytes(), path.name
+        assert path.read_bytes() != (insightface_pack / path.name).read_bytes(), path.name
 
 
 def test_unknown_profile_is_rejected(tmp_path: Path) -> None:
@@ -50,10 +43,10 @@ def test_unknown_profile_is_rejected(tmp_path: Path) -> None:
         write_insightface_pack(tmp_path, profile="huge")
 
 
-def test_insightface_router_recognises_each_file(pack: Path) -> None:
-    det = get_model(str(pack / DETECTOR_FILE), providers=CPU)
-    rec = get_model(str(pack / RECOGNIZER_FILE), providers=CPU)
-    lmk = get_model(str(pack / LANDMARK_FILE), providers=CPU)
+def test_insightface_router_recognises_each_file(insightface_pack: Path) -> None:
+    det = get_model(str(insightface_pack / DETECTOR_FILE), providers=CPU)
+    rec = get_model(str(insightface_pack / RECOGNIZER_FILE), providers=CPU)
+    lmk = get_model(str(insightface_pack / LANDMARK_FILE), providers=CPU)
     assert isinstance(det, SCRFD)
     assert det.use_kps and det.fmc == 3 and det._num_anchors == 2 and not det.batched
     assert isinstance(rec, ArcFaceONNX)
@@ -64,24 +57,24 @@ def test_insightface_router_recognises_each_file(pack: Path) -> None:
     assert (lmk.input_mean, lmk.input_std) == (0.0, 1.0)  # bn_data, like the real 2d106det
 
 
-def test_signatures_match_buffalo_l(pack: Path) -> None:
-    det = ort.InferenceSession(str(pack / DETECTOR_FILE), providers=CPU)
+def test_signatures_match_buffalo_l(insightface_pack: Path) -> None:
+    det = ort.InferenceSession(str(insightface_pack / DETECTOR_FILE), providers=CPU)
     assert [i.name for i in det.get_inputs()] == ["input.1"]
     assert det.get_inputs()[0].shape[:2] == [1, 3]
     assert all(isinstance(d, str) for d in det.get_inputs()[0].shape[2:])
     outs = det.run(None, {"input.1": np.zeros((1, 3, 640, 480), np.float32)})
     rows = [80 * 60 * 2, 40 * 30 * 2, 20 * 15 * 2]
     assert [o.shape for o in outs] == [(r, k) for k in (1, 4, 10) for r in rows]
-    rec = ort.InferenceSession(str(pack / RECOGNIZER_FILE), providers=CPU)
+    rec = ort.InferenceSession(str(insightface_pack / RECOGNIZER_FILE), providers=CPU)
     out = rec.run(None, {"input.1": np.zeros((3, 3, 112, 112), np.float32)})[0]
     assert out.shape == (3, 512)
-    lmk = ort.InferenceSession(str(pack / LANDMARK_FILE), providers=CPU)
+    lmk = ort.InferenceSession(str(insightface_pack / LANDMARK_FILE), providers=CPU)
     out = lmk.run(None, {"data": np.full((2, 3, 192, 192), 90, np.float32)})[0]
     assert out.shape == (2, 212) and np.abs(out).max() < 1.0
 
 
-def test_detector_output_ranges(pack: Path, t1_path: Path) -> None:
-    det = get_model(str(pack / DETECTOR_FILE), providers=CPU)
+def test_detector_output_ranges(insightface_pack: Path, t1_path: Path) -> None:
+    det = get_model(str(insightface_pack / DETECTOR_FILE), providers=CPU)
     t1 = cv2.imread(str(t1_path))
     assert t1 is not None
     img = cv2.resize(t1, (640, 640))
@@ -94,8 +87,8 @@ def test_detector_output_ranges(pack: Path, t1_path: Path) -> None:
         assert (eyes_y < 0).all() and (mouth_y > 0).all()  # eyes above, mouth below centre
 
 
-def test_detector_finds_a_plausible_handful_on_t1(pack: Path, t1_path: Path) -> None:
-    det = get_model(str(pack / DETECTOR_FILE), providers=CPU)
+def test_detector_finds_a_plausible_handful_on_t1(insightface_pack: Path, t1_path: Path) -> None:
+    det = get_model(str(insightface_pack / DETECTOR_FILE), providers=CPU)
     det.prepare(-1, input_size=(640, 640))
     bboxes, kpss = det.detect(cv2.imread(str(t1_path)))
     assert 1 <= len(bboxes) <= 32
@@ -116,14 +109,16 @@ def test_flops_counts_conv_and_gemm_macs() -> None:
     assert flops(model, [2, 3, 8, 8]) == 2 * (8 * 8 * 4 * 27 + 256 * 10)
 
 
-def test_tiny_pack_is_tiny(pack: Path) -> None:
-    assert flops(pack / DETECTOR_FILE, [1, 3, 640, 640]) < 1e8
-    assert flops(pack / RECOGNIZER_FILE, [1, 3, 112, 112]) < 1e7
+def test_tiny_pack_is_tiny(insightface_pack: Path) -> None:
+    assert flops(insightface_pack / DETECTOR_FILE, [1, 3, 640, 640]) < 1e8
+    assert flops(insightface_pack / RECOGNIZER_FILE, [1, 3, 112, 112]) < 1e7
 
 
 @pytest.mark.testdata
-def test_detector_finds_a_handful_on_real_photos(pack: Path, shared_faces: Path) -> None:
-    det = get_model(str(pack / DETECTOR_FILE), providers=CPU)
+def test_detector_finds_a_handful_on_real_photos(
+    insightface_pack: Path, shared_faces: Path
+) -> None:
+    det = get_model(str(insightface_pack / DETECTOR_FILE), providers=CPU)
     det.prepare(-1, input_size=(640, 640))
     photos = sorted(shared_faces.glob("identities/*/*.jp*g")) + sorted(
         shared_faces.glob("scenes/*.jp*g")

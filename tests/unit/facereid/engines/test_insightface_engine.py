@@ -15,7 +15,6 @@ from facereid.config import Settings
 from facereid.engines.insightface_engine import InsightFaceEngine
 from facereid.errors import ModelNotAvailableError, ModelSignatureError
 from facereid.faces.records import DetectedFace, ModelInfo
-from models.synth.insightface_pack import write_insightface_pack
 
 INFO = ModelInfo(engine="insightface", name="buffalo_l", source="synthetic", embedding_dim=512)
 DET_WIDTHS = (1, 1, 1, 4, 4, 4, 10, 10, 10)
@@ -91,15 +90,8 @@ def fake_landmarker() -> FakeSession:
     )
 
 
-@pytest.fixture(scope="module")
-def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("pack")
-    write_insightface_pack(dest, seed=0)
-    return dest
-
-
 def make_engine(
-    pack: Path,
+    insightface_pack: Path,
     settings: Settings,
     det: FakeSession,
     rec: FakeSession | None = None,
@@ -115,7 +107,7 @@ def make_engine(
         return det if isinstance(model, bytes) else sessions[Path(model).name]
 
     kwargs.setdefault("verify_batching", False)  # these fakes answer by batch position
-    return InsightFaceEngine(pack, INFO, settings, factory, **kwargs)
+    return InsightFaceEngine(insightface_pack, INFO, settings, factory, **kwargs)
 
 
 def settings(**overrides: Any) -> Settings:
@@ -124,12 +116,12 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def test_detect_runs_one_call_for_mixed_sizes(pack: Path) -> None:
+def test_detect_runs_one_call_for_mixed_sizes(insightface_pack: Path) -> None:
     # image 0 (64x64, scale 1): location x=2, y=3 -> centre (16, 24), anchor 0 -> row 52
     # image 1 (128x64 tall, scale 0.5): location x=4, y=4 -> centre (32, 32), row 72
     det = fake_detector({0: [(52, 0.9, [1, 1, 1, 1])], 1: [(72, 0.8, [1, 1, 1, 1])]}, 64)
     lmk = fake_landmarker()
-    engine = make_engine(pack, settings(), det, lmk=lmk)
+    engine = make_engine(insightface_pack, settings(), det, lmk=lmk)
     images = [
         np.full((64, 64, 3), (10, 20, 30), np.uint8),
         np.zeros((128, 64, 3), np.uint8),
@@ -149,7 +141,7 @@ def test_detect_runs_one_call_for_mixed_sizes(pack: Path) -> None:
     np.testing.assert_allclose(np.asarray(faces[1][0].landmarks_106), [[64, 64]] * 106, atol=1e-3)
 
 
-def test_detect_threshold_min_size_and_max_faces(pack: Path) -> None:
+def test_detect_threshold_min_size_and_max_faces(insightface_pack: Path) -> None:
     det = fake_detector(
         {
             0: [
@@ -162,20 +154,20 @@ def test_detect_threshold_min_size_and_max_faces(pack: Path) -> None:
         },
         64,
     )
-    engine = make_engine(pack, settings(min_face_size=20, max_faces=2), det)
+    engine = make_engine(insightface_pack, settings(min_face_size=20, max_faces=2), det)
     (faces,) = engine.detect([np.zeros((64, 64, 3), np.uint8)])
     assert [f.score for f in faces] == pytest.approx([0.6, 0.7])
 
 
-def test_detect_empty_batch(pack: Path) -> None:
+def test_detect_empty_batch(insightface_pack: Path) -> None:
     det = fake_detector({}, 64)
-    assert make_engine(pack, settings(), det).detect([]) == []
+    assert make_engine(insightface_pack, settings(), det).detect([]) == []
     assert det.calls == []
 
 
-def test_embed_one_call_l2_normalised(pack: Path) -> None:
+def test_embed_one_call_l2_normalised(insightface_pack: Path) -> None:
     rec = fake_recognizer()
-    engine = make_engine(pack, settings(), fake_detector({}, 64), rec=rec)
+    engine = make_engine(insightface_pack, settings(), fake_detector({}, 64), rec=rec)
     template = np.array(
         [
             [38.2946, 51.6963],
@@ -198,28 +190,28 @@ def test_embed_one_call_l2_normalised(pack: Path) -> None:
         engine.embed([image], [])
 
 
-def test_wrong_detector_outputs_are_a_signature_error(pack: Path) -> None:
+def test_wrong_detector_outputs_are_a_signature_error(insightface_pack: Path) -> None:
     det = fake_detector({}, 64, widths=(1, 1, 1, 4, 4, 4))
     with pytest.raises(ModelSignatureError, match=r"9 outputs.*python -m models synth"):
-        make_engine(pack, settings(), det)
+        make_engine(insightface_pack, settings(), det)
 
 
-def test_fixed_detector_size_must_match_det_size(pack: Path) -> None:
+def test_fixed_detector_size_must_match_det_size(insightface_pack: Path) -> None:
     det = fake_detector({}, 64)
     det.inputs[0].shape = [1, 3, 640, 640]
     with pytest.raises(ModelSignatureError, match="DET_SIZE=64"):
-        make_engine(pack, settings(), det)
+        make_engine(insightface_pack, settings(), det)
 
 
-def test_wrong_embedding_size_is_a_signature_error(pack: Path) -> None:
+def test_wrong_embedding_size_is_a_signature_error(insightface_pack: Path) -> None:
     with pytest.raises(ModelSignatureError, match=r"w600k_r50.onnx.*\[N, 512\]"):
-        make_engine(pack, settings(), fake_detector({}, 64), rec=fake_recognizer(128))
+        make_engine(insightface_pack, settings(), fake_detector({}, 64), rec=fake_recognizer(128))
 
 
-def test_non_detector_file_is_a_signature_error(pack: Path, tmp_path: Path) -> None:
+def test_non_detector_file_is_a_signature_error(insightface_pack: Path, tmp_path: Path) -> None:
     for name in ("w600k_r50.onnx", "2d106det.onnx"):
-        (tmp_path / name).write_bytes((pack / name).read_bytes())
-    (tmp_path / "det_10g.onnx").write_bytes((pack / "w600k_r50.onnx").read_bytes())
+        (tmp_path / name).write_bytes((insightface_pack / name).read_bytes())
+    (tmp_path / "det_10g.onnx").write_bytes((insightface_pack / "w600k_r50.onnx").read_bytes())
     with pytest.raises(ModelSignatureError, match="det_10g.onnx is not an SCRFD detector"):
         make_engine(tmp_path, settings(), fake_detector({}, 64))
 
@@ -244,9 +236,9 @@ def mean_driven_detector(mix_batch: bool) -> FakeSession:
     return FakeSession(base.inputs, base.outputs, respond)
 
 
-def test_exact_batching_detector_keeps_one_call(pack: Path) -> None:
+def test_exact_batching_detector_keeps_one_call(insightface_pack: Path) -> None:
     det = mean_driven_detector(mix_batch=False)
-    engine = make_engine(pack, settings(), det, verify_batching=True)
+    engine = make_engine(insightface_pack, settings(), det, verify_batching=True)
     det.calls.clear()
     images = [np.full((64, 64, 3), v, np.uint8) for v in (255, 0, 255)]
     assert [len(f) for f in engine.detect(images)] == [1, 0, 1]
@@ -254,11 +246,11 @@ def test_exact_batching_detector_keeps_one_call(pack: Path) -> None:
 
 
 def test_batch_mixing_detector_falls_back_to_one_image_per_call(
-    pack: Path, caplog: pytest.LogCaptureFixture
+    insightface_pack: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     det = mean_driven_detector(mix_batch=True)
     with caplog.at_level(logging.WARNING):
-        engine = make_engine(pack, settings(), det, verify_batching=True)
+        engine = make_engine(insightface_pack, settings(), det, verify_batching=True)
     assert "one image per call" in caplog.text
     det.calls.clear()
     images = [np.full((64, 64, 3), v, np.uint8) for v in (255, 0, 255)]
@@ -266,9 +258,9 @@ def test_batch_mixing_detector_falls_back_to_one_image_per_call(
     assert [c.shape[0] for c in det.calls] == [1, 1, 1]
 
 
-def test_fallback_file_names(pack: Path, tmp_path: Path) -> None:
+def test_fallback_file_names(insightface_pack: Path, tmp_path: Path) -> None:
     for src, dst in (("det_10g.onnx", "det_500m.onnx"), ("w600k_r50.onnx", "w600k_mbf.onnx")):
-        (tmp_path / dst).write_bytes((pack / src).read_bytes())
+        (tmp_path / dst).write_bytes((insightface_pack / src).read_bytes())
     engine = InsightFaceEngine(tmp_path, INFO, Settings(det_size=64))
     assert len(engine.detect([np.zeros((64, 64, 3), np.uint8)])) == 1
     assert engine.embed([], []).shape == (0, 512)

@@ -14,7 +14,6 @@ from insightface.app import FaceAnalysis
 from facereid.config import Settings
 from facereid.engines.insightface_engine import InsightFaceEngine
 from facereid.faces.records import DetectedFace, ModelInfo
-from models.synth.insightface_pack import write_insightface_pack
 
 # insightface calls skimage's deprecated SimilarityTransform.estimate
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -23,23 +22,16 @@ INFO = ModelInfo(engine="insightface", name="buffalo_l", source="synthetic", emb
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("pack")
-    write_insightface_pack(dest, seed=0)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def reference(pack: Path) -> FaceAnalysis:
-    app = FaceAnalysis(name=str(pack), providers=["CPUExecutionProvider"])
+def reference(insightface_pack: Path) -> FaceAnalysis:
+    app = FaceAnalysis(name=str(insightface_pack), providers=["CPUExecutionProvider"])
     app.prepare(ctx_id=-1, det_size=(640, 640))  # one size; 2.1 defaults to two
     return app
 
 
 @pytest.fixture(scope="module")
-def engine(pack: Path) -> InsightFaceEngine:
+def engine(insightface_pack: Path) -> InsightFaceEngine:
     settings = Settings(det_size=640, min_face_size=0, max_faces=0, ort_intra_op_threads=1)
-    return InsightFaceEngine(pack, INFO, settings)
+    return InsightFaceEngine(insightface_pack, INFO, settings)
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +117,10 @@ def test_distinct_detections_have_distinct_embeddings(
 
 
 def test_max_faces_keeps_insightface_choice(
-    pack: Path, reference: FaceAnalysis, images: list[np.ndarray]
+    insightface_pack: Path, reference: FaceAnalysis, images: list[np.ndarray]
 ) -> None:
     settings = Settings(det_size=640, min_face_size=0, max_faces=2, ort_intra_op_threads=1)
-    capped = InsightFaceEngine(pack, INFO, settings)
+    capped = InsightFaceEngine(insightface_pack, INFO, settings)
     (ours,) = capped.detect(images[:1])
     theirs, _ = reference.det_model.detect(images[0], max_num=2, metric="default")
     assert len(ours) == 2 < len(reference.get(images[0]))
