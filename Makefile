@@ -32,7 +32,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy facereid models runners service.py
+	$(VENV)/bin/mypy facereid models runners service.py tests benchmarks loadtests scripts
 
 models-synth: install
 	$(PY) -m models synth

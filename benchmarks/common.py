@@ -61,7 +61,10 @@ def bench_image_bgr(name: str = BENCH_IMAGE) -> np.ndarray:
     from loadtests.payloads import image_case
 
     raw = base64.b64decode(image_case(name).b64)
-    return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"bench image {name!r} does not decode")
+    return image
 
 
 def load_face_engine() -> Any:

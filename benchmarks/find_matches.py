@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -85,9 +86,9 @@ def measure(base_url: str) -> list[MatchRow]:
                     rows=n,
                     float_body_mb=len(float_body) / 1e6,
                     b64_body_mb=len(b64_body) / 1e6,
-                    json_loads_ms=_median_ms(lambda b=float_body: json.loads(b), reps),
+                    json_loads_ms=_median_ms(partial(json.loads, float_body), reps),
                     pydantic_ms=_median_ms(
-                        lambda b=float_body: FloatBody.model_validate_json(b), reps
+                        partial(FloatBody.model_validate_json, float_body), reps
                     ),
                     service_float_ms=_median_ms(_post(client, url, float_body), reps),
                     service_b64_ms=_median_ms(_post(client, url, b64_body), reps),

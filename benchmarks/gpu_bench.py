@@ -12,12 +12,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 
-def timed(fn, seconds: float, sync) -> tuple[int, float]:
+def timed(
+    fn: Callable[[], object], seconds: float, sync: Callable[[], object]
+) -> tuple[int, float]:
     fn()
     sync()
     calls, start = 0, time.perf_counter()
@@ -51,7 +54,7 @@ def main() -> int:
         for batch in [int(b) for b in args.batches.split(",")]:
             pixels = torch.randn(batch, 3, 224, 224, device=device)
 
-            def run(pixels=pixels, dtype=dtype) -> None:
+            def run(pixels: torch.Tensor = pixels, dtype: torch.dtype = dtype) -> None:
                 with (
                     torch.inference_mode(),
                     torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32),

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def _load_levels(url: str) -> list[dict[str, Any]]:
 
     body = _analyze_body()
     seconds = env_float("BENCH_SERVICE_SECONDS", 25)
-    rows = []
+    rows: list[dict[str, Any]] = []
     # BentoML's batching dispatcher trains its latency model on the first ~10 calls (with
     # waits of seconds); both servers get the same warm-up before anything is timed.
     warmup = int(os.environ.get("BENCH_WARMUP_REQUESTS", "12"))
@@ -251,7 +252,7 @@ def main() -> int:
         "image": BENCH_IMAGE,
         "machine": machine_description(),
     }
-    steps = [
+    steps: list[tuple[str, bool, Callable[[], object]]] = [
         ("limit", "limit" in PARTS, lambda: result.update(limit=run_limit())),
         ("service", "service" in PARTS or "find_matches" in PARTS, lambda: run_service(result)),
         ("baseline", "baseline" in PARTS, lambda: run_baseline(result)),

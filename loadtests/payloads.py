@@ -34,7 +34,9 @@ def _load(name: str) -> Image.Image:
 
 def _resize_long_side(image: Image.Image, side: int) -> Image.Image:
     scale = side / max(image.size)
-    return image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
+    return image.resize(
+        (round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR
+    )
 
 
 def encode_jpeg(image: Image.Image, quality: int = 90) -> str:

@@ -142,8 +142,12 @@ class CliResult:
     err: str
 
 
+# run_cli("import", "--insightface-dir", DIR) -> CliResult (exit code, stdout, stderr)
+RunCli = Callable[..., CliResult]
+
+
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
     from models.cli import main
 
     def run(*argv: str) -> CliResult:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model, model_labels
-from tests.unit.models.conftest import REPO_ROOT_FOR_TESTS, stored_versions
+from tests.unit.models.conftest import REPO_ROOT_FOR_TESTS, RunCli, stored_versions
 
 HAS_SYNTH = all(
     importlib.util.find_spec(name) is not None
@@ -20,7 +20,7 @@ HAS_SYNTH = all(
 needs_synth = pytest.mark.skipif(not HAS_SYNTH, reason="models.synth generators not present yet")
 
 
-def test_list_shows_source_pack_and_license(store: Path, pack_dir: Path, run_cli):
+def test_list_shows_source_pack_and_license(store: Path, pack_dir: Path, run_cli: RunCli) -> None:
     assert run_cli("import", "--insightface-dir", str(pack_dir)).code == 0
     result = run_cli("list")
     assert result.code == 0
@@ -31,30 +31,33 @@ def test_list_shows_source_pack_and_license(store: Path, pack_dir: Path, run_cli
     assert "default_non_commercial (non-commercial)" in row
 
 
-def test_list_on_empty_store_says_how_to_fill_it(store: Path, run_cli):
+def test_list_on_empty_store_says_how_to_fill_it(store: Path, run_cli: RunCli) -> None:
     result = run_cli("list")
     assert result.code == 0 and "python -m models pull" in result.out
 
 
-def test_ensure_without_models_announces_dlib(store: Path, run_cli):
+def test_ensure_without_models_announces_dlib(store: Path, run_cli: RunCli) -> None:
     result = run_cli("ensure")
     assert result.code == 0
     assert "dlib" in result.out and result.out.count("!!!") == 2
     assert stored_versions(store) == []
 
 
-def test_ensure_imports_model_path(store: Path, pack_dir: Path, run_cli, monkeypatch):
+def test_ensure_imports_model_path(
+    store: Path, pack_dir: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MODEL_PATH", str(pack_dir))
     result = run_cli("ensure")
     assert result.code == 0, result.err
-    assert model_labels(find_model(FACE_MODEL_NAME))["source"] == "imported"
+    model = find_model(FACE_MODEL_NAME)
+    assert model is not None and model_labels(model)["source"] == "imported"
     again = run_cli("ensure")
     assert "is in the store" in again.out and len(stored_versions(store)) == 1
 
 
 def test_ensure_with_broken_model_path_fails_clearly(
-    store: Path, tmp_path: Path, run_cli, monkeypatch
-):
+    store: Path, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "det_10g.onnx").write_bytes(b"not onnx")
@@ -65,7 +68,7 @@ def test_ensure_with_broken_model_path_fails_clearly(
 
 
 @needs_synth
-def test_synth_stores_both_and_if_missing_skips(store: Path, run_cli):
+def test_synth_stores_both_and_if_missing_skips(store: Path, run_cli: RunCli) -> None:
     result = run_cli("synth", "--seed", "0")
     assert result.code == 0, result.err
     face, clip = find_model(FACE_MODEL_NAME), find_model(CLIP_MODEL_NAME)
@@ -92,7 +95,9 @@ def _run_process(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_process_honours_bentoml_home_and_never_shows_a_traceback(store: Path, tmp_path: Path):
+def test_process_honours_bentoml_home_and_never_shows_a_traceback(
+    store: Path, tmp_path: Path
+) -> None:
     missing = _run_process("import", "--insightface-dir", str(tmp_path / "nope"), home=store)
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr and "no such file or folder" in missing.stderr
@@ -100,7 +105,7 @@ def test_process_honours_bentoml_home_and_never_shows_a_traceback(store: Path, t
     assert listed.returncode == 0 and str(store / "models") in listed.stdout
 
 
-def test_unknown_command_is_a_usage_error(run_cli):
+def test_unknown_command_is_a_usage_error(run_cli: RunCli) -> None:
     with pytest.raises(SystemExit) as exc:
         run_cli("frobnicate")
     assert exc.value.code == 2

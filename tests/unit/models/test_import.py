@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model, model_labels
+from models.store import (
+    CLIP_MODEL_NAME,
+    FACE_MODEL_NAME,
+    find_model,
+    model_labels,
+    model_metadata,
+)
 from tests.unit.models.conftest import (
     TINY_CLIP_CONFIG,
+    RunCli,
     detector_model,
     recognizer_model,
     stored_versions,
@@ -20,13 +27,13 @@ from tests.unit.models.conftest import (
 )
 
 
-def test_import_from_folder(store: Path, pack_dir: Path, run_cli):
+def test_import_from_folder(store: Path, pack_dir: Path, run_cli: RunCli) -> None:
     result = run_cli("import", "--insightface-dir", str(pack_dir))
     assert result.code == 0, result.err
     model = find_model(FACE_MODEL_NAME)
     assert model is not None
     assert model_labels(model) == {"source": "imported", "pack": "buffalo_l"}
-    assert sorted(model.info.metadata["files"]) == [
+    assert sorted(model_metadata(model)["files"]) == [
         "2d106det.onnx",
         "det_10g.onnx",
         "w600k_r50.onnx",
@@ -36,7 +43,9 @@ def test_import_from_folder(store: Path, pack_dir: Path, run_cli):
 
 
 @pytest.mark.parametrize("prefix", ["", "buffalo_l/"], ids=["top-level", "nested"])
-def test_import_from_zip(store: Path, pack_dir: Path, tmp_path: Path, prefix: str, run_cli):
+def test_import_from_zip(
+    store: Path, pack_dir: Path, tmp_path: Path, prefix: str, run_cli: RunCli
+) -> None:
     archive = zip_dir(pack_dir, tmp_path / "mypack.zip", prefix=prefix)
     result = run_cli("import", "--insightface-dir", str(archive), "--pack-name", "custom")
     assert result.code == 0, result.err
@@ -45,7 +54,9 @@ def test_import_from_zip(store: Path, pack_dir: Path, tmp_path: Path, prefix: st
     assert (Path(model.path) / "det_10g.onnx").is_file()
 
 
-def test_unknown_file_names_are_classified_by_signature(store: Path, tmp_path: Path, run_cli):
+def test_unknown_file_names_are_classified_by_signature(
+    store: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
     pack = tmp_path / "renamed"
     pack.mkdir()
     import onnx
@@ -54,12 +65,14 @@ def test_unknown_file_names_are_classified_by_signature(store: Path, tmp_path: P
     onnx.save(recognizer_model(dim=256), str(pack / "my_arcface.onnx"))
     result = run_cli("import", "--insightface-dir", str(pack))
     assert result.code == 0, result.err
-    meta = find_model(FACE_MODEL_NAME).info.metadata
+    model = find_model(FACE_MODEL_NAME)
+    assert model is not None
+    meta = model_metadata(model)
     assert meta["detector"] == "my_detector.onnx" and meta["recognizer"] == "my_arcface.onnx"
     assert meta["embedding_dim"] == 256 and "landmark_106" not in meta
 
 
-def test_wrong_signature_is_rejected(store: Path, tmp_path: Path, run_cli):
+def test_wrong_signature_is_rejected(store: Path, tmp_path: Path, run_cli: RunCli) -> None:
     pack = write_pack(tmp_path / "bad", w600k_r50=recognizer_model(size=64))
     result = run_cli("import", "--insightface-dir", str(pack))
     assert result.code == 1
@@ -68,20 +81,26 @@ def test_wrong_signature_is_rejected(store: Path, tmp_path: Path, run_cli):
     assert stored_versions(store) == []
 
 
-def test_detector_with_too_few_outputs_is_rejected(store: Path, tmp_path: Path, run_cli):
+def test_detector_with_too_few_outputs_is_rejected(
+    store: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
     pack = write_pack(tmp_path / "bad", det_10g=detector_model(outputs=2))
     result = run_cli("import", "--insightface-dir", str(pack))
     assert result.code == 1 and "det_10g.onnx: expected a detector" in result.err
     assert stored_versions(store) == []
 
 
-def test_known_pack_demands_its_embedding_size(store: Path, tmp_path: Path, run_cli):
+def test_known_pack_demands_its_embedding_size(
+    store: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
     pack = write_pack(tmp_path / "buffalo_l", w600k_r50=recognizer_model(dim=128))
     result = run_cli("import", "--insightface-dir", str(pack))
     assert result.code == 1 and "expected output N×512" in result.err
 
 
-def test_truncated_onnx_is_rejected(store: Path, pack_dir: Path, tmp_path: Path, run_cli):
+def test_truncated_onnx_is_rejected(
+    store: Path, pack_dir: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
     pack = write_pack(tmp_path / "trunc")
     data = (pack / "w600k_r50.onnx").read_bytes()
     (pack / "w600k_r50.onnx").write_bytes(data[: len(data) // 2])
@@ -92,7 +111,9 @@ def test_truncated_onnx_is_rejected(store: Path, pack_dir: Path, tmp_path: Path,
     assert stored_versions(store) == []
 
 
-def test_corrupt_zip_is_rejected(store: Path, pack_zip: Path, tmp_path: Path, run_cli):
+def test_corrupt_zip_is_rejected(
+    store: Path, pack_zip: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
     broken = tmp_path / "broken.zip"
     broken.write_bytes(pack_zip.read_bytes()[:300])
     result = run_cli("import", "--insightface-dir", str(broken))
@@ -100,7 +121,7 @@ def test_corrupt_zip_is_rejected(store: Path, pack_zip: Path, tmp_path: Path, ru
     assert stored_versions(store) == []
 
 
-def test_zip_with_unsafe_paths_is_rejected(store: Path, tmp_path: Path, run_cli):
+def test_zip_with_unsafe_paths_is_rejected(store: Path, tmp_path: Path, run_cli: RunCli) -> None:
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../escape.onnx", b"x")
@@ -109,25 +130,30 @@ def test_zip_with_unsafe_paths_is_rejected(store: Path, tmp_path: Path, run_cli)
     assert not (tmp_path / "escape.onnx").exists()
 
 
-def test_no_flags_imports_model_path(store: Path, pack_dir: Path, run_cli, monkeypatch):
+def test_no_flags_imports_model_path(
+    store: Path, pack_dir: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MODEL_PATH", str(pack_dir))
     result = run_cli("import")
     assert result.code == 0, result.err
-    assert model_labels(find_model(FACE_MODEL_NAME))["source"] == "imported"
+    model = find_model(FACE_MODEL_NAME)
+    assert model is not None and model_labels(model)["source"] == "imported"
 
 
-def test_no_flags_and_empty_model_path_says_what_to_do(store: Path, run_cli):
+def test_no_flags_and_empty_model_path_says_what_to_do(store: Path, run_cli: RunCli) -> None:
     result = run_cli("import")
     assert result.code == 1 and "--insightface-dir" in result.err and "MODEL_PATH" in result.err
 
 
-def test_missing_folder_is_one_sentence(store: Path, tmp_path: Path, run_cli):
+def test_missing_folder_is_one_sentence(store: Path, tmp_path: Path, run_cli: RunCli) -> None:
     result = run_cli("import", "--insightface-dir", str(tmp_path / "nope"))
     assert result.code == 1 and "no such file or folder" in result.err
     assert result.err.count("\n") == 1
 
 
-def test_import_clip_checkpoint(store: Path, clip_files: tuple[Path, Path], run_cli):
+def test_import_clip_checkpoint(
+    store: Path, clip_files: tuple[Path, Path], run_cli: RunCli
+) -> None:
     config, checkpoint = clip_files
     result = run_cli(
         "import", "--clip-checkpoint", str(checkpoint), "--clip-model", "tiny-clip",
@@ -145,8 +171,8 @@ def test_import_clip_checkpoint(store: Path, clip_files: tuple[Path, Path], run_
 
 
 def test_clip_checkpoint_for_another_architecture_is_rejected(
-    store: Path, clip_files: tuple[Path, Path], tmp_path: Path, run_cli
-):
+    store: Path, clip_files: tuple[Path, Path], tmp_path: Path, run_cli: RunCli
+) -> None:
     config, checkpoint = clip_files
     other = dict(TINY_CLIP_CONFIG, embed_dim=24)
     other_config = tmp_path / "other.json"
@@ -161,8 +187,8 @@ def test_clip_checkpoint_for_another_architecture_is_rejected(
 
 
 def test_truncated_clip_checkpoint_is_rejected(
-    store: Path, clip_files: tuple[Path, Path], tmp_path: Path, run_cli
-):
+    store: Path, clip_files: tuple[Path, Path], tmp_path: Path, run_cli: RunCli
+) -> None:
     config, checkpoint = clip_files
     short = tmp_path / "short.bin"
     short.write_bytes(checkpoint.read_bytes()[:1000])

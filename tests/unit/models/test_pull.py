@@ -13,6 +13,7 @@ from models import ModelProvisioningError
 from models.pull import download
 from tests.unit.models.conftest import (
     FileServer,
+    RunCli,
     recognizer_model,
     stored_versions,
     write_pack,
@@ -28,7 +29,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_download_returns_sha256_and_leaves_no_partial(file_server: FileServer, tmp_path: Path):
+def test_download_returns_sha256_and_leaves_no_partial(
+    file_server: FileServer, tmp_path: Path
+) -> None:
     file_server.files["/f.bin"] = PAYLOAD
     dest = tmp_path / "f.bin"
     digest = download(file_server.url("/f.bin"), dest, progress=False)
@@ -37,7 +40,7 @@ def test_download_returns_sha256_and_leaves_no_partial(file_server: FileServer, 
     assert not (tmp_path / "f.bin.part").exists()
 
 
-def test_download_checksum_mismatch_deletes_file(file_server: FileServer, tmp_path: Path):
+def test_download_checksum_mismatch_deletes_file(file_server: FileServer, tmp_path: Path) -> None:
     file_server.files["/f.bin"] = PAYLOAD
     dest = tmp_path / "f.bin"
     with pytest.raises(ModelProvisioningError, match="does not match the expected"):
@@ -45,7 +48,7 @@ def test_download_checksum_mismatch_deletes_file(file_server: FileServer, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupted_download_resumes_with_range(file_server: FileServer, tmp_path: Path):
+def test_interrupted_download_resumes_with_range(file_server: FileServer, tmp_path: Path) -> None:
     file_server.files["/f.bin"] = PAYLOAD
     file_server.truncate_once.add("/f.bin")
     dest = tmp_path / "f.bin"
@@ -62,7 +65,7 @@ def test_interrupted_download_resumes_with_range(file_server: FileServer, tmp_pa
     assert range_header == f"bytes={partial_size}-" and status == 206
 
 
-def test_resume_restarts_when_server_ignores_range(file_server: FileServer, tmp_path: Path):
+def test_resume_restarts_when_server_ignores_range(file_server: FileServer, tmp_path: Path) -> None:
     file_server.files["/f.bin"] = PAYLOAD
     file_server.ranges = False
     (tmp_path / "f.bin.part").write_bytes(b"stale bytes from another file")
@@ -70,13 +73,13 @@ def test_resume_restarts_when_server_ignores_range(file_server: FileServer, tmp_
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
 
 
-def test_server_down_is_one_clear_error(tmp_path: Path):
+def test_server_down_is_one_clear_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}/f.bin"
     with pytest.raises(ModelProvisioningError, match="cannot reach .*python -m models pull"):
         download(url, tmp_path / "f.bin", progress=False, timeout_s=2)
 
 
-def test_http_error_names_status(file_server: FileServer, tmp_path: Path):
+def test_http_error_names_status(file_server: FileServer, tmp_path: Path) -> None:
     with pytest.raises(ModelProvisioningError, match="HTTP 404"):
         download(file_server.url("/missing.bin"), tmp_path / "f.bin", progress=False)
 
@@ -107,9 +110,20 @@ def _pull_args(server: FileServer, clip_config: Path) -> list[str]:
 
 
 def test_pull_stores_both_models_with_labels_and_metadata(
-    store: Path, served: FileServer, pack_zip: Path, clip_files, run_cli, monkeypatch
-):
-    from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model, model_labels
+    store: Path,
+    served: FileServer,
+    pack_zip: Path,
+    clip_files: tuple[Path, Path],
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models.store import (
+        CLIP_MODEL_NAME,
+        FACE_MODEL_NAME,
+        find_model,
+        model_labels,
+        model_metadata,
+    )
 
     monkeypatch.setenv("FACEREID_INSIGHTFACE_BASE_URL", served.url("/releases"))
     result = run_cli(*_pull_args(served, clip_files[0]))
@@ -119,7 +133,7 @@ def test_pull_stores_both_models_with_labels_and_metadata(
     face = find_model(FACE_MODEL_NAME)
     assert face is not None
     assert model_labels(face) == {"source": "pulled", "pack": "buffalo_l"}
-    meta = face.info.metadata
+    meta = model_metadata(face)
     assert meta["detector"] == "det_10g.onnx" and meta["recognizer"] == "w600k_r50.onnx"
     assert meta["landmark_106"] == "2d106det.onnx" and meta["embedding_dim"] == 512
     assert meta["archive_sha256"] == hashlib.sha256(pack_zip.read_bytes()).hexdigest()
@@ -139,7 +153,9 @@ def test_pull_stores_both_models_with_labels_and_metadata(
     assert [p for p in (store / "tmp" / "facereid").rglob("*") if p.is_file()] == []
 
 
-def test_pull_checksum_mismatch_leaves_store_unchanged(store: Path, served: FileServer, run_cli):
+def test_pull_checksum_mismatch_leaves_store_unchanged(
+    store: Path, served: FileServer, run_cli: RunCli
+) -> None:
     result = run_cli(
         "pull", "--no-progress", "--skip-clip", "--base-url", served.url("/releases"),
         "--insightface-sha256", "ab" * 32,
@@ -150,7 +166,9 @@ def test_pull_checksum_mismatch_leaves_store_unchanged(store: Path, served: File
     assert stored_versions(store) == []
 
 
-def test_interrupted_pull_stores_nothing_then_resumes(store: Path, served: FileServer, run_cli):
+def test_interrupted_pull_stores_nothing_then_resumes(
+    store: Path, served: FileServer, run_cli: RunCli
+) -> None:
     served.truncate_once.add("/releases/buffalo_l.zip")
     args = ("pull", "--no-progress", "--skip-clip", "--base-url", served.url("/releases"))
     first = run_cli(*args)
@@ -164,7 +182,7 @@ def test_interrupted_pull_stores_nothing_then_resumes(store: Path, served: FileS
     # checked in test_interrupted_download_resumes_with_range.
 
 
-def test_pull_with_server_down_fails_clearly(store: Path, run_cli):
+def test_pull_with_server_down_fails_clearly(store: Path, run_cli: RunCli) -> None:
     base = f"http://127.0.0.1:{_free_port()}/releases"
     result = run_cli("pull", "--no-progress", "--skip-clip", "--base-url", base)
     assert result.code == 1
@@ -173,8 +191,8 @@ def test_pull_with_server_down_fails_clearly(store: Path, run_cli):
 
 
 def test_pull_rejects_pack_with_wrong_signature(
-    store: Path, file_server: FileServer, tmp_path: Path, run_cli
-):
+    store: Path, file_server: FileServer, tmp_path: Path, run_cli: RunCli
+) -> None:
     bad = write_pack(tmp_path / "bad", w600k_r50=recognizer_model(size=64))
     file_server.files["/r/buffalo_l.zip"] = zip_dir(bad, tmp_path / "bad.zip").read_bytes()
     result = run_cli("pull", "--no-progress", "--skip-clip", "--base-url", file_server.url("/r"))
@@ -185,7 +203,9 @@ def test_pull_rejects_pack_with_wrong_signature(
     assert not list((store / "tmp" / "facereid" / "downloads").iterdir())
 
 
-def test_pull_rejects_truncated_zip(store: Path, file_server: FileServer, pack_zip: Path, run_cli):
+def test_pull_rejects_truncated_zip(
+    store: Path, file_server: FileServer, pack_zip: Path, run_cli: RunCli
+) -> None:
     file_server.files["/r/buffalo_l.zip"] = pack_zip.read_bytes()[:-200]
     result = run_cli("pull", "--no-progress", "--skip-clip", "--base-url", file_server.url("/r"))
     assert result.code == 1 and "not a valid zip archive" in result.err

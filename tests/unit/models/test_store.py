@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,15 +21,15 @@ def source(tmp_path: Path) -> Path:
     return folder
 
 
-def test_names_come_from_config():
+def test_names_come_from_config() -> None:
     assert (store.FACE_MODEL_NAME, store.CLIP_MODEL_NAME) == (CONFIG_FACE, CONFIG_CLIP)
 
 
-def test_find_model_on_empty_store_is_none(store_home: Path):
+def test_find_model_on_empty_store_is_none(store_home: Path) -> None:
     assert store.find_model(store.FACE_MODEL_NAME) is None
 
 
-def test_save_then_find_latest_with_labels(store_home: Path, source: Path):
+def test_save_then_find_latest_with_labels(store_home: Path, source: Path) -> None:
     labels = {"source": "imported", "pack": "p"}
     first = store.save_model("facereid-test", source, ["a.onnx"], labels=labels, metadata={"n": 1})
     second = store.save_model(
@@ -42,7 +43,7 @@ def test_save_then_find_latest_with_labels(store_home: Path, source: Path):
     assert Path(found.path).is_relative_to(store_home)
 
 
-def test_failed_save_leaves_nothing(store_home: Path, source: Path):
+def test_failed_save_leaves_nothing(store_home: Path, source: Path) -> None:
     with pytest.raises(FileNotFoundError):
         store.save_model(
             "facereid-test", source, ["a.onnx", "missing.onnx"], labels={}, metadata={}
@@ -51,7 +52,9 @@ def test_failed_save_leaves_nothing(store_home: Path, source: Path):
     assert store.find_model("facereid-test") is None
 
 
-def test_bentoml_home_is_read_at_call_time(tmp_path: Path, source: Path, monkeypatch):
+def test_bentoml_home_is_read_at_call_time(
+    tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bentoml  # noqa: F401  (imported before the variable changes)
 
     for name in ("one", "two"):
@@ -61,7 +64,7 @@ def test_bentoml_home_is_read_at_call_time(tmp_path: Path, source: Path, monkeyp
     assert len(stored_versions(tmp_path / "two")) == 1
 
 
-def test_list_models_rows(store_home: Path, source: Path):
+def test_list_models_rows(store_home: Path, source: Path) -> None:
     store.save_model(
         store.FACE_MODEL_NAME,
         source,
@@ -83,12 +86,14 @@ def test_list_models_rows(store_home: Path, source: Path):
     assert row.size.endswith("B")
 
 
-def test_interrupt_during_store_copy_leaves_nothing(store_home: Path, source: Path, monkeypatch):
+def test_interrupt_during_store_copy_leaves_nothing(
+    store_home: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil as shutil_module
 
     real_copytree = shutil_module.copytree
 
-    def copy_then_interrupt(*args, **kwargs):
+    def copy_then_interrupt(*args: Any, **kwargs: Any) -> None:
         real_copytree(*args, **kwargs)
         raise KeyboardInterrupt
 
