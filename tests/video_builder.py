@@ -35,6 +35,7 @@ def write_video(
     """Encode BGR frames; the container follows the file suffix (.mp4, .webm, .avi)."""
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width = frames[0].shape[1]
         stream.height = frames[0].shape[0]
         stream.pix_fmt = pix_fmt
@@ -64,6 +65,7 @@ def portrait(face: np.ndarray) -> np.ndarray:
 def t1_scenario(t1: Path, tom: Path) -> list[np.ndarray]:
     photo = cv2.imread(str(t1))
     face = cv2.imread(str(tom))
+    assert photo is not None and face is not None, "unreadable scenario image"
     frames: list[np.ndarray] = []
     for i in range(20):  # 0.0-2.0 s: pan right by 3 px per frame
         frames.append(window(photo, LEFT_X + 3 * i, WIN_Y))

@@ -44,7 +44,8 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
 def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
-    return containers[0]
+    only: dict[str, Any] = containers[0]
+    return only
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -106,7 +107,7 @@ def test_deployments_probe_configure_and_size(overlay: str) -> None:
     assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == set(deployments)
 
 
-class _ComposeLoader(yaml.SafeLoader):
+class _ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here
     """Compose's merge tags (!reset, !override) carry ordinary values."""
 
 
@@ -126,7 +127,8 @@ for _tag in ("!reset", "!override"):
 def compose_schema() -> dict[str, Any]:
     from check_jsonschema.builtin_schemas import get_builtin_schema
 
-    return get_builtin_schema("vendor.compose-spec")
+    schema: dict[str, Any] = get_builtin_schema("vendor.compose-spec")
+    return schema
 
 
 @pytest.mark.parametrize("name", ["compose.yaml", "compose.cpu.yaml"])

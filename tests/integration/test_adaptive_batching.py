@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -39,10 +40,11 @@ def test_concurrent_requests_are_batched_with_identical_results(
         alone = client.post("/analyze", json=body).json()
     before_sum, before_count = batch_stats(synthetic_server)
 
-    def call(_: int) -> dict:
+    def call(_: int) -> dict[str, Any]:
         response = httpx.post(f"{synthetic_server.url}/analyze", json=body, timeout=120)
         assert response.status_code == 200, response.text
-        return response.json()
+        result: dict[str, Any] = response.json()
+        return result
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(call, range(32)))

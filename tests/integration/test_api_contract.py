@@ -7,6 +7,7 @@ import math
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ SEED_FIELDS = {"face_id", "bbox", "landmarks", "embedding", "confidence", "emoti
 DEFAULT_LABELS = {"happy", "sad", "angry", "surprised", "fearful", "disgusted", "neutral"}
 
 
-def assert_seed_shape(face: dict, image_size: tuple[int, int]) -> None:
+def assert_seed_shape(face: dict[str, Any], image_size: tuple[int, int]) -> None:
     assert SEED_FIELDS <= face.keys()
     assert uuid.UUID(face["face_id"]).version == 4
     x, y, w, h = face["bbox"]

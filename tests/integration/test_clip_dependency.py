@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,8 +41,9 @@ def test_clip_down_then_back(synthetic_home: Path, tmp_path: Path, t1_path: Path
         )
         image = {"image_data": b64_file(t1_path)}
 
-        def health() -> dict:
-            return httpx.get(f"{face.url}/health", timeout=10).json()
+        def health() -> dict[str, Any]:
+            body: dict[str, Any] = httpx.get(f"{face.url}/health", timeout=10).json()
+            return body
 
         assert wait_for(lambda: health()["status"] == "healthy"), health()
         first = httpx.post(f"{face.url}/analyze", json=image, timeout=60).json()

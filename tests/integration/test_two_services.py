@@ -48,7 +48,7 @@ for name in {blocked!r}:
 
 def build_bento(home: Path, bentofile: str) -> tuple[str, Path]:
     result = subprocess.run(
-        [Path(sys.executable).with_name("bentoml"), "build", "-f", bentofile]
+        [str(Path(sys.executable).with_name("bentoml")), "build", "-f", bentofile]
         + [".", "--output", "tag"],
         cwd=REPO_ROOT,
         env={  # CLIP_SERVICE_URL unset: the face Bento packs the CLIP model too

@@ -51,7 +51,8 @@ def _count_text_forwards(model: Any, monkeypatch: pytest.MonkeyPatch) -> list[in
 
     def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
         calls.append(1)
-        return original(*args, **kwargs)
+        encoded: torch.Tensor = original(*args, **kwargs)
+        return encoded
 
     monkeypatch.setattr(model, "encode_text", spy)
     return calls

@@ -103,7 +103,9 @@ def _rescale(img: np.ndarray) -> tuple[np.ndarray, float, bool]:
 def _jpeg60(img: np.ndarray) -> tuple[np.ndarray, float, bool]:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])
     assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR), 1.0, False
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert decoded is not None
+    return decoded, 1.0, False
 
 
 @pytest.mark.parametrize(
@@ -135,7 +137,8 @@ def test_each_face_matches_itself_under_transform_best(
 
 
 def test_faces_under_min_size_are_dropped_by_the_filter(t1: np.ndarray) -> None:
-    tiny = cv2.resize(t1, None, fx=0.14, fy=0.14, interpolation=cv2.INTER_AREA)  # faces ~13-18 px
+    tiny: np.ndarray = cv2.resize(t1, None, fx=0.14, fy=0.14, interpolation=cv2.INTER_AREA)
+    # faces are now ~13-18 px
     # Upsampling 3 times lets HOG see faces down to ~10 px, so only the size filter differs.
     found = DlibEngine(Settings(min_face_size=1, dlib_upsample=3)).detect([tiny])[0]
     assert found and all(f.width < 20 for f in found)
@@ -159,7 +162,7 @@ def test_embed_checks_its_inputs(
     with pytest.raises(InvalidInputError):
         engine.embed([t1], t1_faces[:2])
     with pytest.raises(InvalidInputError):
-        engine.embed([t1.astype(np.float32)], t1_faces[:1])  # type: ignore[list-item]
+        engine.embed([t1.astype(np.float32)], t1_faces[:1])
     # A face embedded alone or in a batch with others gives the same vector.
     one = engine.embed([t1], t1_faces[2:3])
     many = engine.embed([t1] * 6, t1_faces)
@@ -190,7 +193,8 @@ def test_same_person_is_closer_than_different_people(
             vectors.append(engine.embed([image], faces)[0])
             labels.append(person)
     emb = np.stack(vectors)
-    same, different = [], []
+    same: list[float] = []
+    different: list[float] = []
     for a, b in itertools.combinations(range(len(labels)), 2):
         (same if labels[a] == labels[b] else different).append(float(emb[a] @ emb[b]))
     assert len(same) == 5 and len(different) == 23

@@ -19,7 +19,7 @@ def _rows(n: int = 5, dim: int = 8) -> np.ndarray:
 def test_target_b64_round_trips_exactly() -> None:
     vec = _rows(1)[0]
     got = embedding_wire.resolve_target(None, embedding_wire.encode_embedding_b64(vec))
-    assert np.array_equal(got, vec)
+    assert isinstance(got, np.ndarray) and np.array_equal(got, vec)
 
 
 def test_target_needs_exactly_one_form() -> None:
@@ -48,6 +48,7 @@ def test_rows_as_list_of_strings_and_as_blob_give_the_same_matrix() -> None:
         None, base64.b64encode(rows.astype("<f4").tobytes()).decode(), 8, max_rows=10
     )
     assert n1 == n2 == 5
+    assert isinstance(listed, np.ndarray) and isinstance(blob, np.ndarray)
     assert np.array_equal(listed, rows) and np.array_equal(blob, rows)
 
 

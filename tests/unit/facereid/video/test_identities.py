@@ -106,7 +106,9 @@ def test_real_clip_person_leaves_and_returns(shared_faces: Path, engine: DlibEng
     the same person as his photo (../shared/testdata/faces/README.md)."""
     import cv2
 
-    photo = cv2.imread(str(shared_faces / "identities/lin_manuel_miranda/lin-manuel-miranda.png"))
+    path = shared_faces / "identities/lin_manuel_miranda/lin-manuel-miranda.png"
+    photo: np.ndarray | None = cv2.imread(str(path))
+    assert photo is not None
     faces = engine.detect([photo])[0]
     reference = engine.embed([photo], faces[:1])[0]
     result = analyze_video_file(

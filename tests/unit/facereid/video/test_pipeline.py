@@ -21,7 +21,9 @@ def calls(detected: list[np.ndarray]) -> pipeline.ModelCalls:
         detected.append(image)
         return []
 
-    async def emotions(image: np.ndarray, faces: list[dict[str, Any]]) -> list[None]:
+    async def emotions(
+        image: np.ndarray, faces: list[dict[str, Any]]
+    ) -> list[dict[str, float] | None]:
         return [None] * len(faces)
 
     async def face_model() -> dict[str, Any]:
@@ -42,8 +44,9 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
         release.wait(10)
         yield from ()
 
-    monkeypatch.setattr(pipeline.video_mod, "probe_video", lambda path, limits: object())
-    monkeypatch.setattr(pipeline.video_mod, "iter_sampled_frames", blocking_frames)
+    video_mod = "facereid.video.pipeline.video_mod"
+    monkeypatch.setattr(f"{video_mod}.probe_video", lambda path, limits: object())
+    monkeypatch.setattr(f"{video_mod}.iter_sampled_frames", blocking_frames)
     upload = tmp_path / "upload.mp4"
     upload.write_bytes(b"x")
     job = video_jobs.VideoJobs(60, 4).create(upload, 2.0, include_emotions=False)

@@ -11,7 +11,8 @@ RNG = np.random.default_rng(0)
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
-    return (vector / np.linalg.norm(vector)).astype(np.float32)
+    out: np.ndarray = (vector / np.linalg.norm(vector)).astype(np.float32)
+    return out
 
 
 PERSON_A = unit(RNG.normal(size=128))

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from facereid.web import auth
 from facereid.web.auth import load_key_digests
 from tests.unit.facereid.protected_app import protected_app
 
@@ -76,7 +75,7 @@ def test_comparison_uses_compare_digest_against_every_key(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr("facereid.web.auth.hmac.compare_digest", spy)
     client = TestClient(protected_app(api_keys="first,second,third"))
     assert client.post("/compare", headers={"x-api-key": "first"}).status_code == 200
     # all three digests compared even though the first matched; only digests, never raw keys
