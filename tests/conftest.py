@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from models.synth.insightface_pack import write_insightface_pack
 from tests.harness import Server, start_server, synth_store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +51,8 @@ def bentoml_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 @pytest.fixture(scope="session")
 def insightface_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny synthetic buffalo_l pack (seed 0), written once per session; read-only."""
+    from models.synth.insightface_pack import write_insightface_pack  # onnx: only when used
+
     dest = tmp_path_factory.mktemp("insightface-pack")
     write_insightface_pack(dest, seed=0)
     return dest

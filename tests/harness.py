@@ -73,6 +73,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()  # closes the log
                 raise self._failure(f"server exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.url}{path}", timeout=2).status_code == 200:
