@@ -1,9 +1,5 @@
-"""``python -m models pull|import|synth|list|ensure``: provision models into the BentoML store.
-
-Every failure prints one sentence (what is wrong, which command fixes it) and exits 1.
-Each command lives in ``models/commands/<command>.py``; this module holds the parser and the
-process-level contract (exit codes, no tracebacks).
-"""
+"""The ``python -m models`` parser and its process contract (exit codes, no tracebacks); each
+command lives in ``models/commands/<command>.py``."""
 
 from __future__ import annotations
 
@@ -22,9 +18,16 @@ from models.packs import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, DEFAULT_PA
 
 logger = logging.getLogger(__name__)
 
+# the --help text, as it was before the commands moved to models/commands/
+DESCRIPTION = (
+    "``python -m models pull|import|synth|list|ensure``: provision models into the BentoML "
+    "store.\n\nEvery failure prints one sentence (what is wrong, which command fixes it) and "
+    "exits 1.\n"
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m models", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details, tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
