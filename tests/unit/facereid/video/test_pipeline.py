@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 
 from facereid.config import Settings
+from facereid.faces.records import FaceRecord
 from facereid.video import jobs as video_jobs
 from facereid.video import pipeline
 
 
 def calls(detected: list[np.ndarray]) -> pipeline.ModelCalls:
-    async def detect_embed(image: np.ndarray) -> list[dict[str, Any]]:
+    async def detect_embed(image: np.ndarray) -> list[FaceRecord]:
         detected.append(image)
         return []
 
-    async def emotions(image: np.ndarray, faces: list[dict[str, Any]]) -> list[None]:
+    async def emotions(image: np.ndarray, faces: list[pipeline.Box]) -> list[None]:
         return [None] * len(faces)
 
     async def face_model() -> dict[str, Any]:
