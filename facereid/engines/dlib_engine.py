@@ -94,8 +94,9 @@ class DlibEngine:
                 faces = [self._describe(models, rgb, rect, margin) for rect, margin in found]
             min_side = self._settings.min_face_size
             kept = [f for f in faces if min(f.width, f.height) >= min_side]
-            order = largest_first([f.bbox for f in kept], [f.score for f in kept]) if kept else []
-            kept = [kept[i] for i in order]  # the one ordering rule (facereid.faces.ordering)
+            boxes = np.array([f.bbox for f in kept], np.float32).reshape(-1, 4)
+            order = largest_first(boxes, [f.score for f in kept])
+            kept = [kept[int(i)] for i in order]  # the one ordering rule (facereid.faces.ordering)
             if len(kept) < len(faces):
                 logger.debug("dropped %d faces under %d px", len(faces) - len(kept), min_side)
             results.append(kept[: self._settings.max_faces])
