@@ -95,7 +95,7 @@ class DlibEngine:
             min_side = self._settings.min_face_size
             kept = [f for f in faces if min(f.width, f.height) >= min_side]
             boxes = np.array([f.bbox for f in kept], np.float32).reshape(-1, 4)
-            order = largest_first(boxes, [f.score for f in kept])
+            order = largest_first(boxes, [f.score for f in kept], image.shape)
             kept = [kept[int(i)] for i in order]  # the one ordering rule (facereid.faces.ordering)
             if len(kept) < len(faces):
                 logger.debug("dropped %d faces under %d px", len(faces) - len(kept), min_side)

@@ -182,11 +182,12 @@ class InsightFaceEngine:
         )
         outs = run_batch(self._detector, blob, self._det_outputs, split=not self._det_batches)
         results: list[list[DetectedFace]] = []
-        for i, box in enumerate(boxes):
+        for i, (image, box) in enumerate(zip(images, boxes, strict=True)):
             dets, kps = detection.decode([o[i] for o in outs], size, box.scale, s.det_thresh)
             dets, kps = detection.select_faces(
                 dets,
                 kps,
+                image.shape,
                 nms_thresh=s.nms_thresh,
                 min_size=s.min_face_size,
                 max_faces=s.max_faces,

@@ -131,18 +131,19 @@ def decode(
 def select_faces(
     dets: FloatArray,
     kps: FloatArray,
+    image_shape: tuple[int, ...],
     *,
     nms_thresh: float,
     min_size: float,
     max_faces: int,
 ) -> tuple[FloatArray, FloatArray]:
     """NMS, drop faces smaller than ``min_size`` on either side, keep the ``max_faces``
-    largest, largest first (the one ordering rule, ``facereid.faces.ordering``)."""
+    largest inside the image, largest first (the one rule, ``facereid.faces.ordering``)."""
     keep = nms(dets, nms_thresh)
     dets, kps = dets[keep], kps[keep]
     sizes_ok = ((dets[:, 2] - dets[:, 0]) >= min_size) & ((dets[:, 3] - dets[:, 1]) >= min_size)
     dets, kps = dets[sizes_ok], kps[sizes_ok]
-    order = largest_first(dets[:, :4], dets[:, 4])
+    order = largest_first(dets[:, :4], dets[:, 4], image_shape)
     if max_faces > 0:
         order = order[:max_faces]
     return dets[order], kps[order]

@@ -103,8 +103,12 @@ def test_select_faces_size_then_largest_first() -> None:
         np.float32,
     )
     kps = np.arange(4 * 10, dtype=np.float32).reshape(4, 5, 2)
-    out, out_kps = detection.select_faces(dets, kps, nms_thresh=0.4, min_size=20, max_faces=2)
+    out, out_kps = detection.select_faces(
+        dets, kps, (100, 100, 3), nms_thresh=0.4, min_size=20, max_faces=2
+    )
     assert out[:, 4].tolist() == pytest.approx([0.6, 0.7])
     assert out_kps[0].tolist() == kps[0].tolist()
-    everything, _ = detection.select_faces(dets, kps, nms_thresh=0.4, min_size=0, max_faces=0)
+    everything, _ = detection.select_faces(
+        dets, kps, (100, 100, 3), nms_thresh=0.4, min_size=0, max_faces=0
+    )
     assert len(everything) == 4

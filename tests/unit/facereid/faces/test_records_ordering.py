@@ -33,14 +33,21 @@ def test_largest_first_then_score_then_input_order() -> None:
     boxes = [[0, 0, 10, 10], [0, 0, 30, 30], [5, 5, 15, 15], [0, 0, 10, 10]]
     scores = [0.5, 0.1, 0.9, 0.5]
     # 30x30 first; three 10x10 boxes: the best score, then input order for the tie.
-    assert largest_first(boxes, scores).tolist() == [1, 2, 0, 3]
-    assert largest_first(np.zeros((0, 4)), []).tolist() == []
+    assert largest_first(boxes, scores, (100, 100)).tolist() == [1, 2, 0, 3]
+    assert largest_first(np.zeros((0, 4)), [], (100, 100)).tolist() == []
 
 
 def test_a_centred_smaller_face_does_not_outrank_a_larger_one() -> None:
     """InsightFace's prominence metric would pick the centred face; the rule does not."""
     corner, centred = [0, 0, 60, 60], [170, 170, 220, 220]  # image ~400 x 400
-    assert largest_first([centred, corner], [0.99, 0.6]).tolist() == [1, 0]
+    assert largest_first([centred, corner], [0.99, 0.6], (400, 400)).tolist() == [1, 0]
+
+
+def test_area_counts_only_inside_the_image() -> None:
+    outside = [0, 120, 90, 200]  # 90 x 80 but wholly below a 100 x 100 image
+    edge = [-20, -20, 30, 30]  # 50 x 50, of which 30 x 30 inside
+    inside = [50, 50, 75, 75]  # 25 x 25
+    assert largest_first([outside, inside, edge], [0.9] * 3, (100, 100, 3)).tolist() == [2, 1, 0]
 
 
 # Each engine applies the rule: test_detection.py::test_select_faces_size_then_largest_first
