@@ -5,8 +5,9 @@ Routes declare their documented 200 model with ``@bentoml.api(output_spec=...)``
 at ``/docs.json``) but answer a starlette ``Response`` themselves: BentoML 1.4.40 sends a
 returned ``Response`` as is (``_bentoml_impl/server/app.py``) instead of validating it
 against ``output_spec``, so the wire shapes (fields present only when asked for, error
-statuses) stay exactly what the handler built. Caveat: a route that takes a
-``bentoml.Context`` has its status overwritten by ``ctx.response.status_code``.
+statuses) stay exactly what the handler built. BentoML then overwrites the status of a
+route that takes a ``bentoml.Context`` with ``ctx.response.status_code`` (200 by default), so
+the answer's status is copied there.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def _answer(result: Any) -> Response:
     return JSONResponse(content=result)
 
 
+def _keep_status(response: Response, kwargs: dict[str, Any]) -> Response:
+    for value in kwargs.values():
+        context = getattr(value, "response", None)  # a bentoml.Context's ResponseContext
+        if context is not None and hasattr(context, "status_code"):
+            context.status_code = response.status_code
+    return response
+
+
 def json_route(func: Callable[P, Any]) -> Callable[P, Any]:
     """Wrap a sync or async route; BentoML reads the wrapped signature (``functools.wraps``
     keeps ``__wrapped__`` and the annotations) and runs a sync one in its thread pool."""
@@ -45,17 +54,19 @@ def json_route(func: Callable[P, Any]) -> Callable[P, Any]:
         @functools.wraps(func)
         async def run_async(*args: P.args, **kwargs: P.kwargs) -> Response:
             try:
-                return _answer(await coroutine(*args, **kwargs))
+                response = _answer(await coroutine(*args, **kwargs))
             except FaceReIDError as exc:
-                return error_response(exc)
+                response = error_response(exc)
+            return _keep_status(response, kwargs)
 
         return run_async
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
-            return _answer(func(*args, **kwargs))
+            response = _answer(func(*args, **kwargs))
         except FaceReIDError as exc:
-            return error_response(exc)
+            response = error_response(exc)
+        return _keep_status(response, kwargs)
 
     return run

@@ -53,6 +53,20 @@ def test_async_route_keeps_its_signature_and_passes_responses_through() -> None:
     assert (refused.status_code, body(refused)["error"]["code"]) == (422, "no_face_detected")
 
 
+def test_status_is_copied_to_a_bentoml_context() -> None:
+    """BentoML sets a Response's status from ``ctx.response.status_code`` when the route
+    takes a context: without the copy every error would go out as 200."""
+    from types import SimpleNamespace
+
+    @json_route
+    def route(job_id: str, ctx: Any) -> dict[str, Any]:
+        raise NoFaceError("no face")
+
+    ctx = SimpleNamespace(response=SimpleNamespace(status_code=200))
+    assert route("x", ctx=ctx).status_code == 422
+    assert ctx.response.status_code == 422
+
+
 def bentoml_like_spec() -> dict[str, Any]:
     ok = {"description": "Successful Response", "content": {"application/json": {"schema": {}}}}
     bentoml_error = {"content": {"application/json": {"schema": {"$ref": "x/InvalidArgument"}}}}

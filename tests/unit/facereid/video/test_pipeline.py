@@ -22,7 +22,9 @@ def calls(detected: list[np.ndarray]) -> pipeline.ModelCalls:
         detected.append(image)
         return []
 
-    async def emotions(image: np.ndarray, faces: list[pipeline.Box]) -> list[None]:
+    async def emotions(
+        image: np.ndarray, faces: list[pipeline.Box]
+    ) -> list[dict[str, float] | None]:
         return [None] * len(faces)
 
     async def face_model() -> dict[str, Any]:
