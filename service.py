@@ -102,8 +102,7 @@ class FaceReID:
     ) -> dict[str, Any]:
         """``embedding_encoding="base64"`` answers ``embedding_b64`` (little-endian float32)
         instead of the ``embedding`` floats: a third of the bytes, no float parsing."""
-        labels = analysis.checked_labels(emotion_labels)
-        options = analysis.AnalyzeOptions(return_all_faces, include_emotions, labels)
+        options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
         result = await analysis.analyze_image(self.calls, image_data, options)
         if embedding_encoding == "base64":
             return embedding_wire.use_base64_embeddings(result)
@@ -119,9 +118,7 @@ class FaceReID:
         emotion_labels: list[str] | None = None,
     ) -> dict[str, Any]:
         """One entry per image; an image's own error is its entry, the batch answers 200."""
-        analysis.check_batch(images, settings.max_batch_images)
-        labels = analysis.checked_labels(emotion_labels)
-        options = analysis.AnalyzeOptions(return_all_faces, include_emotions, labels)
+        options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
         return await analysis.analyze_batch(self.calls, images, options, settings.max_batch_images)
 
     # -- embeddings -----------------------------------------------------------------------

@@ -38,7 +38,12 @@ class AnalysisCalls:
 class AnalyzeOptions:
     return_all_faces: bool = False
     include_emotions: bool = True
-    emotion_labels: list[str] | None = None  # already validated: see ``checked_labels``
+    emotion_labels: list[str] | None = None  # raw; ``checked()`` validates and cleans them
+
+    def checked(self) -> AnalyzeOptions:
+        """These options with the labels validated (``InvalidLabelsError`` otherwise)."""
+        labels = checked_labels(self.emotion_labels)
+        return AnalyzeOptions(self.return_all_faces, self.include_emotions, labels)
 
 
 def checked_labels(labels: Sequence[str] | None) -> list[str] | None:
@@ -54,7 +59,9 @@ async def analyze_image(
 ) -> dict[str, Any]:
     """The seed's /analyze answer: the primary face (the service's first, the largest: see
     ``facereid.faces.ordering``) at the top level, ``num_faces``, and with
-    ``return_all_faces`` every face in ``faces``. Raises ``NoFaceError`` on no face."""
+    ``return_all_faces`` every face in ``faces``. Raises ``NoFaceError`` on no face; bad
+    labels raise before any model work."""
+    options = options.checked()
     with metrics.stage_timer("decode"):
         image = await calls.decode(image_data)
     model = await calls.face_model()
@@ -94,8 +101,10 @@ async def analyze_batch(
     calls: AnalysisCalls, images: Sequence[str], options: AnalyzeOptions, max_images: int
 ) -> dict[str, Any]:
     """One result per image, in order; an image's own failure is its entry's ``error``
-    (the batch still answers 200). Raises on an empty or oversized batch (``check_batch``)."""
+    (the batch still answers 200). Raises on an empty or oversized batch (``check_batch``),
+    then on bad labels, before any image is decoded."""
     check_batch(images, max_images)
+    options = options.checked()
 
     async def one(data: str) -> dict[str, Any]:
         try:

@@ -120,16 +120,20 @@ def test_include_emotions_false_skips_clip() -> None:
 
 def test_labels_reach_clip_cleaned() -> None:
     fakes = Fakes([BIG])
-    labels = analyze.checked_labels([" calm ", "excited"])
-    result = run(fakes, analyze.AnalyzeOptions(emotion_labels=labels))
+    result = run(fakes, analyze.AnalyzeOptions(emotion_labels=[" calm ", "excited"]))
     assert fakes.emotion_calls == [([BIG.bbox], ["calm", "excited"])]
     assert set(result["emotions"]) == {"calm", "excited"}
 
 
-@pytest.mark.parametrize("labels", [[], ["a", "A"], [""], ["x" * 65]])
+@pytest.mark.parametrize("labels", [[], ["a", "A"], [""], ["x" * 65], ["a"] * 33])
 def test_bad_labels_rejected_before_model_work(labels: list[str]) -> None:
+    fakes = Fakes([BIG])
     with pytest.raises(InvalidLabelsError):
-        analyze.checked_labels(labels)
+        run(fakes, analyze.AnalyzeOptions(emotion_labels=labels))
+    with pytest.raises(InvalidLabelsError):
+        options = analyze.AnalyzeOptions(emotion_labels=labels)
+        asyncio.run(analyze.analyze_batch(fakes.calls(), ["a", "b"], options, 4))
+    assert fakes.decoded == [] and fakes.emotion_calls == []
 
 
 def test_no_face_is_an_error_not_an_empty_answer() -> None:
