@@ -10,6 +10,7 @@ import bentoml
 import numpy as np
 
 from facereid.config import get_settings
+from facereid.faces.records import FaceRecord
 from facereid.ops import metrics
 from facereid.ops.logs import configure_logging
 from runners import RUNNER_CONNECTION
@@ -78,7 +79,7 @@ class FaceModel:
 
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
     def detect_embed(self, images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
-        """Faces per image (most prominent first) with their embeddings."""
+        """Faces per image (largest first) as ``FaceRecord.to_wire()`` dicts."""
         metrics.observe_batch_size(len(images))
         detections = self.engine.detect(images)
         owners = [i for i, faces in enumerate(detections) for _ in faces]
@@ -90,15 +91,5 @@ class FaceModel:
         )
         results: list[list[dict[str, Any]]] = [[] for _ in images]
         for row, (owner, face) in enumerate(zip(owners, flat, strict=True)):
-            results[owner].append(
-                {
-                    "bbox": face.bbox.astype(float).tolist(),
-                    "score": float(face.score),
-                    "kps": None if face.kps is None else face.kps.astype(float).tolist(),
-                    "landmarks_106": None
-                    if face.landmarks_106 is None
-                    else face.landmarks_106.astype(float).tolist(),
-                    "embedding": embeddings[row].astype(np.float32),
-                }
-            )
+            results[owner].append(FaceRecord.from_detection(face, embeddings[row]).to_wire())
         return results

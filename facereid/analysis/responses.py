@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
+from facereid.errors import FaceReIDError
+from facereid.faces.records import FaceRecord, Points
 
 
 def face_payload(
-    face: dict[str, Any],
+    face: FaceRecord,
     *,
     emotions: dict[str, float] | None,
     model: dict[str, Any],
@@ -21,22 +22,28 @@ def face_payload(
     ``bbox`` is x, y, width, height in original pixels; ``landmarks`` are the 106-point
     landmarks when the pack has that model and the detector's five points otherwise.
     """
-    x1, y1, x2, y2 = (float(v) for v in face["bbox"])
-    landmarks = face.get("landmarks_106") or face.get("kps") or []
-    embedding = np.asarray(face["embedding"], dtype=np.float32)
     return {
         "face_id": str(uuid.uuid4()),
-        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-        "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in landmarks],
-        "embedding": embedding.tolist(),
-        "confidence": round(float(face["score"]), 6),
+        "bbox": face.xywh(),
+        "landmarks": _rounded(face.landmarks_106 or face.kps or []),
+        "embedding": face.embedding.tolist(),
+        "confidence": round(face.score, 6),
         "emotions": emotions,
         "timestamp": timestamp,
-        "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in face.get("kps") or []],
+        "keypoints": _rounded(face.kps or []),
         "embedding_model": model["embedding_model"],
         "model_synthetic": bool(model["synthetic"]),
     }
 
 
+def error_payload(exc: FaceReIDError) -> dict[str, Any]:
+    """The contract's error body, for a route's answer and a batch entry alike."""
+    return {"error": {"code": exc.code, "message": exc.message}}
+
+
 def utc_timestamp() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rounded(points: Points) -> Points:
+    return [[round(x, 2), round(y, 2)] for x, y in points]

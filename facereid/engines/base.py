@@ -20,7 +20,8 @@ class FaceEngine(Protocol):
     def model_info(self) -> ModelInfo: ...
 
     def detect(self, images: Sequence[BGRImage]) -> list[list[DetectedFace]]:
-        """Faces per image, most prominent first; faces under the minimum size dropped."""
+        """Faces per image, largest first (``facereid.faces.ordering``); faces under the
+        minimum size dropped."""
         ...
 
     def embed(self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]) -> FloatArray:

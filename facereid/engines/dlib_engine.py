@@ -24,6 +24,7 @@ import numpy as np
 from facereid.config import Settings
 from facereid.engines.base import BGRImage
 from facereid.errors import InvalidInputError, ModelNotAvailableError
+from facereid.faces.ordering import largest_first
 from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ class DlibEngine:
                 faces = [self._describe(models, rgb, rect, margin) for rect, margin in found]
             min_side = self._settings.min_face_size
             kept = [f for f in faces if min(f.width, f.height) >= min_side]
-            kept.sort(key=lambda f: f.width * f.height, reverse=True)
+            boxes = np.array([f.bbox for f in kept], np.float32).reshape(-1, 4)
+            order = largest_first(boxes, [f.score for f in kept], image.shape)
+            kept = [kept[int(i)] for i in order]  # the one ordering rule (facereid.faces.ordering)
             if len(kept) < len(faces):
                 logger.debug("dropped %d faces under %d px", len(faces) - len(kept), min_side)
             results.append(kept[: self._settings.max_faces])

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from facereid.faces.ordering import largest_first
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
@@ -126,15 +128,6 @@ def decode(
     return dets[order], kps_all[order].astype(np.float32, copy=False)
 
 
-def prominence(dets: FloatArray, image_shape: tuple[int, ...]) -> FloatArray:
-    """insightface's ``default`` metric: area minus twice the squared distance to the centre."""
-    area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
-    center_y, center_x = image_shape[0] // 2, image_shape[1] // 2
-    dx = (dets[:, 0] + dets[:, 2]) / 2 - center_x
-    dy = (dets[:, 1] + dets[:, 3]) / 2 - center_y
-    return np.asarray(area - (dx * dx + dy * dy) * 2.0)
-
-
 def select_faces(
     dets: FloatArray,
     kps: FloatArray,
@@ -144,13 +137,13 @@ def select_faces(
     min_size: float,
     max_faces: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """NMS, drop faces smaller than ``min_size`` on either side, keep the ``max_faces`` most
-    prominent (insightface's ``default`` metric), most prominent first."""
+    """NMS, drop faces smaller than ``min_size`` on either side, keep the ``max_faces``
+    largest inside the image, largest first (the one rule, ``facereid.faces.ordering``)."""
     keep = nms(dets, nms_thresh)
     dets, kps = dets[keep], kps[keep]
     sizes_ok = ((dets[:, 2] - dets[:, 0]) >= min_size) & ((dets[:, 3] - dets[:, 1]) >= min_size)
     dets, kps = dets[sizes_ok], kps[sizes_ok]
-    order = np.argsort(-prominence(dets, image_shape), kind="stable")
+    order = largest_first(dets[:, :4], dets[:, 4], image_shape)
     if max_faces > 0:
         order = order[:max_faces]
     return dets[order], kps[order]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +33,18 @@ class ModelInfo:
         return f"{self.engine}/{self.name}/{self.embedding_dim}"
 
 
+def xyxy_to_xywh(bbox: npt.ArrayLike, ndigits: int = 2) -> list[float]:
+    """Corners (x1, y1, x2, y2) -> the contract's [x, y, width, height], rounded once here
+    for every answer (images and video)."""
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(bbox, dtype=np.float64).reshape(4))
+    return [
+        round(x1, ndigits),
+        round(y1, ndigits),
+        round(x2 - x1, ndigits),
+        round(y2 - y1, ndigits),
+    ]
+
+
 @dataclass
 class DetectedFace:
     """One detection in original-image pixel coordinates."""
@@ -48,17 +62,71 @@ class DetectedFace:
     def height(self) -> float:
         return float(self.bbox[3] - self.bbox[1])
 
-    def bbox_xywh(self) -> list[float]:
-        x1, y1, x2, y2 = (float(v) for v in self.bbox)
-        return [x1, y1, x2 - x1, y2 - y1]
+
+Points = list[list[float]]
 
 
-@dataclass
-class AnalyzedFace:
-    """A detected face with its identity embedding (L2-normalised float32)."""
+@dataclass(frozen=True)
+class FaceRecord:
+    """What the face model service returns for one face: the detection and its embedding.
 
-    detection: DetectedFace
-    embedding: FloatArray
-    model: ModelInfo
-    emotions: dict[str, float] | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+    The one type for a face between the model service, ``/analyze`` and the video pipeline.
+    Across the BentoML boundary it travels as ``to_wire()``'s plain dict (BentoML 1.4.40
+    serialises dicts of lists and arrays without a custom codec) and is rebuilt with
+    ``from_wire`` on the API side. ``bbox`` is x1, y1, x2, y2 in the pixels of the image the
+    service saw; ``xywh()`` is the contract's form.
+    """
+
+    bbox: tuple[float, float, float, float]
+    score: float
+    embedding: FloatArray  # L2-normalised float32
+    kps: Points | None = None  # 5 x 2
+    landmarks_106: Points | None = None
+
+    @classmethod
+    def from_detection(cls, face: DetectedFace, embedding: FloatArray) -> FaceRecord:
+        x1, y1, x2, y2 = (float(v) for v in face.bbox)
+        return cls(
+            bbox=(x1, y1, x2, y2),
+            score=float(face.score),
+            embedding=np.asarray(embedding, dtype=np.float32),
+            kps=None if face.kps is None else np.asarray(face.kps, float).tolist(),
+            landmarks_106=None
+            if face.landmarks_106 is None
+            else np.asarray(face.landmarks_106, float).tolist(),
+        )
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> FaceRecord:
+        x1, y1, x2, y2 = (float(v) for v in data["bbox"])
+        return cls(
+            bbox=(x1, y1, x2, y2),
+            score=float(data["score"]),
+            embedding=np.asarray(data["embedding"], dtype=np.float32),
+            kps=_points(data.get("kps")),
+            landmarks_106=_points(data.get("landmarks_106")),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "bbox": list(self.bbox),
+            "score": self.score,
+            "kps": self.kps,
+            "landmarks_106": self.landmarks_106,
+            "embedding": self.embedding,
+        }
+
+    def xywh(self, ndigits: int = 2) -> list[float]:
+        return xyxy_to_xywh(self.bbox, ndigits)
+
+    def scaled(self, factor: float) -> FaceRecord:
+        """The same face in an image ``factor`` times the size (video frames are processed
+        downscaled and reported in original pixels)."""
+        x1, y1, x2, y2 = self.bbox
+        return replace(self, bbox=(x1 * factor, y1 * factor, x2 * factor, y2 * factor))
+
+
+def _points(value: Any) -> Points | None:
+    if value is None:
+        return None
+    return [[float(x), float(y)] for x, y in value]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from facereid.faces.records import FloatArray
+from facereid.faces.records import FaceRecord, FloatArray, xyxy_to_xywh
 from facereid.video.intake import DecodeReport, SampledFrame, VideoInfo, VideoLimits
 from facereid.video.tracking import (
     FaceObservation,
@@ -120,16 +120,16 @@ class VideoReID:
         self.frames_done = 0
         self.frames_with_faces = 0
 
-    def add_frame(self, frame: SampledFrame, faces: Sequence[dict[str, Any]]) -> None:
-        """``faces`` as the face service returns them (bbox x1,y1,x2,y2 in the processed
-        frame's pixels, score, embedding)."""
+    def add_frame(self, frame: SampledFrame, faces: Sequence[FaceRecord]) -> None:
+        """``faces`` as the face service returns them (bbox in the processed frame's pixels,
+        scaled here to the original's)."""
         observations = [
             FaceObservation(
                 frame_index=frame.index,
                 time_s=frame.time_s,
-                bbox=(np.asarray(f["bbox"], dtype=np.float32) * frame.scale),
-                score=float(f["score"]),
-                embedding=np.asarray(f["embedding"], dtype=np.float32),
+                bbox=(np.asarray(f.bbox, dtype=np.float32) * frame.scale),
+                score=f.score,
+                embedding=f.embedding,
             )
             for f in faces
         ]
@@ -191,32 +191,26 @@ class VideoReID:
 
 
 def best_face_payload(obs: FaceObservation) -> dict[str, Any]:
-    x1, y1, x2, y2 = (float(v) for v in obs.bbox)
     return {
         "time_s": obs.time_s,
         "frame_index": obs.frame_index,
-        "bbox": [round(x1, 1), round(y1, 1), round(x2 - x1, 1), round(y2 - y1, 1)],
+        "bbox": xyxy_to_xywh(obs.bbox),
         "score": round(obs.score, 4),
     }
 
 
-FaceFn = Callable[[list[np.ndarray]], list[list[dict[str, Any]]]]
+FaceFn = Callable[[list[np.ndarray]], list[list[FaceRecord]]]
 
 
 def engine_face_fn(engine: Any) -> FaceFn:
     """The face service's ``detect_embed`` contract, in process, over a ``FaceEngine``."""
 
-    def detect_embed(images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
+    def detect_embed(images: list[np.ndarray]) -> list[list[FaceRecord]]:
         detections = engine.detect(images)
-        out: list[list[dict[str, Any]]] = []
+        out: list[list[FaceRecord]] = []
         for image, faces in zip(images, detections, strict=True):
             rows = engine.embed([image] * len(faces), faces) if faces else []
-            out.append(
-                [
-                    {"bbox": f.bbox.tolist(), "score": f.score, "embedding": rows[i]}
-                    for i, f in enumerate(faces)
-                ]
-            )
+            out.append([FaceRecord.from_detection(f, rows[i]) for i, f in enumerate(faces)])
         return out
 
     return detect_embed

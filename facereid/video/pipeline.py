@@ -21,13 +21,15 @@ import numpy as np
 
 from facereid.config import Settings
 from facereid.errors import FaceReIDError, JobCancelledError
+from facereid.faces.records import FaceRecord
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
 from facereid.video.identities import VideoReID, identity_threshold, video_result
 
 logger = logging.getLogger(__name__)
 
-Faces = list[dict[str, Any]]
+Faces = list[FaceRecord]
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
 
 @dataclass
@@ -35,7 +37,7 @@ class ModelCalls:
     """What a video job needs from the model services."""
 
     detect_embed: Callable[[np.ndarray], Awaitable[Faces]]
-    emotions: Callable[[np.ndarray, Faces], Awaitable[list[dict[str, float] | None]]]
+    emotions: Callable[[np.ndarray, list[Box]], Awaitable[list[dict[str, float] | None]]]
     face_model: Callable[[], Awaitable[dict[str, Any]]]
     clip_available: Callable[[], bool]
 
@@ -108,10 +110,15 @@ class VideoJobRunner:
         emotions: dict[int, Any] = {}
         for frame_index, (image, scale) in images.items():
             numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
-            boxes = [{"bbox": [float(v) / scale for v in best[n].bbox]} for n in numbers]
+            boxes = [_box(best[n].bbox, 1 / scale) for n in numbers]
             scores = await self.calls.emotions(image, boxes)  # one CLIP call per frame
             emotions.update(zip(numbers, scores, strict=True))
         return emotions
+
+
+def _box(bbox: np.ndarray, factor: float) -> Box:
+    x1, y1, x2, y2 = (float(v) * factor for v in bbox)
+    return (x1, y1, x2, y2)
 
 
 def _close_frames(frames: Generator[video_mod.SampledFrame, None, None]) -> None:

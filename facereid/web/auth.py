@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from facereid.errors import UnauthorizedError
-from facereid.web.contract import ASGIApp, Receive, Scope, Send, error_body
+from facereid.web.contract import ASGIApp, Receive, Scope, Send, send_json_error
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +97,5 @@ class ApiKeyMiddleware:
 
 
 async def send_unauthorized(send: Send, message: str) -> None:
-    body = error_body(UnauthorizedError.code, message)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", b'Bearer realm="facereid"'),
-    ]
-    await send(
-        {"type": "http.response.start", "status": UnauthorizedError.status, "headers": headers}
-    )
-    await send({"type": "http.response.body", "body": body})
+    challenge = [(b"www-authenticate", b'Bearer realm="facereid"')]
+    await send_json_error(send, UnauthorizedError(message), challenge)

@@ -8,7 +8,7 @@ and nothing more is read, so an oversized upload never sits in memory.
 from __future__ import annotations
 
 from facereid.errors import PayloadTooLargeError
-from facereid.web.contract import ASGIApp, Message, Receive, Scope, Send, error_body
+from facereid.web.contract import ASGIApp, Message, Receive, Scope, Send, send_json_error
 
 
 class BodyTooLarge(Exception):
@@ -63,22 +63,9 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = error_body(
-            PayloadTooLargeError.code, f"request body is over the limit of {self.max_bytes} bytes"
-        )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),  # the rest of the body is never read
-        ]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": PayloadTooLargeError.status,
-                "headers": headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = PayloadTooLargeError(f"request body is over the limit of {self.max_bytes} bytes")
+        # "connection: close": the rest of the body is never read.
+        await send_json_error(send, error, [(b"connection", b"close")])
 
 
 def _content_length(scope: Scope) -> int | None:

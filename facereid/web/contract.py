@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from facereid.errors import FaceReIDError
+
 logger = logging.getLogger("facereid.access")
 
 Scope = MutableMapping[str, Any]
@@ -50,6 +52,21 @@ def error_body(code: str, message: str, **extra: Any) -> bytes:
     error: dict[str, Any] = {"code": code, "message": message}
     error.update(extra)
     return json.dumps({"error": error}).encode()
+
+
+async def send_json_error(
+    send: Send, error: FaceReIDError, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """The contract's error answer (status and code from ``error``) for a middleware that
+    answers before the app: auth (401), rate limit (429), body limit (413)."""
+    body = error_body(error.code, error.message)
+    start_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(headers or []),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _normalise_error(status: int, body: bytes) -> tuple[int, bytes]:

@@ -25,7 +25,7 @@ from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 
 from facereid.errors import RateLimitedError
-from facereid.web.contract import ASGIApp, Message, Receive, Scope, Send, error_body
+from facereid.web.contract import ASGIApp, Message, Receive, Scope, Send, send_json_error
 
 logger = logging.getLogger(__name__)
 
@@ -148,16 +148,5 @@ class RateLimitMiddleware:
 async def _send_limited(
     send: Send, item: RateLimitItem, headers: list[tuple[bytes, bytes]], retry_after: int
 ) -> None:
-    body = error_body(
-        RateLimitedError.code, f"rate limit of {item} exceeded; retry in {retry_after} s"
-    )
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(retry_after).encode()),
-        *headers,
-    ]
-    await send(
-        {"type": "http.response.start", "status": RateLimitedError.status, "headers": headers}
-    )
-    await send({"type": "http.response.body", "body": body})
+    error = RateLimitedError(f"rate limit of {item} exceeded; retry in {retry_after} s")
+    await send_json_error(send, error, [(b"retry-after", str(retry_after).encode()), *headers])

@@ -92,13 +92,13 @@ def test_decode_nothing_above_threshold() -> None:
     assert dets.shape == (0, 5) and kps.shape == (0, 5, 2)
 
 
-def test_select_faces_size_then_prominence() -> None:
+def test_select_faces_size_then_largest_first() -> None:
     dets = np.array(
         [
-            [0, 0, 40, 40, 0.99],  # big but far from the centre: 1600 - 2*(30^2+30^2) = -2000
-            [40, 40, 60, 60, 0.6],  # centred: 400
+            [0, 0, 40, 40, 0.6],  # 1600 px^2: the largest
+            [40, 40, 60, 60, 0.99],  # 400: best score, centred, but smaller
             [45, 10, 60, 25, 0.9],  # 15 px: below min size
-            [70, 70, 95, 95, 0.7],  # 625 - 2*(32.5^2*2) = -3600
+            [70, 70, 95, 95, 0.7],  # 625
         ],
         np.float32,
     )
@@ -106,20 +106,9 @@ def test_select_faces_size_then_prominence() -> None:
     out, out_kps = detection.select_faces(
         dets, kps, (100, 100, 3), nms_thresh=0.4, min_size=20, max_faces=2
     )
-    assert out[:, 4].tolist() == pytest.approx([0.6, 0.99])
-    assert out_kps[0].tolist() == kps[1].tolist()
+    assert out[:, 4].tolist() == pytest.approx([0.6, 0.7])
+    assert out_kps[0].tolist() == kps[0].tolist()
     everything, _ = detection.select_faces(
         dets, kps, (100, 100, 3), nms_thresh=0.4, min_size=0, max_faces=0
     )
     assert len(everything) == 4
-
-
-def test_prominence_matches_insightface_default_metric() -> None:
-    dets = np.array([[10, 20, 50, 90, 1.0], [0, 0, 5, 5, 1.0]], np.float32)
-    img_center = (101 // 2, 64 // 2)  # SCRFD.detect's integer centre (rows, cols)
-    area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
-    dx = (dets[:, 0] + dets[:, 2]) / 2 - img_center[1]
-    dy = (dets[:, 1] + dets[:, 3]) / 2 - img_center[0]
-    np.testing.assert_allclose(
-        detection.prominence(dets, (101, 64, 3)), area - (dx**2 + dy**2) * 2.0
-    )

@@ -12,17 +12,18 @@ import numpy as np
 import pytest
 
 from facereid.config import Settings
+from facereid.faces.records import FaceRecord
 from facereid.video import jobs as video_jobs
 from facereid.video import pipeline
 
 
 def calls(detected: list[np.ndarray]) -> pipeline.ModelCalls:
-    async def detect_embed(image: np.ndarray) -> list[dict[str, Any]]:
+    async def detect_embed(image: np.ndarray) -> list[FaceRecord]:
         detected.append(image)
         return []
 
     async def emotions(
-        image: np.ndarray, faces: list[dict[str, Any]]
+        image: np.ndarray, faces: list[pipeline.Box]
     ) -> list[dict[str, float] | None]:
         return [None] * len(faces)
 
@@ -44,9 +45,8 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
         release.wait(10)
         yield from ()
 
-    video_mod = "facereid.video.pipeline.video_mod"
-    monkeypatch.setattr(f"{video_mod}.probe_video", lambda path, limits: object())
-    monkeypatch.setattr(f"{video_mod}.iter_sampled_frames", blocking_frames)
+    monkeypatch.setattr(pipeline.video_mod, "probe_video", lambda path, limits: object())
+    monkeypatch.setattr(pipeline.video_mod, "iter_sampled_frames", blocking_frames)
     upload = tmp_path / "upload.mp4"
     upload.write_bytes(b"x")
     job = video_jobs.VideoJobs(60, 4).create(upload, 2.0, include_emotions=False)

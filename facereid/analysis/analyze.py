@@ -1,0 +1,117 @@
+"""``/analyze`` and ``/analyze_batch`` composition: decode, detect and embed, score emotions,
+shape the answer. The model services come in as ``AnalysisCalls`` (as the video pipeline's
+``ModelCalls``), so this runs in a unit test with plain async functions and no server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from facereid.analysis.responses import error_payload, face_payload, utc_timestamp
+from facereid.errors import BatchTooLargeError, EmptyBatchError, FaceReIDError, NoFaceError
+from facereid.faces.records import FaceRecord
+from facereid.ops import metrics
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the decoded image's pixels
+Emotions = dict[str, float] | None
+
+
+@dataclass
+class AnalysisCalls:
+    """What one analysis needs from outside: image decoding (CPU-bound, run off the event
+    loop by the caller's implementation) and the two model services."""
+
+    decode: Callable[[str], Awaitable[np.ndarray]]
+    face_model: Callable[[], Awaitable[dict[str, Any]]]
+    detect_embed: Callable[[np.ndarray], Awaitable[list[FaceRecord]]]
+    # Emotion scores per box (None where no crop could be scored); an empty or failed CLIP
+    # call answers ``[None] * len(boxes)`` rather than raising: emotions are optional.
+    emotions: Callable[[np.ndarray, list[Box], list[str] | None], Awaitable[list[Emotions]]]
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    return_all_faces: bool = False
+    include_emotions: bool = True
+    emotion_labels: list[str] | None = None  # raw; ``checked()`` validates and cleans them
+
+    def checked(self) -> AnalyzeOptions:
+        """These options with the labels validated (``InvalidLabelsError`` otherwise)."""
+        labels = checked_labels(self.emotion_labels)
+        return AnalyzeOptions(self.return_all_faces, self.include_emotions, labels)
+
+
+def checked_labels(labels: Sequence[str] | None) -> list[str] | None:
+    """Per-request emotion labels, validated before any model work (a bad label list
+    answers 422 without decoding the image)."""
+    from facereid.emotion.crops import validate_labels  # torch-free
+
+    return None if labels is None else list(validate_labels(list(labels)))
+
+
+async def analyze_image(
+    calls: AnalysisCalls, image_data: str, options: AnalyzeOptions
+) -> dict[str, Any]:
+    """The seed's /analyze answer: the primary face (the service's first, the largest: see
+    ``facereid.faces.ordering``) at the top level, ``num_faces``, and with
+    ``return_all_faces`` every face in ``faces``. Raises ``NoFaceError`` on no face; bad
+    labels raise before any model work."""
+    options = options.checked()
+    with metrics.stage_timer("decode"):
+        image = await calls.decode(image_data)
+    model = await calls.face_model()
+    with metrics.stage_timer("detect_embed"):
+        faces = await calls.detect_embed(image)
+    metrics.observe_faces(len(faces))
+    if not faces:
+        raise NoFaceError("no face found in the image")
+    wanted = faces if options.return_all_faces else faces[:1]
+    emotions: list[Emotions] = [None] * len(wanted)
+    if options.include_emotions:
+        with metrics.stage_timer("emotions"):
+            emotions = await calls.emotions(
+                image, [face.bbox for face in wanted], options.emotion_labels
+            )
+    timestamp = utc_timestamp()
+    payloads = [
+        face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+        for face, emo in zip(wanted, emotions, strict=True)
+    ]
+    result = dict(payloads[0])
+    result["num_faces"] = len(faces)
+    if options.return_all_faces:
+        result["faces"] = payloads
+    return result
+
+
+def check_batch(images: Sequence[str], max_images: int) -> None:
+    """An empty or oversized batch is refused before its labels are even looked at."""
+    if not images:
+        raise EmptyBatchError("images must hold at least one image")
+    if len(images) > max_images:
+        raise BatchTooLargeError(f"{len(images)} images in one batch; the limit is {max_images}")
+
+
+async def analyze_batch(
+    calls: AnalysisCalls, images: Sequence[str], options: AnalyzeOptions, max_images: int
+) -> dict[str, Any]:
+    """One result per image, in order; an image's own failure is its entry's ``error``
+    (the batch still answers 200). Raises on an empty or oversized batch (``check_batch``),
+    then on bad labels, before any image is decoded."""
+    check_batch(images, max_images)
+    options = options.checked()
+
+    async def one(data: str) -> dict[str, Any]:
+        try:
+            return await analyze_image(calls, data, options)
+        except FaceReIDError as exc:
+            return error_payload(exc)
+
+    # Concurrent calls let the model services batch these images with other requests'.
+    results = await asyncio.gather(*(one(data) for data in images))
+    return {"results": list(results), "count": len(results)}

@@ -1,0 +1,55 @@
+"""``GET /health``: the face model service's identity and the CLIP service's state.
+
+Reasons name what is wrong and the exception type, never its text: connection errors carry
+internal host:port pairs that a public health endpoint must not echo (the log has them).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from facereid.analysis.model_client import ModelClient, describe
+from facereid.emotion.clip_health import ClipHealth
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_WARNING = "synthetic stand-in models loaded: results are not real"
+
+
+class HealthEndpoint:
+    """A ``GetRoutesMiddleware`` handler. The middleware exists before the service instance,
+    so the instance attaches its ``ModelClient`` when it starts (503 "starting" until then)."""
+
+    def __init__(self, clip_health: ClipHealth) -> None:
+        self.clip_health = clip_health
+        self.client: ModelClient | None = None
+
+    async def __call__(self) -> tuple[int, dict[str, Any]]:
+        if self.client is None:
+            return 503, {"status": "starting", "clip_service": "unknown"}
+        try:
+            return 200, await self.payload(self.client)
+        except Exception as exc:  # the face model service is not answering: not a 500
+            logger.warning("face model service not reachable: %s", describe(exc))
+            return 503, {
+                "status": "unavailable",
+                "clip_service": self.clip_health.as_status(),
+                "reason": f"face model service not reachable ({type(exc).__name__})",
+            }
+
+    async def payload(self, client: ModelClient) -> dict[str, Any]:
+        model = await client.face_model()
+        clip = self.clip_health
+        payload: dict[str, Any] = {
+            "status": "healthy" if clip.available else "degraded",
+            "clip_service": clip.as_status(),
+            "engine": model["engine"],
+            "face_model": model,
+            "clip_model": clip.detail if clip.available else None,
+        }
+        if not clip.available:
+            payload["reason"] = clip.reason
+        if model["synthetic"] or clip.detail.get("synthetic"):
+            payload["warning"] = SYNTHETIC_WARNING
+        return payload

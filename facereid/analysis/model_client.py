@@ -1,0 +1,168 @@
+"""The API service's calls to its model services: timeouts, retries on dropped connections,
+and the CLIP health they feed.
+
+The BentoML dependency handles come in from ``service.py`` (anything with ``to_async``), so
+this module imports no BentoML and a test can hand in fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import aiohttp
+import numpy as np
+
+from facereid.analysis.analyze import AnalysisCalls, Box, Emotions
+from facereid.config import Settings
+from facereid.emotion.clip_health import ClipHealth
+from facereid.errors import FaceReIDError, ModelOverloadedError, ModelTimeoutError
+from facereid.faces.records import FaceRecord
+from facereid.intake.images import decode_image_b64
+from facereid.ops import metrics
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Dependency(Protocol):
+    """A ``bentoml.depends(...)`` handle: ``to_async.<api>(...)`` is the remote call."""
+
+    @property
+    def to_async(self) -> Any: ...
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], what: str, attempts: int = 3) -> T:
+    """Retry an idempotent model-service call on a dropped connection.
+
+    BentoML 1.4.40's dependency client replaces its aiohttp session every 100 calls and closes
+    the old one under calls still using it ("Connector is closed": 13 of 175 requests failed at
+    concurrency 32 in the benchmark), and a restarted CLIP service leaves dead pooled
+    connections behind. Both are connection errors; anything else is raised at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except aiohttp.ClientConnectionError as exc:
+            if attempt == attempts:
+                raise
+            logger.info("retrying %s on a fresh connection: %s", what, describe(exc))
+    raise AssertionError("unreachable")
+
+
+def describe(exc: BaseException) -> str:
+    """Exception type and first line, for logs only: the text can name internal hosts."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+class ModelClient:
+    """Calls to the face and CLIP services as ``AnalysisCalls`` and the video ``ModelCalls``
+    need them. ``overloaded`` is the exception type the dependency raises when the service
+    sheds load (``bentoml.exceptions.ServiceUnavailable``), answered as 503 ``overloaded``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        face: Dependency,
+        emotion: Dependency,
+        clip_health: ClipHealth,
+        overloaded: type[BaseException],
+    ) -> None:
+        self.settings = settings
+        self.face = face
+        self.emotion = emotion
+        self.clip_health = clip_health
+        self.overloaded = overloaded
+        self.model_info: dict[str, Any] | None = None
+
+    def analysis_calls(self) -> AnalysisCalls:
+        return AnalysisCalls(self.decode, self.face_model, self.detect_embed, self.emotions)
+
+    async def decode(self, image_data: str) -> np.ndarray:
+        import anyio
+
+        s = self.settings
+        return await anyio.to_thread.run_sync(
+            lambda: decode_image_b64(
+                image_data, max_side=s.max_image_side, max_pixels=s.max_image_pixels
+            )
+        )
+
+    async def face_model(self) -> dict[str, Any]:
+        if self.model_info is None:
+            self.model_info = info = await self.face.to_async.info()
+            metrics.set_model_info(info["engine"], str(info.get("name")), info["synthetic"])
+        return self.model_info
+
+    async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
+        timeout = self.settings.face_timeout_s
+        try:
+            batch = await asyncio.wait_for(
+                with_retries(lambda: self.face.to_async.detect_embed([image]), "face call"),
+                timeout=timeout,
+            )
+        except TimeoutError as exc:
+            raise ModelTimeoutError(f"face model did not answer within {timeout:g} s") from exc
+        except self.overloaded as exc:
+            raise ModelOverloadedError("face model is overloaded; retry later") from exc
+        return [FaceRecord.from_wire(face) for face in batch[0]]
+
+    async def emotions(
+        self, image: np.ndarray, boxes: list[Box], labels: list[str] | None = None
+    ) -> list[Emotions]:
+        """Scores per box; ``None`` everywhere when CLIP is unavailable or fails (the answer
+        degrades, it does not fail), ``None`` for a box with no crop inside the image."""
+        from facereid.emotion.crops import crop_face  # torch-free
+
+        if not self.clip_health.available:
+            return [None] * len(boxes)
+        crops, scored = [], []
+        for index, box in enumerate(boxes):
+            try:
+                crops.append(crop_face(image, list(box), self.settings.emotion_crop_margin))
+            except FaceReIDError:  # a box (mostly) outside the image: no crop to score
+                continue
+            scored.append(index)
+        if not crops:
+            return [None] * len(boxes)
+
+        def call() -> Awaitable[list[dict[str, float]]]:
+            if labels is None:
+                return self.emotion.to_async.score(crops)  # type: ignore[no-any-return]
+            return self.emotion.to_async.score_labels(crops, labels)  # type: ignore[no-any-return]
+
+        try:
+            scores = await asyncio.wait_for(
+                with_retries(call, "CLIP call"), timeout=self.settings.clip_timeout_s
+            )
+        except Exception as exc:  # CLIP down or slow: answer without emotions
+            logger.warning("emotion scoring failed: %s", describe(exc))
+            self.clip_health.mark_unavailable(f"CLIP call failed ({type(exc).__name__})")
+            return [None] * len(boxes)
+        emotions: list[Emotions] = [None] * len(boxes)
+        for index, score in zip(scored, scores, strict=True):
+            emotions[index] = score
+        return emotions
+
+    async def check_clip(self) -> None:
+        try:
+            detail = await asyncio.wait_for(
+                self.emotion.to_async.health(), timeout=self.settings.clip_timeout_s
+            )
+        except Exception as exc:  # any failure to reach CLIP means "unavailable"
+            logger.warning("CLIP health check failed: %s", describe(exc))
+            self.clip_health.mark_unavailable(f"CLIP service not reachable ({type(exc).__name__})")
+            return
+        if detail.get("available"):
+            self.clip_health.mark_available(detail)
+        else:
+            self.clip_health.mark_unavailable(str(detail.get("reason") or "CLIP model not loaded"))
+
+    async def poll_clip(self) -> None:
+        """Forever: keep ``clip_health`` fresh (started by the service on startup)."""
+        while True:
+            await self.check_clip()
+            await asyncio.sleep(self.settings.clip_health_interval_s)

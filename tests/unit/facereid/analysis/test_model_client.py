@@ -1,0 +1,153 @@
+"""ModelClient and /health on fake dependency handles: timeouts, retries, degraded emotions,
+and health reasons that never carry an internal address."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+
+from facereid.analysis.health import HealthEndpoint
+from facereid.analysis.model_client import ModelClient, with_retries
+from facereid.config import Settings
+from facereid.emotion.clip_health import ClipHealth
+from facereid.errors import ModelOverloadedError, ModelTimeoutError
+
+IMAGE = np.full((100, 100, 3), 128, np.uint8)
+INFO = {"engine": "dlib", "name": "x", "synthetic": False, "embedding_model": "dlib/x/128"}
+SECRET = "Cannot connect to host 10.1.2.3:3001 ssl:default"
+
+
+class Overloaded(Exception):
+    pass
+
+
+def handle(**apis: Any) -> SimpleNamespace:
+    """A ``bentoml.depends`` stand-in: ``to_async.<api>`` are the given coroutines."""
+    return SimpleNamespace(to_async=SimpleNamespace(**apis))
+
+
+def client(face: SimpleNamespace, emotion: SimpleNamespace, **settings: Any) -> ModelClient:
+    health = ClipHealth()
+    health.mark_available({"synthetic": False})
+    return ModelClient(Settings(**settings), face, emotion, health, Overloaded)
+
+
+def wire_face() -> dict[str, Any]:
+    return {
+        "bbox": [10.0, 10.0, 60.0, 70.0],
+        "score": 0.9,
+        "kps": None,
+        "landmarks_106": None,
+        "embedding": np.ones(4, np.float32),
+    }
+
+
+def test_detect_embed_answers_typed_records() -> None:
+    async def detect_embed(images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
+        return [[wire_face()]]
+
+    faces = asyncio.run(client(handle(detect_embed=detect_embed), handle()).detect_embed(IMAGE))
+    assert faces[0].bbox == (10.0, 10.0, 60.0, 70.0) and faces[0].xywh() == [10, 10, 50, 60]
+
+
+def test_slow_face_model_is_a_504_and_load_shedding_a_503() -> None:
+    async def slow(images: list[np.ndarray]) -> None:
+        await asyncio.sleep(5)
+
+    async def shed(images: list[np.ndarray]) -> None:
+        raise Overloaded("503")
+
+    with pytest.raises(ModelTimeoutError):
+        asyncio.run(
+            client(handle(detect_embed=slow), handle(), face_timeout_s=0.05).detect_embed(IMAGE)
+        )
+    with pytest.raises(ModelOverloadedError):
+        asyncio.run(client(handle(detect_embed=shed), handle()).detect_embed(IMAGE))
+
+
+def test_connection_drops_are_retried_other_errors_are_not() -> None:
+    calls: list[int] = []
+
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise aiohttp.ClientConnectionError("Connector is closed")
+        return "ok"
+
+    assert asyncio.run(with_retries(flaky, "test")) == "ok" and len(calls) == 3
+
+    async def broken() -> str:
+        calls.append(1)
+        raise ValueError("bad")
+
+    calls.clear()
+    with pytest.raises(ValueError):
+        asyncio.run(with_retries(broken, "test"))
+    assert len(calls) == 1
+
+
+def test_clip_failure_degrades_to_null_and_marks_clip_unavailable() -> None:
+    async def score(crops: list[np.ndarray]) -> list[dict[str, float]]:
+        raise aiohttp.ClientConnectionError(SECRET)
+
+    models = client(handle(), handle(score=score))
+    assert asyncio.run(models.emotions(IMAGE, [(10, 10, 60, 70)])) == [None]
+    assert models.clip_health.available is False
+    assert "10.1.2.3" not in str(models.clip_health.reason)
+
+
+def test_emotions_only_for_boxes_inside_the_image() -> None:
+    seen: list[int] = []
+
+    async def score_labels(crops: list[np.ndarray], labels: list[str]) -> list[dict[str, float]]:
+        seen.append(len(crops))
+        return [dict.fromkeys(labels, 0.5) for _ in crops]
+
+    models = client(handle(), handle(score_labels=score_labels))
+    boxes = [(10.0, 10.0, 60.0, 70.0), (500.0, 500.0, 600.0, 600.0)]  # the second is outside
+    result = asyncio.run(models.emotions(IMAGE, boxes, ["a", "b"]))
+    assert seen == [1] and result == [{"a": 0.5, "b": 0.5}, None]
+
+
+def test_unavailable_clip_is_not_called() -> None:
+    models = client(handle(), handle())  # no score API: a call would fail the test
+    models.clip_health.mark_unavailable("down")
+    assert asyncio.run(models.emotions(IMAGE, [(10, 10, 60, 70)])) == [None]
+
+
+def test_health_reasons_carry_no_internal_address() -> None:
+    async def info() -> dict[str, Any]:
+        raise aiohttp.ClientConnectionError(SECRET)
+
+    async def clip_health() -> dict[str, Any]:
+        raise aiohttp.ClientConnectionError(SECRET)
+
+    models = client(handle(info=info), handle(health=clip_health))
+    endpoint = HealthEndpoint(models.clip_health)
+    assert asyncio.run(endpoint()) == (503, {"status": "starting", "clip_service": "unknown"})
+    endpoint.client = models
+    asyncio.run(models.check_clip())
+    status, body = asyncio.run(endpoint())
+    assert status == 503 and body["status"] == "unavailable"
+    assert "ClientConnectionError" in body["reason"]
+    assert "10.1.2.3" not in json.dumps(body) and "3001" not in json.dumps(body)
+    assert "10.1.2.3" not in str(models.clip_health.reason)
+
+
+def test_health_degraded_and_synthetic_warning() -> None:
+    async def info() -> dict[str, Any]:
+        return {**INFO, "synthetic": True}
+
+    models = client(handle(info=info), handle())
+    models.clip_health.mark_unavailable("CLIP model not loaded")
+    endpoint = HealthEndpoint(models.clip_health)
+    endpoint.client = models
+    status, body = asyncio.run(endpoint())
+    assert status == 200 and body["status"] == "degraded" and body["clip_model"] is None
+    assert body["reason"] == "CLIP model not loaded" and "synthetic" in body["warning"]
