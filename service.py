@@ -41,8 +41,10 @@ from facereid.ops.logs import configure_logging
 from facereid.video import intake as video_mod  # issue 8
 from facereid.video import jobs as video_jobs_mod  # issue 8
 from facereid.video.pipeline import ModelCalls, VideoJobRunner
+from facereid.video.uploads import discard_upload
 from facereid.web.chain import protection_middlewares
 from facereid.web.contract import ContractMiddleware
+from facereid.web.tenancy import tenant_of
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
 
@@ -261,41 +263,45 @@ class FaceReID:
     @bentoml.api(route="/video/submit")
     async def video_submit(
         self,
-        video: Annotated[Path, Field(description="MP4/H.264, WebM, AVI, ... as a file upload")],
+        video: Annotated[Path, Field(description="MP4/MOV, Matroska/WebM or AVI file upload")],
+        ctx: bentoml.Context,
         sample_fps: float | None = None,
         include_emotions: bool = True,
     ) -> Any:
-        """Checks the video's header and limits, answers 202 with a job id at once."""
+        """Checks the video's header and limits, answers 202 with a job id at once. The job
+        belongs to the caller's tenant (docs/video.md)."""
         try:
             fps = video_jobs_mod.checked_sample_fps(sample_fps, settings.video_sample_fps)
             path = await anyio.to_thread.run_sync(
-                video_jobs_mod.take_upload, video, settings.video_max_bytes
+                video_jobs.take_upload, video, settings.video_max_bytes
             )
             try:
                 limits = video_jobs_mod.video_limits(settings)
                 info = await anyio.to_thread.run_sync(video_mod.probe_video, path, limits)
-                job = video_jobs.create(path, fps, include_emotions)
+                job = video_jobs.create(tenant_of(ctx.request.scope), path, fps, include_emotions)
             except BaseException:
-                video_jobs_mod.discard_upload(path)
+                discard_upload(path)
                 raise
         except FaceReIDError as exc:
             return _error(exc)
         job.frames_total = video_mod.expected_samples(info, fps)
-        job.task = asyncio.create_task(self.video_runner.run(job))
+        self.video_runner.submit(job)
         return JSONResponse(status_code=202, content=job.status_payload(video_jobs.ttl_s))
 
+    # async: the job table and its tasks are touched on the event loop only.
     @bentoml.api(route="/video/status")
-    def video_status(self, job_id: str) -> Any:
+    async def video_status(self, job_id: str, ctx: bentoml.Context) -> Any:
         try:
-            return video_jobs.get(job_id).status_payload(video_jobs.ttl_s)
+            job = video_jobs.get(job_id, tenant_of(ctx.request.scope))
         except FaceReIDError as exc:
             return _error(exc)
+        return job.status_payload(video_jobs.ttl_s)
 
     @bentoml.api(route="/video/result")
-    def video_result(self, job_id: str) -> Any:
+    async def video_result(self, job_id: str, ctx: bentoml.Context) -> Any:
         """The identities of a completed job; a failed or cancelled job answers its error."""
         try:
-            job = video_jobs.result(job_id)
+            job = video_jobs.result(job_id, tenant_of(ctx.request.scope))
         except FaceReIDError as exc:
             return _error(exc)
         if job.status != video_jobs_mod.COMPLETED or job.result is None:
@@ -305,11 +311,12 @@ class FaceReID:
         return {"job_id": job.job_id, "status": job.status, **job.result}
 
     @bentoml.api(route="/video/cancel")
-    def video_cancel(self, job_id: str) -> Any:
+    async def video_cancel(self, job_id: str, ctx: bentoml.Context) -> Any:
         try:
-            return video_jobs.cancel(job_id).status_payload(video_jobs.ttl_s)
+            job = video_jobs.cancel(job_id, tenant_of(ctx.request.scope))
         except FaceReIDError as exc:
             return _error(exc)
+        return job.status_payload(video_jobs.ttl_s)
 
     # -- composition ----------------------------------------------------------------------
 
@@ -397,7 +404,7 @@ class FaceReID:
 
 # -- video helpers (issue 8) --------------------------------------------------------------
 
-video_jobs = video_jobs_mod.VideoJobs(settings.video_result_ttl_s, settings.video_max_jobs)
+video_jobs = video_jobs_mod.VideoJobs.from_settings(settings)
 
 
 async def _with_retries(call: Callable[[], Awaitable[T]], what: str, attempts: int = 3) -> T:

@@ -106,7 +106,9 @@ def lying_mjpeg_mkv(path: Path, frames: int = 3, side: int = 4000, declared: int
     small = np.full((declared, declared, 3), 128, np.uint8)
     big = np.full((side, side, 3), 128, np.uint8)
     cv2.circle(big, (side // 2, side // 2), side // 3, (40, 200, 90), -1)
-    jpegs = [cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 30])[1] for image in (small, big)]
+    jpegs = [
+        cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 30])[1] for image in (small, big)
+    ]
     with av.open(str(path), mode="w", format="matroska") as container:
         stream = container.add_stream("mjpeg", rate=10)
         stream.width = stream.height = declared

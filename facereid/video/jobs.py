@@ -28,7 +28,7 @@ from facereid.errors import (
     JobNotFoundError,
     TooManyJobsError,
 )
-from facereid.video.uploads import discard_upload
+from facereid.video.uploads import UploadArea, discard_upload
 
 QUEUED, RUNNING, COMPLETED = "queued", "running", "completed"
 FAILED, CANCELLED = "failed", "cancelled"
@@ -90,12 +90,36 @@ class VideoJob:
 
 
 class VideoJobs:
-    def __init__(self, ttl_s: float, max_jobs: int, max_jobs_per_tenant: int | None = None) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        max_jobs: int,
+        max_jobs_per_tenant: int | None = None,
+        uploads: UploadArea | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_jobs = max_jobs
         self.max_jobs_per_tenant = max_jobs_per_tenant or max_jobs
+        self.uploads = uploads
         self._jobs: dict[str, VideoJob] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VideoJobs:
+        """The service's table; its upload folder is swept of dead processes' files now."""
+        uploads = UploadArea(Path(settings.data_dir) / "video-uploads")
+        return cls(
+            settings.video_result_ttl_s,
+            settings.video_max_jobs,
+            settings.video_max_jobs_per_tenant,
+            uploads,
+        )
+
+    def take_upload(self, upload: Path, max_bytes: int) -> Path:
+        """Move a request's upload into the service's own folder, under a fixed name."""
+        if self.uploads is None:
+            raise RuntimeError("this job table has no upload folder")
+        return self.uploads.take(upload, max_bytes)
 
     def create(
         self, tenant: str, path: Path, sample_fps: float, include_emotions: bool
@@ -104,7 +128,9 @@ class VideoJobs:
             self._expire()
             active = [job for job in self._jobs.values() if job.status not in FINISHED]
             if len(active) >= self.max_jobs:
-                raise TooManyJobsError(f"{len(active)} video jobs are waiting or running; retry later")
+                raise TooManyJobsError(
+                    f"{len(active)} video jobs are waiting or running; retry later"
+                )
             own = sum(job.tenant == tenant for job in active)
             if own >= self.max_jobs_per_tenant:
                 raise TooManyJobsError(

@@ -77,9 +77,7 @@ def test_the_reference_does_forbid_and_merge_here() -> None:
     tracks = random_tracks(rng, count=30, people=3)
     merged = greedy_reference(tracks, 0.7)
     assert len(merged) < len(tracks)
-    shared = [
-        (a, b) for a in range(30) for b in range(a) if tracks[a].frames & tracks[b].frames
-    ]
+    shared = [(a, b) for a in range(30) for b in range(a) if tracks[a].frames & tracks[b].frames]
     assert shared
     for group in merged:
         for a, b in shared:
