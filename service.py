@@ -283,10 +283,12 @@ class FaceReID:
                 discard_upload(path)
                 raise
         except FaceReIDError as exc:
+            ctx.response.status_code = exc.status  # with a ctx, BentoML answers its status
             return _error(exc)
         job.frames_total = video_mod.expected_samples(info, fps)
         self.video_runner.submit(job)
-        return JSONResponse(status_code=202, content=job.status_payload(video_jobs.ttl_s))
+        ctx.response.status_code = 202
+        return job.status_payload(video_jobs.ttl_s)
 
     # async: the job table and its tasks are touched on the event loop only.
     @bentoml.api(route="/video/status")
@@ -294,6 +296,7 @@ class FaceReID:
         try:
             job = video_jobs.get(job_id, tenant_of(ctx.request.scope))
         except FaceReIDError as exc:
+            ctx.response.status_code = exc.status  # with a ctx, BentoML answers its status
             return _error(exc)
         return job.status_payload(video_jobs.ttl_s)
 
@@ -303,11 +306,13 @@ class FaceReID:
         try:
             job = video_jobs.result(job_id, tenant_of(ctx.request.scope))
         except FaceReIDError as exc:
+            ctx.response.status_code = exc.status  # with a ctx, BentoML answers its status
             return _error(exc)
         if job.status != video_jobs_mod.COMPLETED or job.result is None:
             error = dict(job.error or {"code": "internal_error", "message": "no result"})
             error["job_id"] = job.job_id
-            return JSONResponse(status_code=job.error_status, content={"error": error})
+            ctx.response.status_code = job.error_status
+            return {"error": error}
         return {"job_id": job.job_id, "status": job.status, **job.result}
 
     @bentoml.api(route="/video/cancel")
@@ -315,6 +320,7 @@ class FaceReID:
         try:
             job = video_jobs.cancel(job_id, tenant_of(ctx.request.scope))
         except FaceReIDError as exc:
+            ctx.response.status_code = exc.status  # with a ctx, BentoML answers its status
             return _error(exc)
         return job.status_payload(video_jobs.ttl_s)
 

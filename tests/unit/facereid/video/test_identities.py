@@ -30,9 +30,7 @@ def engine() -> DlibEngine:
 @pytest.fixture(scope="module")
 def scenario_video(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tom = t1_path.with_name("Tom_Hanks_54745.png")
-    return write_video(
-        tmp_path_factory.mktemp("video") / "scenario.mp4", t1_scenario(t1_path, tom)
-    )
+    return write_video(tmp_path_factory.mktemp("video") / "scenario.mp4", t1_scenario(t1_path, tom))
 
 
 def analyze(video: Path, engine: DlibEngine, tmp_path: Path) -> dict[str, Any]:

@@ -72,9 +72,7 @@ def test_too_many_tracks_fail_the_job_with_a_clear_code(tmp_path: Path) -> None:
         for k in range(4):  # four faces far apart, each a stranger: new tracks every frame
             vector = rng.normal(size=128).astype(np.float32)
             x = 70.0 * k + float(rng.integers(0, 5))
-            faces.append(
-                {"bbox": [x, 10.0, x + 40, 50.0], "score": 0.9, "embedding": vector / 10}
-            )
+            faces.append({"bbox": [x, 10.0, x + 40, 50.0], "score": 0.9, "embedding": vector / 10})
         return faces
 
     settings = Settings(_env_file=None, video_max_tracks=10)
