@@ -34,8 +34,10 @@ class FairScheduler:
         return sum(len(queue) for queue in self._queues.values())
 
     def submit(self, job: VideoJob) -> None:
+        """Queue a job; it is started on the loop's next turn, so the submit reply still
+        shows it ``queued``."""
         self._queues.setdefault(job.tenant, deque()).append(job)
-        self._dispatch()
+        asyncio.get_running_loop().call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
         while self.running < self.slots:

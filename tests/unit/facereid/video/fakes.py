@@ -72,7 +72,8 @@ def run_job(
 
     async def scenario() -> None:
         runner.submit(job)
-        assert job.task is not None
+        while job.task is None:  # started on the loop's next turn
+            await asyncio.sleep(0)
         await job.task
 
     asyncio.run(scenario())

@@ -106,6 +106,8 @@ def test_jobs_are_taken_round_robin_across_tenants(tmp_path: Path) -> None:
         jobs += [table.create("kc", upload(tmp_path, f"c{n}"), 2.0, False) for n in range(1)]
         for job in jobs:
             scheduler.submit(job)
+        assert scheduler.running == 0 and jobs[0].status == video_jobs.QUEUED
+        await asyncio.sleep(0)
         assert scheduler.running == 1 and scheduler.queued == 7
         gate.set()
         while scheduler.running or scheduler.queued:
