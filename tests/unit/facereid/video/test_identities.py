@@ -24,7 +24,7 @@ STEP = 1 / SAMPLE_FPS
 
 @pytest.fixture(scope="module")
 def engine() -> DlibEngine:
-    return DlibEngine(Settings(_env_file=None, dlib_upsample=1, video_identity_threshold=None))
+    return DlibEngine(Settings(dlib_upsample=1, video_identity_threshold=None))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def analyze(video: Path, engine: DlibEngine, tmp_path: Path) -> dict[str, Any]:
 
 def settings() -> Settings:
     # Pinned, not read from the environment: a variable set elsewhere must not move results.
-    return Settings(_env_file=None, video_identity_threshold=None, video_track_lost_s=1.0)
+    return Settings(video_identity_threshold=None, video_track_lost_s=1.0)
 
 
 @pytest.fixture(scope="module")

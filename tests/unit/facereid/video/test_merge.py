@@ -97,5 +97,5 @@ def test_tracks_in_the_same_frame_never_merge_even_when_identical() -> None:
 def test_no_and_one_track() -> None:
     assert merge_tracks([], 0.5) == []
     box = np.array([0, 0, 40, 40], np.float32)
-    one = Track(1, [FaceObservation(0, 0.0, box, 0.9, np.ones(4, np.float32) / 2)])
+    one = Track(1, [FaceObservation(0, 0.0, box, 0.9, np.full(4, 0.5, np.float32))])
     assert [i.tracks for i in merge_tracks([one], 0.5)] == [[one]]

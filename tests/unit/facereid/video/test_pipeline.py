@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from facereid.config import Settings
+from facereid.video import intake, pipeline
 from facereid.video import jobs as video_jobs
-from facereid.video import pipeline
 from tests.unit.facereid.video.fakes import FakeModels, run_job
 from tests.video_builder import flat_frames, lying_mjpeg_mkv, write_video
 
@@ -75,7 +75,7 @@ def test_too_many_tracks_fail_the_job_with_a_clear_code(tmp_path: Path) -> None:
             faces.append({"bbox": [x, 10.0, x + 40, 50.0], "score": 0.9, "embedding": vector / 10})
         return faces
 
-    settings = Settings(_env_file=None, video_max_tracks=10)
+    settings = Settings(video_max_tracks=10)
     job = run_job(upload, FakeModels(a_new_face_everywhere), settings, sample_fps=10.0)
     assert job.status == video_jobs.FAILED
     assert job.error is not None and job.error["code"] == "video_too_complex"
@@ -121,13 +121,13 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
         release.wait(10)
         yield from ()
 
-    monkeypatch.setattr(pipeline.video_mod, "probe_video", lambda path, limits: object())
-    monkeypatch.setattr(pipeline.video_mod, "iter_sampled_frames", blocking_frames)
+    monkeypatch.setattr(intake, "probe_video", lambda path, limits: object())
+    monkeypatch.setattr(intake, "iter_sampled_frames", blocking_frames)
     (tmp_path / "a.mp4").write_bytes(b"x")
     upload = upload_of(tmp_path / "a.mp4")
     table = video_jobs.VideoJobs(60, 4)
     job = table.create("t", upload, 2.0, include_emotions=False)
-    runner = pipeline.VideoJobRunner(Settings(_env_file=None), FakeModels().calls())
+    runner = pipeline.VideoJobRunner(Settings(), FakeModels().calls())
 
     async def scenario() -> None:
         runner.submit(job)
