@@ -22,9 +22,24 @@ SAMPLE_FPS = 2.0
 STEP = 1 / SAMPLE_FPS
 
 
+# Every setting that moves detection, tracking or merging is pinned here, not read from the
+# environment: a variable set by the shell or leaked by another test must not move results.
+PINNED: dict[str, Any] = {
+    "det_thresh": 0.5,
+    "dlib_detector": "hog",
+    "dlib_upsample": 1,
+    "min_face_size": 20,
+    "max_faces": 32,
+    "video_identity_threshold": None,
+    "video_track_lost_s": 1.0,
+    "video_process_side": 640,
+    "video_chunk_frames": 8,
+}
+
+
 @pytest.fixture(scope="module")
 def engine() -> DlibEngine:
-    return DlibEngine(Settings(dlib_upsample=1, video_identity_threshold=None))
+    return DlibEngine(Settings(**PINNED))
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +59,7 @@ def analyze(video: Path, engine: DlibEngine, tmp_path: Path) -> dict[str, Any]:
 
 
 def settings() -> Settings:
-    # Pinned, not read from the environment: a variable set elsewhere must not move results.
-    return Settings(video_identity_threshold=None, video_track_lost_s=1.0)
+    return Settings(**PINNED)
 
 
 @pytest.fixture(scope="module")
