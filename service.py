@@ -34,6 +34,7 @@ from facereid.web.chain import protection_middlewares
 from facereid.web.contract import ContractMiddleware, JSONHandler
 from facereid.web.openapi import docs_endpoint
 from facereid.web.routes import json_route
+from facereid.web.tenancy import tenant_of
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
 
@@ -42,7 +43,7 @@ clip_health = ClipHealth()
 health = HealthEndpoint(clip_health)
 # Jobs live in an in-process table (facereid.video.jobs), not in @bentoml.task: BentoML
 # 1.4.40 tasks store the whole upload in SQLite, report no progress and cannot cancel.
-video_jobs = video_jobs_mod.VideoJobs(settings.video_result_ttl_s, settings.video_max_jobs)
+video_jobs = video_jobs_mod.VideoJobs.from_settings(settings)
 
 
 @bentoml.service(
@@ -175,26 +176,38 @@ class FaceReID:
     @json_route
     async def video_submit(
         self,
-        video: Annotated[Path, Field(description="MP4/H.264, WebM, AVI, ... as a file upload")],
+        video: Annotated[Path, Field(description="MP4/MOV, Matroska/WebM or AVI file upload")],
+        ctx: bentoml.Context,
         sample_fps: float | None = None,
         include_emotions: bool = True,
     ) -> JSONResponse:
-        """Checks the video's header and limits, answers 202 with a job id at once."""
+        """Checks the video's header and limits, answers 202 with a job id at once. The job
+        belongs to the caller's tenant (docs/video.md)."""
         job = await submit_video(
-            video_jobs, self.video_runner, settings, video, sample_fps, include_emotions
+            video_jobs,
+            self.video_runner,
+            settings,
+            tenant_of(ctx.request.scope),
+            video,
+            sample_fps,
+            include_emotions,
         )
         return JSONResponse(status_code=202, content=job.status_payload(video_jobs.ttl_s))
 
+    # async: the job table and its tasks are touched on the event loop only.
     @bentoml.api(route="/video/status", output_spec=schemas.VideoJobStatus)
     @json_route
-    def video_status(self, job_id: str) -> dict[str, Any]:
-        return video_jobs.get(job_id).status_payload(video_jobs.ttl_s)
+    async def video_status(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
+        job = video_jobs.get(job_id, tenant_of(ctx.request.scope))
+        return job.status_payload(video_jobs.ttl_s)
 
     @bentoml.api(route="/video/result", output_spec=schemas.VideoResult)
     @json_route
-    def video_result(self, job_id: str) -> dict[str, Any] | JSONResponse:
+    async def video_result(
+        self, job_id: str, ctx: bentoml.Context
+    ) -> dict[str, Any] | JSONResponse:
         """The identities of a completed job; a failed or cancelled job answers its error."""
-        job = video_jobs.result(job_id)
+        job = video_jobs.result(job_id, tenant_of(ctx.request.scope))
         if job.status != video_jobs_mod.COMPLETED or job.result is None:
             error = dict(job.error or {"code": "internal_error", "message": "no result"})
             error["job_id"] = job.job_id
@@ -203,8 +216,9 @@ class FaceReID:
 
     @bentoml.api(route="/video/cancel", output_spec=schemas.VideoJobStatus)
     @json_route
-    def video_cancel(self, job_id: str) -> dict[str, Any]:
-        return video_jobs.cancel(job_id).status_payload(video_jobs.ttl_s)
+    async def video_cancel(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
+        job = video_jobs.cancel(job_id, tenant_of(ctx.request.scope))
+        return job.status_payload(video_jobs.ttl_s)
 
 
 def _same_model(first: str | None, second: str | None) -> None:

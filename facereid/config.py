@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     video_track_lost_s: float = 1.0  # how long a lost track may be re-found by motion
     video_identity_threshold: float | None = None  # None: per embedding model (dlib 0.91)
 
+    # Video safety (issue 12, docs/video.md, docs/security-video.md)
+    data_dir: str = "./data"  # the service's own files; video uploads under video-uploads/
+    video_max_frames: int = 100_000  # decoded frames per video (600 s at 166 fps)
+    video_max_decode_s: float = 600.0  # wall time in the decoder per pass over a video
+    video_max_tracks: int = 5_000  # face tracks per job; more fail it (video_too_complex)
+    video_max_jobs_per_tenant: int = 4  # queued + running jobs of one tenant
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -155,6 +155,13 @@ class VideoResolutionTooLargeError(InvalidInputError):
     status = 413
 
 
+class VideoTooComplexError(InvalidInputError):
+    """Too many decoded frames, too much decoding time, or too many face tracks."""
+
+    code = "video_too_complex"
+    status = 413
+
+
 class InvalidVideoError(InvalidInputError):
     """A video container we know, but broken (e.g. truncated before its index)."""
 

@@ -12,6 +12,7 @@ So 7 people; C, F and E are seen at 0-2 s and again from about 5.5 s.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -81,3 +82,43 @@ def t1_scenario(t1: Path, tom: Path) -> list[np.ndarray]:
 
 def flat_frames(count: int, size: tuple[int, int] = (OUT_W, OUT_H)) -> list[np.ndarray]:
     return [np.full((size[1], size[0], 3), 90 + i % 50, np.uint8) for i in range(count)]
+
+
+# -- hostile files (issue 12) --------------------------------------------------------------
+
+
+def hls_playlist(segment: Path) -> bytes:
+    """An HLS playlist whose one segment is a file on the server: FFmpeg's ``hls`` demuxer
+    would open it, bypassing the upload (and its size limit)."""
+    return (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:10.0,\nfile:{segment}\n#EXT-X-ENDLIST\n"
+    ).encode()
+
+
+def ffconcat_self(name: str = "upload") -> bytes:
+    """An ffconcat list naming itself: FFmpeg's ``concat`` demuxer would loop on it."""
+    return f"ffconcat version 1.0\nfile {name}\nfile {name}\n".encode()
+
+
+def lying_mjpeg_mkv(path: Path, frames: int = 3, side: int = 4000, declared: int = 64) -> Path:
+    """An MKV whose MJPEG stream declares ``declared``² (and whose first JPEG, which FFmpeg
+    probes, is that size) but whose later JPEGs are ``side``²: the header passes a size check
+    that the decoded frames would fail."""
+    small = np.full((declared, declared, 3), 128, np.uint8)
+    big = np.full((side, side, 3), 128, np.uint8)
+    cv2.circle(big, (side // 2, side // 2), side // 3, (40, 200, 90), -1)
+    jpegs = [
+        cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 30])[1] for image in (small, big)
+    ]
+    with av.open(str(path), mode="w", format="matroska") as container:
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width = stream.height = declared
+        stream.pix_fmt = "yuvj420p"
+        for i in range(frames):
+            packet = av.Packet(jpegs[min(i, 1)].tobytes())
+            packet.stream = stream
+            packet.pts = packet.dts = i
+            packet.time_base = Fraction(1, 10)
+            container.mux(packet)
+    return path

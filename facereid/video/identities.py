@@ -5,20 +5,28 @@ is hidden, or comes back after a cut starts a new track; tracks are then merged 
 most similar pair first (cosine of the tracks' L2-normalised mean embeddings, average
 linkage), while the best pair is above the embedding model's threshold. Two tracks seen in
 the same frame are never merged: they are two people.
+
+The merging is SciPy's average-linkage clustering (``scipy.cluster.hierarchy.linkage``, the
+nearest-neighbour-chain algorithm, O(n²) time and a condensed O(n²) distance array) cut at
+the threshold. Average linkage is reducible, so it makes the same merges as the greedy
+most-similar-pair-first loop it replaces (which was O(n³)); tracks sharing a frame get a
+distance so large that every cluster holding them stays above any cut, which is the
+"cannot link" of the greedy loop. ``tests/unit/facereid/video/test_merge.py`` checks this
+against a brute-force greedy reference on random inputs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from facereid.errors import VideoTooComplexError
 from facereid.faces.records import FaceRecord, FloatArray, xyxy_to_xywh
-from facereid.video.intake import DecodeReport, SampledFrame, VideoInfo, VideoLimits
+from facereid.video.intake import DecodeReport, SampledFrame, VideoInfo
 from facereid.video.tracking import (
     FaceObservation,
     FaceTracker,
@@ -58,45 +66,70 @@ class Identity:
 
 
 def merge_tracks(tracks: Sequence[Track], threshold: float) -> list[Identity]:
-    """Greedy average-linkage merging above ``threshold`` with a cannot-link for tracks
-    that share a frame. Identities are ordered by first appearance.
+    """Average-linkage merging above ``threshold`` with a cannot-link for tracks that share a
+    frame. Identities are ordered by first appearance."""
+    from scipy.cluster.hierarchy import linkage
 
-    Cluster similarity is the mean of the pairwise track similarities, kept as block sums
-    so that each merge costs O(n) numpy work (n = number of tracks)."""
     n = len(tracks)
-    if n == 0:
-        return []
-    means = np.stack([t.mean_embedding() for t in tracks]).astype(np.float64)
-    sums = means @ means.T  # sum of pairwise similarities between clusters i and j
-    sizes = np.ones(n)
-    apart = np.eye(n, dtype=bool)  # seen in the same frame (or the same cluster)
+    if n < 2:
+        return [Identity(list(tracks))] if tracks else []
+    # float32 products (BLAS sgemm, twice the speed of float64): similarities are exact to
+    # ~1e-7, far below any threshold's meaning.
+    means = np.stack([t.mean_embedding() for t in tracks]).astype(np.float32)
+    distances = _condensed_cosine_distances(means)
+    _forbid_shared_frames(distances, tracks, n)
+    merges = linkage(distances, method="average")
+    # Merges come out in order of distance; those within the cut join clusters.
+    cut = 1.0 - threshold
+    parent = list(range(2 * n - 1))
+    for step, (a, b, distance, _) in enumerate(merges):
+        if distance > cut:
+            break
+        parent[int(a)] = parent[int(b)] = n + step
+    members: dict[int, list[Track]] = {}
+    for i, track in enumerate(tracks):
+        members.setdefault(_root(parent, i), []).append(track)
+    clusters = [Identity(sorted(group, key=lambda t: t.start_s)) for group in members.values()]
+    return sorted(clusters, key=lambda c: c.observations[0].time_s)
+
+
+# Far beyond any cut even when averaged with n² - 1 perfect matches, yet exact in float64.
+_APART = 1e12
+
+
+def _condensed_cosine_distances(means: np.ndarray, block: int = 512) -> np.ndarray:
+    """``1 - cosine`` for every pair i < j, in SciPy's condensed order, computed in blocks of
+    rows (one matrix product each) so that no n x n matrix is held."""
+    n = len(means)
+    out = np.empty(n * (n - 1) // 2, dtype=np.float64)  # SciPy's linkage works in float64
+    start = 0
+    for first in range(0, n - 1, block):
+        products = means[first : first + block] @ means[first:].T
+        for offset in range(len(products)):
+            row = products[offset, offset + 1 :]
+            out[start : start + len(row)] = row
+            start += len(row)
+    np.subtract(1.0, out, out=out)
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+def _forbid_shared_frames(distances: np.ndarray, tracks: Sequence[Track], n: int) -> None:
     by_frame: dict[int, list[int]] = {}
     for i, track in enumerate(tracks):
         for frame in track.frames:
             by_frame.setdefault(frame, []).append(i)
     for owners in by_frame.values():
-        apart[np.ix_(owners, owners)] = True
-    alive = np.ones(n, dtype=bool)
-    members = [[i] for i in range(n)]
-    while True:
-        score = sums / np.outer(sizes, sizes)
-        score[apart | ~alive[:, None] | ~alive[None, :]] = -np.inf
-        a, b = divmod(int(np.argmax(score)), n)
-        if score[a, b] < threshold:
-            break
-        sums[a, :] += sums[b, :]
-        sums[:, a] += sums[:, b]
-        sizes[a] += sizes[b]
-        apart[a, :] |= apart[b, :]
-        apart[:, a] |= apart[:, b]
-        alive[b] = False
-        members[a] += members[b]
-    clusters = [
-        Identity(sorted((tracks[i] for i in members[c]), key=lambda t: t.start_s))
-        for c in range(n)
-        if alive[c]
-    ]
-    return sorted(clusters, key=lambda c: c.observations[0].time_s)
+        for x, i in enumerate(owners):
+            for j in owners[x + 1 :]:
+                a, b = min(i, j), max(i, j)
+                distances[n * a - a * (a + 1) // 2 + (b - a - 1)] = _APART
+
+
+def _root(parent: list[int], node: int) -> int:
+    while parent[node] != node:
+        node = parent[node]
+    return node
 
 
 def segments(times: Sequence[float], max_gap_s: float) -> list[tuple[float, float]]:
@@ -113,10 +146,18 @@ def segments(times: Sequence[float], max_gap_s: float) -> list[tuple[float, floa
 class VideoReID:
     """Accumulates sampled frames' faces; ``result()`` gives the identities."""
 
-    def __init__(self, sample_fps: float, threshold: float, lost_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        sample_fps: float,
+        threshold: float,
+        lost_s: float = 1.0,
+        max_tracks: int | None = None,
+    ) -> None:
         self.sample_fps = sample_fps
         self.threshold = threshold
+        self.max_tracks = max_tracks
         self._tracker = FaceTracker(sample_fps, lost_s=lost_s)
+        self._identities: list[Identity] | None = None
         self.frames_done = 0
         self.frames_with_faces = 0
 
@@ -134,12 +175,25 @@ class VideoReID:
             for f in faces
         ]
         self._tracker.update(observations)
+        self._identities = None
         self.frames_done += 1
         self.frames_with_faces += bool(observations)
+        self._check_tracks(self._tracker.track_count)
 
     def identities(self) -> list[Identity]:
-        tracks = split_on_appearance(self._tracker.tracks(), self.threshold)
-        return merge_tracks(tracks, self.threshold)
+        """Computed once after the last frame (O(n²) in tracks: call it off the event loop)."""
+        if self._identities is None:
+            tracks = split_on_appearance(self._tracker.tracks(), self.threshold)
+            self._check_tracks(len(tracks))
+            self._identities = merge_tracks(tracks, self.threshold)
+        return self._identities
+
+    def _check_tracks(self, count: int) -> None:
+        # The merge needs memory and time quadratic in tracks: fail rather than drop people.
+        if self.max_tracks is not None and count > self.max_tracks:
+            raise VideoTooComplexError(
+                f"the video produced over {self.max_tracks} face tracks (VIDEO_MAX_TRACKS)"
+            )
 
     def result(
         self, embedding_model: str, emotions: dict[int, Any] | None = None
@@ -197,45 +251,6 @@ def best_face_payload(obs: FaceObservation) -> dict[str, Any]:
         "bbox": xyxy_to_xywh(obs.bbox),
         "score": round(obs.score, 4),
     }
-
-
-FaceFn = Callable[[list[np.ndarray]], list[list[FaceRecord]]]
-
-
-def engine_face_fn(engine: Any) -> FaceFn:
-    """The face service's ``detect_embed`` contract, in process, over a ``FaceEngine``."""
-
-    def detect_embed(images: list[np.ndarray]) -> list[list[FaceRecord]]:
-        detections = engine.detect(images)
-        out: list[list[FaceRecord]] = []
-        for image, faces in zip(images, detections, strict=True):
-            rows = engine.embed([image] * len(faces), faces) if faces else []
-            out.append([FaceRecord.from_detection(f, rows[i]) for i, f in enumerate(faces)])
-        return out
-
-    return detect_embed
-
-
-def analyze_video_file(
-    path: Path,
-    face_fn: FaceFn,
-    *,
-    engine: str,
-    embedding_model: str,
-    limits: VideoLimits,
-    sample_fps: float,
-    threshold: float | None = None,
-    lost_s: float = 1.0,
-) -> dict[str, Any]:
-    """The whole pipeline in process (tests, scripts): probe, sample, detect, track, merge."""
-    from facereid.video.intake import iter_sampled_frames, probe_video
-
-    info = probe_video(path, limits)
-    reid = VideoReID(sample_fps, identity_threshold(engine, threshold), lost_s)
-    report = DecodeReport()
-    for frame in iter_sampled_frames(path, info, limits, sample_fps, report):
-        reid.add_frame(frame, face_fn([frame.image])[0])
-    return video_result(reid, info, report, embedding_model, sample_fps)
 
 
 def video_result(

@@ -1,8 +1,14 @@
 """Video intake: probe the container header, check the limits, then decode and sample frames.
 
-PyAV (FFmpeg) decodes MP4/H.264, WebM/VP8/VP9, AVI and whatever else its bundled FFmpeg reads.
-Every limit is decided from the file size and the container header before any frame is
-decoded; a header without a duration is checked again while decoding. A file that breaks off
+Only an allow-list is opened (docs/security-video.md): the container is chosen from the file's
+first bytes (MP4/MOV, Matroska/WebM, AVI) and handed to FFmpeg by name, so FFmpeg never probes
+its way into a demuxer that opens other files (HLS playlists, concat lists, image sequences);
+``protocol_whitelist=file`` and MOV's default of ignoring external data references keep even
+the allowed demuxers inside the one file. The video codec must be on ``ALLOWED_CODECS``.
+
+The size and the container header are checked before any frame is decoded; every decoded
+frame is checked again (a stream may carry frames larger than its header says), and the
+number of decoded frames and the time spent decoding are bounded. A file that breaks off
 mid-stream (truncated) yields the frames before the break and says so.
 """
 
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +30,7 @@ from facereid.errors import (
     InvalidVideoError,
     UnsupportedVideoError,
     VideoResolutionTooLargeError,
+    VideoTooComplexError,
     VideoTooLargeError,
     VideoTooLongError,
 )
@@ -36,6 +44,8 @@ class VideoLimits:
     max_seconds: float
     max_side: int  # larger frames are rejected
     process_side: int  # larger frames are downscaled to this longest side before detection
+    max_frames: int = 100_000  # decoded frames (not only sampled ones)
+    max_decode_s: float = 600.0  # wall time spent inside the decoder, per pass
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class SampledFrame:
 
 
 def probe_video(path: Path, limits: VideoLimits) -> VideoInfo:
-    """Check size, container, stream and header limits without decoding a frame."""
+    """Check size, container, codec and header limits without decoding a frame."""
     import av
 
     size = path.stat().st_size
@@ -79,26 +89,26 @@ def probe_video(path: Path, limits: VideoLimits) -> VideoInfo:
         raise EmptyVideoError("the video file is empty")
     if size > limits.max_bytes:
         raise VideoTooLargeError(f"video is {size} bytes; the limit is {limits.max_bytes}")
+    demuxer = sniff_container(path)
     try:
-        with av.open(str(path), mode="r") as container:
+        with open_container(path, demuxer) as container:
             streams = container.streams.video
             if not streams:
                 raise UnsupportedVideoError("the file holds no video stream")
             stream = streams[0]
             ctx = stream.codec_context
             width, height = int(ctx.width or 0), int(ctx.height or 0)
-            codec = str(ctx.name or "unknown")
+            codec = str(ctx.codec.canonical_name or ctx.name or "unknown")
             duration = _duration_s(container, stream)
             fps = float(stream.average_rate) if stream.average_rate else None
             fmt = str(container.format.name)
     except av.error.FFmpegError as exc:
-        # A container we know that does not open is broken (e.g. an MP4 truncated before its
-        # moov atom); anything else is a format FFmpeg does not read as video.
-        if _looks_like_known_video(path):
-            raise InvalidVideoError(f"the video is corrupt or truncated: {exc.strerror}") from exc
-        raise UnsupportedVideoError("not a video format that can be decoded") from exc
-    if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
-        raise UnsupportedVideoError(f"this is an image ({fmt}), not a video; use /analyze")
+        # The first bytes named a container we read, so one that does not open is broken
+        # (e.g. an MP4 truncated before its moov atom).
+        raise InvalidVideoError(f"the video is corrupt or truncated: {exc.strerror}") from exc
+    if codec not in ALLOWED_CODECS:
+        allowed = ", ".join(sorted(ALLOWED_CODECS))
+        raise UnsupportedVideoError(f"video codec {codec[:32]!r} is not accepted ({allowed})")
     if width <= 0 or height <= 0:
         raise InvalidVideoError("the video stream has no frame size")
     if max(width, height) > limits.max_side:
@@ -110,6 +120,38 @@ def probe_video(path: Path, limits: VideoLimits) -> VideoInfo:
             f"video lasts {duration:.1f} s; the limit is {limits.max_seconds:g} s"
         )
     return VideoInfo(width, height, duration, fps, codec, fmt, size)
+
+
+# FFmpeg demuxer names. Each reads one file and opens no other (MOV's external data
+# references stay off: its ``enable_drefs`` defaults to false and is never set here).
+MOV, MATROSKA, AVI = "mov", "matroska", "avi"
+ALLOWED_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg"})
+_MOV_ATOMS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+_IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def sniff_container(path: Path) -> str:
+    """The demuxer for this file, from its first bytes; anything else is refused."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if head[4:8] in _MOV_ATOMS:
+        return MOV
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska and WebM
+        return MATROSKA
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return AVI
+    if head.startswith(_IMAGE_SIGNATURES) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
+        raise UnsupportedVideoError("this is an image, not a video; use /analyze")
+    raise UnsupportedVideoError("not an accepted video container (MP4/MOV, Matroska/WebM, AVI)")
+
+
+def open_container(path: Path, demuxer: str) -> Any:
+    """Open with the named demuxer only, reading local files only."""
+    import av
+
+    return av.open(
+        str(path), mode="r", format=demuxer, container_options={"protocol_whitelist": "file"}
+    )
 
 
 def expected_samples(info: VideoInfo, sample_fps: float) -> int | None:
@@ -145,18 +187,18 @@ def iter_sampled_frames(
 
     report = report if report is not None else DecodeReport()
     interval = 1.0 / sample_fps
-    scale = max(1.0, max(info.width, info.height) / limits.process_side)
-    out_w = _even(info.width / scale)
-    out_h = _even(info.height / scale)
     next_time = 0.0
     start: float | None = None
     index = 0
+    clock = DecodeClock(limits.max_decode_s)
     try:
-        with av.open(str(path), mode="r") as container:
+        with open_container(path, sniff_container(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
                 report.frames_decoded += 1
+                _check_frame(frame, report.frames_decoded, limits)
+                clock.check()
                 t = _frame_time(frame, report.frames_decoded, info.fps)
                 start = t if start is None else start
                 t -= start
@@ -166,8 +208,13 @@ def iter_sampled_frames(
                     )
                 if t + 1e-6 < next_time:
                     continue
+                # The scale follows each frame, not the header: the two may differ.
+                scale = max(1.0, max(frame.width, frame.height) / limits.process_side)
+                out_w, out_h = _even(frame.width / scale), _even(frame.height / scale)
                 image = frame.to_ndarray(width=out_w, height=out_h, format="bgr24")
+                clock.pause()
                 yield SampledFrame(index, round(t, 4), np.ascontiguousarray(image), scale)
+                clock.resume()
                 index += 1
                 next_time = (math.floor(t / interval + 1e-6) + 1) * interval
     except av.error.FFmpegError as exc:
@@ -181,6 +228,43 @@ def iter_sampled_frames(
     if info.duration_s is not None and index < (expected_samples(info, sample_fps) or 0) * 0.8:
         # FFmpeg often ends a cut-off stream quietly instead of raising.
         report.truncated = True
+
+
+class DecodeClock:
+    """Wall time spent decoding, not counting the time the consumer holds a yielded frame."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.spent = 0.0
+        self._since: float | None = time.monotonic()
+
+    def pause(self) -> None:
+        if self._since is not None:
+            self.spent += time.monotonic() - self._since
+            self._since = None
+
+    def resume(self) -> None:
+        self._since = time.monotonic()
+
+    def check(self) -> None:
+        running = 0.0 if self._since is None else time.monotonic() - self._since
+        if self.spent + running > self.limit_s:
+            raise VideoTooComplexError(
+                f"decoding took over {self.limit_s:g} s (VIDEO_MAX_DECODE_S)"
+            )
+
+
+def _check_frame(frame: Any, count: int, limits: VideoLimits) -> None:
+    """Every decoded frame, not only the header: a stream may carry larger frames."""
+    if max(frame.width, frame.height) > limits.max_side:
+        raise VideoResolutionTooLargeError(
+            f"frame {count} is {frame.width}x{frame.height}; "
+            f"the largest side allowed is {limits.max_side}"
+        )
+    if count > limits.max_frames:
+        raise VideoTooComplexError(
+            f"the video holds over {limits.max_frames} frames (VIDEO_MAX_FRAMES)"
+        )
 
 
 def _duration_s(container: Any, stream: Any) -> float | None:
@@ -199,14 +283,3 @@ def _frame_time(frame: Any, count: int, fps: float | None) -> float:
 
 def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
-
-
-_IMAGE_FORMATS = {"image2", "apng", "webp", "tiff"}
-_SIGNATURES = (b"ftyp", b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"FLV", b"\x00\x00\x01\xba")
-
-
-def _looks_like_known_video(path: Path) -> bool:
-    """A file that starts like a video container but does not open is broken, not foreign."""
-    with path.open("rb") as handle:
-        head = handle.read(16)
-    return any(sig in head for sig in _SIGNATURES)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ from facereid.faces.records import FaceRecord
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
 from facereid.video.identities import VideoReID, identity_threshold, video_result
+from facereid.video.scheduler import FairScheduler
+from facereid.video.uploads import discard_upload
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +44,25 @@ class ModelCalls:
 
 
 class VideoJobRunner:
+    """Runs submitted jobs, ``VIDEO_CONCURRENT_JOBS`` at once, fairly across tenants."""
+
     def __init__(self, settings: Settings, calls: ModelCalls) -> None:
         self.settings = settings
         self.calls = calls
-        self.slots = asyncio.Semaphore(max(1, settings.video_concurrent_jobs))
+        self.scheduler = FairScheduler(settings.video_concurrent_jobs, self.run)
+
+    def submit(self, job: jobs_mod.VideoJob) -> None:
+        """Queue a job (call on the event loop); it starts when a slot and its turn come."""
+        self.scheduler.submit(job)
 
     async def run(self, job: jobs_mod.VideoJob) -> None:
-        """The job's whole life after submit; every outcome ends in ``job.finish``."""
+        """The job's life once claimed (status ``running``); every outcome ends in
+        ``job.finish``."""
         try:
-            async with self.slots:
-                if job.cancel_requested:
-                    raise JobCancelledError("cancelled before it started")
-                job.status, job.started = jobs_mod.RUNNING, time.time()
-                job.result = await self._process(job)
-                job.finish(jobs_mod.COMPLETED)
+            if job.cancel_requested:
+                raise JobCancelledError("cancelled before it started")
+            job.result = await self._process(job)
+            job.finish(jobs_mod.COMPLETED)
         except (asyncio.CancelledError, JobCancelledError):
             job.finish(jobs_mod.CANCELLED, JobCancelledError("cancelled by the caller"))
         except FaceReIDError as exc:
@@ -65,14 +71,19 @@ class VideoJobRunner:
             logger.exception("video job %s failed", job.job_id)
             job.finish(jobs_mod.FAILED, FaceReIDError("internal error; see the server log"))
         finally:
-            jobs_mod.discard_upload(job.path)
+            discard_upload(job.path)
 
     async def _process(self, job: jobs_mod.VideoJob) -> dict[str, Any]:
         model = await self.calls.face_model()
         limits = jobs_mod.video_limits(self.settings)
         info = await anyio.to_thread.run_sync(video_mod.probe_video, job.path, limits)
         threshold = identity_threshold(model["engine"], self.settings.video_identity_threshold)
-        reid = VideoReID(job.sample_fps, threshold, self.settings.video_track_lost_s)
+        reid = VideoReID(
+            job.sample_fps,
+            threshold,
+            self.settings.video_track_lost_s,
+            max_tracks=self.settings.video_max_tracks,
+        )
         report = video_mod.DecodeReport()
         frames = video_mod.iter_sampled_frames(job.path, info, limits, job.sample_fps, report)
         try:
@@ -89,6 +100,8 @@ class VideoJobRunner:
         finally:
             _close_frames(frames)
         job.frames_total = reid.frames_done
+        # Merging is quadratic in tracks: a worker thread, so the event loop keeps answering.
+        await anyio.to_thread.run_sync(reid.identities)
         emotions = None
         if job.include_emotions and self.calls.clip_available():
             emotions = await self._emotions(job, info, limits, reid)

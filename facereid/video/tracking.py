@@ -108,6 +108,11 @@ class FaceTracker:
             self._new_track().observations.append(orphan)
         self._pending = unassigned
 
+    @property
+    def track_count(self) -> int:
+        """Tracks so far, counting faces that still wait for a track."""
+        return len(self._tracks) + len(self._pending)
+
     def tracks(self) -> list[Track]:
         """Tracks, split where the face changes, ordered by their first appearance."""
         for orphan in self._pending:

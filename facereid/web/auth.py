@@ -93,6 +93,7 @@ class ApiKeyMiddleware:
             await send_unauthorized(send, message)
             return
         scope.setdefault("state", {})["api_key_id"] = digest[:8].hex()
+        scope["state"]["tenant"] = digest[:8].hex()  # one key, one tenant (issue 12)
         await self.app(scope, receive, send)
 
 

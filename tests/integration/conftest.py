@@ -6,6 +6,3 @@ start it with ``tests.harness.start_server``.
 """
 
 from __future__ import annotations
-
-# Kept importable from here for tests written against the old location (one harness only).
-from tests.harness import REPO_ROOT, Server, free_port, start_server  # noqa: F401

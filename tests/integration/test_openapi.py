@@ -14,7 +14,7 @@ from facereid.analysis.schemas import (
     HealthResponse,
     MatchesResponse,
 )
-from tests.integration.conftest import Server
+from tests.harness import Server
 from tests.integration.payloads import b64_file
 
 pytestmark = pytest.mark.slow

@@ -1,9 +1,11 @@
-"""The video pipeline in process: PyAV video -> sampled frames -> dlib engine -> ByteTrack ->
-identities. The video is written here from insightface's t1.jpg and Tom Hanks photo
+"""The production video pipeline (``VideoJobRunner``) end to end in process: PyAV video ->
+sampled frames -> the dlib engine (in place of the face service) -> ByteTrack -> identities.
+The video is written here from insightface's t1.jpg and Tom Hanks photo
 (tests/video_builder.py describes the scenario)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,34 +14,59 @@ import pytest
 
 from facereid.config import Settings
 from facereid.engines.dlib_engine import DlibEngine
-from facereid.video.identities import analyze_video_file, engine_face_fn
-from facereid.video.intake import VideoLimits
+from facereid.video import jobs as video_jobs
+from tests.unit.facereid.video.fakes import FakeModels, engine_faces, run_job
 from tests.video_builder import t1_scenario, write_video
 
 SAMPLE_FPS = 2.0
 STEP = 1 / SAMPLE_FPS
-LIMITS = VideoLimits(max_bytes=50_000_000, max_seconds=60, max_side=4000, process_side=640)
+
+
+# Every setting that moves detection, tracking or merging is pinned here, not read from the
+# environment: a variable set by the shell or leaked by another test must not move results.
+PINNED: dict[str, Any] = {
+    "det_thresh": 0.5,
+    "dlib_detector": "hog",
+    "dlib_upsample": 1,
+    "min_face_size": 20,
+    "max_faces": 32,
+    "video_identity_threshold": None,
+    "video_track_lost_s": 1.0,
+    "video_process_side": 640,
+    "video_chunk_frames": 8,
+}
 
 
 @pytest.fixture(scope="module")
 def engine() -> DlibEngine:
-    return DlibEngine(Settings())
+    return DlibEngine(Settings(**PINNED))
 
 
 @pytest.fixture(scope="module")
-def result(t1_path: Path, engine: DlibEngine, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def scenario_video(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tom = t1_path.with_name("Tom_Hanks_54745.png")
-    video = write_video(
-        tmp_path_factory.mktemp("video") / "scenario.mp4", t1_scenario(t1_path, tom)
-    )
-    return analyze_video_file(
-        video,
-        engine_face_fn(engine),
-        engine="dlib",
-        embedding_model=engine.model_info.embedding_id,
-        limits=LIMITS,
-        sample_fps=SAMPLE_FPS,
-    )
+    return write_video(tmp_path_factory.mktemp("video") / "scenario.mp4", t1_scenario(t1_path, tom))
+
+
+def analyze(video: Path, engine: DlibEngine, tmp_path: Path) -> dict[str, Any]:
+    upload = tmp_path / "job" / "upload"
+    upload.parent.mkdir()
+    shutil.copy(video, upload)  # the runner deletes its upload
+    job = run_job(upload, FakeModels(engine_faces(engine)), settings(), SAMPLE_FPS)
+    assert job.status == video_jobs.COMPLETED, job.error
+    assert job.result is not None
+    return job.result
+
+
+def settings() -> Settings:
+    return Settings(**PINNED)
+
+
+@pytest.fixture(scope="module")
+def result(
+    scenario_video: Path, engine: DlibEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    return analyze(scenario_video, engine, tmp_path_factory.mktemp("run"))
 
 
 def spans(identity: dict[str, Any]) -> list[tuple[float, float]]:
@@ -76,11 +103,12 @@ def test_right_half_faces_are_seen_from_3_to_5_s(result: dict[str, Any]) -> None
 
 
 def test_identity_payload(result: dict[str, Any], engine: DlibEngine) -> None:
+    assert result["video"]["codec"] == "h264" and result["video"]["truncated"] is False
     for identity in result["identities"]:
         embedding = np.asarray(identity["embedding"])
         assert embedding.shape == (128,)
         assert np.linalg.norm(embedding) == pytest.approx(1.0, abs=1e-4)
-        assert identity["embedding_model"] == engine.model_info.embedding_id
+        assert identity["embedding_model"] == "dlib/fake/128"
         best = identity["best_face"]
         assert identity["first_seen_s"] <= best["time_s"] <= identity["last_seen_s"]
         x, y, w, h = best["bbox"]
@@ -101,7 +129,9 @@ def test_look_alikes_seen_together_stay_two_people(result: dict[str, Any]) -> No
 
 
 @pytest.mark.testdata
-def test_real_clip_person_leaves_and_returns(shared_faces: Path, engine: DlibEngine) -> None:
+def test_real_clip_person_leaves_and_returns(
+    shared_faces: Path, engine: DlibEngine, tmp_path: Path
+) -> None:
     """Lin-Manuel Miranda is in view 0-0.4 s, leaves, and is back 3.0-7.0 s: one identity,
     the same person as his photo (../shared/testdata/faces/README.md)."""
     import cv2
@@ -111,14 +141,7 @@ def test_real_clip_person_leaves_and_returns(shared_faces: Path, engine: DlibEng
     assert photo is not None
     faces = engine.detect([photo])[0]
     reference = engine.embed([photo], faces[:1])[0]
-    result = analyze_video_file(
-        shared_faces / "video/short_hamilton_clip.mp4",
-        engine_face_fn(engine),
-        engine="dlib",
-        embedding_model=engine.model_info.embedding_id,
-        limits=LIMITS,
-        sample_fps=SAMPLE_FPS,
-    )
+    result = analyze(shared_faces / "video/short_hamilton_clip.mp4", engine, tmp_path)
     scored = [(float(np.dot(i["embedding"], reference)), i) for i in result["identities"]]
     similarity, lin = max(scored, key=lambda pair: pair[0])
     assert similarity >= 0.89

@@ -1,4 +1,5 @@
-"""The video job runner with plain functions for the model calls."""
+"""The production ``VideoJobRunner`` with fakes at the model-service boundary: progress,
+completion, failure codes, cancel, frames larger than the header, the track bound."""
 
 from __future__ import annotations
 
@@ -12,32 +13,107 @@ import numpy as np
 import pytest
 
 from facereid.config import Settings
-from facereid.faces.records import FaceRecord
+from facereid.video import intake, pipeline
 from facereid.video import jobs as video_jobs
-from facereid.video import pipeline
+from tests.unit.facereid.video.fakes import FakeModels, run_job
+from tests.video_builder import flat_frames, lying_mjpeg_mkv, write_video
 
 
-def calls(detected: list[np.ndarray]) -> pipeline.ModelCalls:
-    async def detect_embed(image: np.ndarray) -> list[FaceRecord]:
-        detected.append(image)
-        return []
+def upload_of(path: Path) -> Path:
+    """The job folder layout the service uses (the runner deletes the folder)."""
+    folder = path.parent / f"job-{path.stem}"
+    folder.mkdir()
+    return path.rename(folder / "upload")
 
-    async def emotions(
-        image: np.ndarray, faces: list[pipeline.Box]
-    ) -> list[dict[str, float] | None]:
-        return [None] * len(faces)
 
-    async def face_model() -> dict[str, Any]:
-        return {"engine": "dlib", "embedding_model": "dlib/x/128"}
+def one_face(image: np.ndarray) -> list[dict[str, Any]]:
+    vector = np.zeros(128, np.float32)
+    vector[0] = 1.0
+    return [{"bbox": [10.0, 10.0, 60.0, 60.0], "score": 0.9, "embedding": vector}]
 
-    return pipeline.ModelCalls(detect_embed, emotions, face_model, lambda: False)
+
+def test_a_job_completes_with_progress_and_deletes_its_upload(tmp_path: Path) -> None:
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(30)))  # 3 s
+    models = FakeModels(one_face)
+    job = run_job(upload, models, sample_fps=2.0)
+    assert job.status == video_jobs.COMPLETED, job.error
+    assert job.frames_done == job.frames_total == 6 == len(models.images)
+    assert job.result is not None and job.result["num_identities"] == 1
+    assert job.result["identities"][0]["face_count"] == 6
+    assert job.status_payload(60)["progress"]["fraction"] == 1.0
+    assert not upload.parent.exists()
+
+
+def test_emotions_are_asked_for_the_best_face_when_clip_is_up(tmp_path: Path) -> None:
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(20)))
+    models = FakeModels(one_face, clip_up=True)
+    job = run_job(upload, models, include_emotions=True)
+    assert job.result is not None
+    assert len(models.emotion_calls) == 1 and len(models.emotion_calls[0]) == 1
+    assert job.result["identities"][0]["dominant_emotion"] == "happy"
+
+
+def test_frames_larger_than_the_header_fail_the_job(tmp_path: Path) -> None:
+    upload = upload_of(lying_mjpeg_mkv(tmp_path / "lie.mkv", frames=5))
+    models = FakeModels(one_face)
+    job = run_job(upload, models, sample_fps=10.0)
+    assert job.status == video_jobs.FAILED
+    assert job.error is not None and job.error["code"] == "video_resolution_too_large"
+    assert job.error_status == 413
+    assert all(max(image.shape[:2]) <= 64 for image in models.images)  # no big frame sent
+
+
+def test_too_many_tracks_fail_the_job_with_a_clear_code(tmp_path: Path) -> None:
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(30)))
+    rng = np.random.default_rng(0)
+
+    def a_new_face_everywhere(image: np.ndarray) -> list[dict[str, Any]]:
+        faces = []
+        for k in range(4):  # four faces far apart, each a stranger: new tracks every frame
+            vector = rng.normal(size=128).astype(np.float32)
+            x = 70.0 * k + float(rng.integers(0, 5))
+            faces.append({"bbox": [x, 10.0, x + 40, 50.0], "score": 0.9, "embedding": vector / 10})
+        return faces
+
+    settings = Settings(video_max_tracks=10)
+    job = run_job(upload, FakeModels(a_new_face_everywhere), settings, sample_fps=10.0)
+    assert job.status == video_jobs.FAILED
+    assert job.error is not None and job.error["code"] == "video_too_complex"
+    assert "VIDEO_MAX_TRACKS" in job.error["message"]
+
+
+def test_a_model_error_fails_the_job_with_its_code(tmp_path: Path) -> None:
+    from facereid.errors import ModelTimeoutError
+
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(10)))
+
+    def times_out(image: np.ndarray) -> list[dict[str, Any]]:
+        raise ModelTimeoutError("the face model did not answer")
+
+    job = run_job(upload, FakeModels(times_out))
+    assert job.status == video_jobs.FAILED
+    assert job.error == {"code": "timeout", "message": "the face model did not answer"}
+    assert not upload.parent.exists()
+
+
+def test_an_unexpected_error_is_an_internal_error_without_details(tmp_path: Path) -> None:
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(10)))
+
+    def broken(image: np.ndarray) -> list[dict[str, Any]]:
+        raise KeyError("secret internal detail")
+
+    job = run_job(upload, FakeModels(broken))
+    assert job.status == video_jobs.FAILED
+    assert job.error is not None and job.error["code"] == "internal_error"
+    assert "secret" not in job.error["message"]
 
 
 def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancelling during a frame read must not turn into a failure ("generator already
-    executing" when the generator is closed under the worker thread)."""
+    executing" when the generator is closed under the worker thread), and the cancel comes
+    from another thread, as a sync route would call it."""
     inside, release = threading.Event(), threading.Event()
 
     def blocking_frames(*args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -45,19 +121,20 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
         release.wait(10)
         yield from ()
 
-    monkeypatch.setattr(pipeline.video_mod, "probe_video", lambda path, limits: object())
-    monkeypatch.setattr(pipeline.video_mod, "iter_sampled_frames", blocking_frames)
-    upload = tmp_path / "upload.mp4"
-    upload.write_bytes(b"x")
-    job = video_jobs.VideoJobs(60, 4).create(upload, 2.0, include_emotions=False)
-    runner = pipeline.VideoJobRunner(Settings(), calls([]))
+    monkeypatch.setattr(intake, "probe_video", lambda path, limits: object())
+    monkeypatch.setattr(intake, "iter_sampled_frames", blocking_frames)
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    upload = upload_of(tmp_path / "a.mp4")
+    table = video_jobs.VideoJobs(60, 4)
+    job = table.create("t", upload, 2.0, include_emotions=False)
+    runner = pipeline.VideoJobRunner(Settings(), FakeModels().calls())
 
     async def scenario() -> None:
-        job.task = asyncio.create_task(runner.run(job))
+        runner.submit(job)
         while not inside.is_set():
             await asyncio.sleep(0.01)
-        job.cancel_requested = True
-        job.task.cancel()
+        await asyncio.to_thread(table.cancel, job.job_id, "t")  # from a worker thread
+        assert job.task is not None
         await asyncio.wait_for(asyncio.shield(job.task), timeout=10)
 
     try:
