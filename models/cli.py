@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from models import ModelProvisioningError
 from models.packs import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, DEFAULT_PACK
@@ -43,6 +43,14 @@ def _report(model: bentoml.Model) -> None:
         print(f"  sha256 {meta.get('archive_sha256')} recorded (no published checksum known)")
 
 
+def _download_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "progress": not args.no_progress,
+        "allow_http": args.allow_http,
+        "max_bytes": int(args.max_download_mb * 1024 * 1024),
+    }
+
+
 def _pull_insightface(args: argparse.Namespace, downloads: Path) -> bentoml.Model:
     from models.importer import import_face_pack, stage_face_source
     from models.packs import insightface_pack, insightface_url
@@ -52,7 +60,7 @@ def _pull_insightface(args: argparse.Namespace, downloads: Path) -> bentoml.Mode
     url = insightface_url(args.pack, args.base_url)
     expected = args.insightface_sha256 or (pack.archive_sha256 if pack else None)
     archive = downloads / f"{args.pack}.zip"
-    digest = download(url, archive, expected_sha256=expected, progress=not args.no_progress)
+    digest = download(url, archive, expected_sha256=expected, **_download_options(args))
     try:
         with _work_dir() as work:
             root = stage_face_source(archive, Path(work), PULL_HINT)
@@ -85,7 +93,7 @@ def _pull_clip(args: argparse.Namespace, downloads: Path) -> bentoml.Model:
         )
     expected = args.clip_sha256 or (known.sha256 if known else None)
     checkpoint = downloads / f"clip-{args.clip_model}-{args.clip_pretrained}.bin".replace("/", "_")
-    digest = download(url, checkpoint, expected_sha256=expected, progress=not args.no_progress)
+    digest = download(url, checkpoint, expected_sha256=expected, **_download_options(args))
     try:
         with _work_dir() as work:
             extra: dict[str, object] = {
@@ -260,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--clip-sha256", help="expected sha256 of the checkpoint")
     pull.add_argument("--clip-config", help="open_clip model config JSON for a custom model")
     pull.add_argument("--no-progress", action="store_true")
+    pull.add_argument(
+        "--allow-http", action="store_true", help="allow plain http:// (a trusted local mirror)"
+    )
+    pull.add_argument(
+        "--max-download-mb", type=float, default=4096, help="refuse larger downloads (MiB)"
+    )
     skip = pull.add_mutually_exclusive_group()
     skip.add_argument("--skip-clip", action="store_true")
     skip.add_argument("--skip-insightface", action="store_true")
