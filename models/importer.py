@@ -66,7 +66,7 @@ def extract_zip(
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, target.open("wb") as out:
-                    for block in iter(lambda src=src: src.read(1 << 20), b""):
+                    while block := src.read(1 << 20):
                         written += len(block)
                         if written > max_bytes:
                             raise _too_big(archive, max_bytes, fix)
