@@ -33,7 +33,8 @@ from facereid.errors import (
     NoFaceError,
     TooManyRowsError,
 )
-from facereid.intake.images import decode_image_b64
+from facereid.intake.budget import ImageHeader
+from facereid.intake.shipping import load_image, plan_images
 from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
 from facereid.ops import metrics
@@ -192,14 +193,18 @@ class FaceReID:
         except FaceReIDError as exc:
             return _error(exc)
 
-        async def one(data: str) -> dict[str, Any]:
+        async def one(plan: ImageHeader | FaceReIDError) -> dict[str, Any]:
             try:
-                return await self._analyze_one(data, return_all_faces, include_emotions, labels)
+                if isinstance(plan, FaceReIDError):
+                    raise plan
+                return await self._analyze_one(plan, return_all_faces, include_emotions, labels)
             except FaceReIDError as exc:
                 return _error_payload(exc)
 
+        # Headers first, one pixel budget for the request (facereid.intake.budget).
+        plans = await plan_images(images, settings)
         # Concurrent calls let the model services batch these images with other requests'.
-        results = await asyncio.gather(*(one(data) for data in images))
+        results = await asyncio.gather(*(one(plan) for plan in plans))
         return {"results": list(results), "count": len(results)}
 
     @bentoml.api(route="/compare")
@@ -214,8 +219,9 @@ class FaceReID:
         comparing vectors from different models, which would give meaningless scores."""
         try:
             _same_model(face1_model, face2_model)
-            a = matching.validate_embedding(face1_embedding, name="face1_embedding")
-            b = matching.validate_embedding(face2_embedding, name="face2_embedding")
+            dim = settings.max_embedding_dim
+            a = matching.validate_embedding(face1_embedding, name="face1_embedding", max_dim=dim)
+            b = matching.validate_embedding(face2_embedding, name="face2_embedding", max_dim=dim)
             return {"similarity": matching.cosine_similarity(a, b)}
         except FaceReIDError as exc:
             return _error(exc)
@@ -241,13 +247,19 @@ class FaceReID:
             _same_model(target_model, embeddings_model)
             limit = settings.max_gallery_rows
             rows, count = embedding_wire.resolve_rows(
-                embeddings, embeddings_b64, dim, max_rows=limit
+                embeddings,
+                embeddings_b64,
+                dim,
+                max_rows=limit,
+                max_dim=settings.max_embedding_dim,
+                max_values=settings.max_match_values,
             )
             if count > limit:
                 raise TooManyRowsError(f"{count} rows; the limit is {limit}")
             target = matching.validate_embedding(
                 embedding_wire.resolve_target(target_embedding, target_embedding_b64),
                 name="target_embedding",
+                max_dim=settings.max_embedding_dim,
             )
             matches = matching.find_matches(target, rows, threshold=threshold, top_k=top_k)
         except FaceReIDError as exc:
@@ -315,14 +327,15 @@ class FaceReID:
 
     async def _analyze_one(
         self,
-        image_data: str,
+        image_data: str | ImageHeader,
         return_all_faces: bool,
         include_emotions: bool,
         emotion_labels: list[str] | None,
     ) -> dict[str, Any]:
         """Labels must already be validated (``_checked_labels``)."""
         with metrics.stage_timer("decode"):
-            image = await anyio.to_thread.run_sync(_decode, image_data)
+            shipped = await load_image(image_data, settings)  # bounded size, gated decode
+            image = shipped.image
         model = await self._face_model()
         with metrics.stage_timer("detect_embed"):
             faces = await self._detect_embed(image)
@@ -336,7 +349,7 @@ class FaceReID:
                 emotions = await self._emotions(image, wanted, emotion_labels)
         timestamp = utc_timestamp()
         payloads = [
-            face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+            face_payload(shipped.to_original(face), emotions=emo, model=model, timestamp=timestamp)
             for face, emo in zip(wanted, emotions, strict=True)
         ]
         result = dict(payloads[0])
@@ -429,12 +442,6 @@ def _checked_labels(labels: list[str] | None) -> list[str] | None:
     from facereid.emotion.crops import validate_labels
 
     return None if labels is None else list(validate_labels(labels))
-
-
-def _decode(image_data: str) -> np.ndarray:
-    return decode_image_b64(
-        image_data, max_side=settings.max_image_side, max_pixels=settings.max_image_pixels
-    )
 
 
 def _error_payload(exc: FaceReIDError) -> dict[str, Any]:

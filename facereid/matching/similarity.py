@@ -16,7 +16,12 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-from facereid.errors import EmbeddingError, InvalidInputError, InvalidThresholdError
+from facereid.errors import (
+    EmbeddingError,
+    EmbeddingTooLongError,
+    InvalidInputError,
+    InvalidThresholdError,
+)
 from facereid.faces.records import FloatArray
 
 logger = logging.getLogger(__name__)
@@ -25,15 +30,29 @@ _NUMERIC_KINDS = "iuf"
 # float32 squares under/overflow outside this norm range; such rows are scored in float64.
 _SAFE_NORM_RANGE = (1e-15, 1e18)
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# MAX_EMBEDDING_DIM's default: the longest embedding any supported model makes is 512; 4096
+# leaves room for other models while bounding what one request can make us convert.
+DEFAULT_MAX_EMBEDDING_DIM = 4096
 
 
-def validate_embedding(vec: object, *, name: str) -> FloatArray:
-    """A flat, non-empty, finite, non-zero vector of numbers as float32 (not normalised)."""
+def check_dim(size: int, *, name: str, max_dim: int) -> None:
+    if size > max_dim:
+        raise EmbeddingTooLongError(f"{name} has {size} values; the limit is {max_dim}")
+
+
+def validate_embedding(
+    vec: object, *, name: str, max_dim: int = DEFAULT_MAX_EMBEDDING_DIM
+) -> FloatArray:
+    """A flat, non-empty, finite, non-zero vector of numbers as float32 (not normalised),
+    of at most ``max_dim`` values."""
+    if isinstance(vec, list | tuple):
+        check_dim(len(vec), name=name, max_dim=max_dim)  # before numpy copies it
     arr = _as_numeric_array(vec, name=name)
     if arr.ndim != 1:
         raise EmbeddingError(f"{name} must be a flat list of numbers, got shape {arr.shape}")
     if arr.size == 0:
         raise EmbeddingError(f"{name} is empty")
+    check_dim(arr.size, name=name, max_dim=max_dim)
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)
     finite = np.isfinite(out)
@@ -117,13 +136,27 @@ def decode_float32_b64(s: str, *, name: str = "embedding") -> FloatArray:
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
-def decode_embedding_b64(s: str, dim: int | None = None, *, name: str = "embedding") -> FloatArray:
+def decode_embedding_b64(
+    s: str,
+    dim: int | None = None,
+    *,
+    name: str = "embedding",
+    max_dim: int = DEFAULT_MAX_EMBEDDING_DIM,
+) -> FloatArray:
     """Inverse of :func:`encode_embedding_b64`; checks the length against ``dim`` when given
     and validates the values like :func:`validate_embedding`."""
+    if isinstance(s, str):  # from the string's length, before decoding a huge one
+        check_dim(b64_float32_count(s), name=name, max_dim=max_dim)
     vec = decode_float32_b64(s, name=name)
     if dim is not None and vec.size != dim:
         raise EmbeddingError(f"{name} holds {vec.size} float32 values, expected {dim}")
-    return validate_embedding(vec, name=name)
+    return validate_embedding(vec, name=name, max_dim=max_dim)
+
+
+def b64_float32_count(s: str) -> int:
+    """About how many float32 values a base64 string holds (whitespace counted too, so
+    never an underestimate)."""
+    return (len(s) * 3 // 4) // 4
 
 
 def _as_numeric_array(value: object, *, name: str) -> npt.NDArray[np.generic]:
