@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     max_embedding_dim: int = 4096  # longest embedding /compare and /find_matches accept
     max_match_values: int = 100_000 * 512  # /find_matches rows x dim
     route_max_bytes: dict[str, int] = Field(default_factory=dict)  # JSON, path -> bytes
-    max_batch_pixels: int = 4 * 4096 * 4096  # decoded pixels per /analyze_batch request
+    max_batch_pixels: int = 8 * 4096 * 4096  # decoded pixels per /analyze_batch request
     max_concurrent_decodes: int = 2  # full-size image decodes at once, per API process
     max_ship_side: int = 1920  # longer images are downscaled before the face service
 

@@ -70,9 +70,7 @@ class PeakSampler:
         self.peak = max(self.peak, tree_rss(self.pid))
 
 
-def test_16_tiny_4096_webps_stay_under_the_memory_bound(
-    synthetic_server: Server, record_property: pytest.RecordProperty
-) -> None:
+def test_16_tiny_4096_webps_stay_under_the_memory_bound(synthetic_server: Server) -> None:
     data = tiny_webp_b64()
     body = {"images": [data] * 16, "include_emotions": True}
     assert len(json.dumps(body)) < 32 * 1024  # the attack is a small request
@@ -91,7 +89,7 @@ def test_16_tiny_4096_webps_stay_under_the_memory_bound(
     assert decoded and refused  # the budget (MAX_BATCH_PIXELS) decides, in request order
     assert codes.index("pixel_budget_exceeded") == len(decoded)
     grown = sampler.peak - baseline
-    record_property("rss_growth_mib", round(grown / MiB))  # shown with -rA / --junitxml
+    print(f"server tree RSS grew by {grown / MiB:.0f} MiB; {len(decoded)} images decoded")
     assert grown < RSS_BUDGET, f"server tree grew by {grown / MiB:.0f} MiB"
 
 
