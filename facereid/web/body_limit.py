@@ -32,7 +32,7 @@ def route_body_limits(settings: Settings) -> dict[str, int]:
     """Per-path body caps: derived defaults, then ``ROUTE_MAX_BYTES`` overrides."""
     compare = 2 * settings.max_embedding_dim * JSON_FLOAT_BYTES + ENVELOPE_BYTES
     limits = {"/compare": compare}
-    limits.update({path: SMALL_JSON_BYTES for path in SMALL_JSON_ROUTES})
+    limits.update(dict.fromkeys(SMALL_JSON_ROUTES, SMALL_JSON_BYTES))
     limits.update({path: int(size) for path, size in settings.route_max_bytes.items()})
     return limits
 

@@ -46,8 +46,10 @@ def _seed_images() -> list[bytes]:
         ("JPEG", "RGB"), ("PNG", "RGBA"), ("PNG", "P"), ("PNG", "I;16"), ("GIF", "P"),
         ("BMP", "RGB"), ("WEBP", "RGBA"), ("PNG", "LA"), ("JPEG", "CMYK"),
     ):  # fmt: skip
-        img = Image.fromarray(pixels)
-        img = img.convert(mode) if mode != "I;16" else Image.fromarray(pixels[:, :, 0].astype(np.uint16) * 257)
+        if mode == "I;16":
+            img = Image.fromarray(pixels[:, :, 0].astype(np.uint16) * 257)
+        else:
+            img = Image.fromarray(pixels).convert(mode)
         buf = io.BytesIO()
         img.save(buf, fmt)
         out.append(buf.getvalue())
