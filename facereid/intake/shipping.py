@@ -11,7 +11,9 @@ unchanged. The shipped image also serves the emotion crops (CLIP sees 224 px).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,10 @@ from facereid.intake.images import BGRImage, decode_image_bytes, finish_decode, 
 
 logger = logging.getLogger(__name__)
 
-_gates: dict[int, PixelGate] = {}  # one per event loop (tests run several)
+# One gate per event loop (the API process has one; tests run several).
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PixelGate] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,7 @@ def decode_for_shipping(header: ImageHeader, *, ship_side: int) -> ShippedImage:
 
 
 def _gate(settings: Settings) -> PixelGate:
-    import asyncio
-
-    key = id(asyncio.get_running_loop())
+    key = asyncio.get_running_loop()
     gate = _gates.get(key)
     if gate is None:
         capacity = settings.max_concurrent_decodes * settings.max_image_pixels
