@@ -222,7 +222,7 @@ class FaceReID:
             dim = settings.max_embedding_dim
             a = matching.validate_embedding(face1_embedding, name="face1_embedding", max_dim=dim)
             b = matching.validate_embedding(face2_embedding, name="face2_embedding", max_dim=dim)
-            return {"similarity": matching.cosine_similarity(a, b)}
+            return {"similarity": matching.cosine_similarity(a, b, max_dim=dim)}
         except FaceReIDError as exc:
             return _error(exc)
 
@@ -257,11 +257,15 @@ class FaceReID:
             if count > limit:
                 raise TooManyRowsError(f"{count} rows; the limit is {limit}")
             target = matching.validate_embedding(
-                embedding_wire.resolve_target(target_embedding, target_embedding_b64),
+                embedding_wire.resolve_target(
+                    target_embedding, target_embedding_b64, max_dim=settings.max_embedding_dim
+                ),
                 name="target_embedding",
                 max_dim=settings.max_embedding_dim,
             )
-            matches = matching.find_matches(target, rows, threshold=threshold, top_k=top_k)
+            matches = matching.find_matches(
+                target, rows, threshold=threshold, top_k=top_k, max_dim=settings.max_embedding_dim
+            )
         except FaceReIDError as exc:
             return _error(exc)
         return [{"index": i, "similarity": s} for i, s in matches]

@@ -71,11 +71,16 @@ def l2_normalize(vec: FloatArray) -> FloatArray:
 
 
 def cosine_similarity(
-    a: object, b: object, *, a_name: str = "face1_embedding", b_name: str = "face2_embedding"
+    a: object,
+    b: object,
+    *,
+    a_name: str = "face1_embedding",
+    b_name: str = "face2_embedding",
+    max_dim: int = DEFAULT_MAX_EMBEDDING_DIM,
 ) -> float:
     """Cosine similarity of two embeddings in [-1, 1]."""
-    va = validate_embedding(a, name=a_name).astype(np.float64)
-    vb = validate_embedding(b, name=b_name).astype(np.float64)
+    va = validate_embedding(a, name=a_name, max_dim=max_dim).astype(np.float64)
+    vb = validate_embedding(b, name=b_name, max_dim=max_dim).astype(np.float64)
     if va.shape != vb.shape:
         raise EmbeddingError(
             f"{a_name} has {va.size} values but {b_name} has {vb.size}; "
@@ -93,13 +98,14 @@ def find_matches(
     top_k: int | None = None,
     target_name: str = "target_embedding",
     rows_name: str = "embeddings",
+    max_dim: int = DEFAULT_MAX_EMBEDDING_DIM,
 ) -> list[tuple[int, float]]:
     """Every row with cosine similarity >= ``threshold`` as ``(index, similarity)``, best
     first; ties keep request order (lower index first); at most ``top_k`` when given."""
     _check_threshold(threshold)
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
-    t = validate_embedding(target, name=target_name)
+    t = validate_embedding(target, name=target_name, max_dim=max_dim)
     matrix = _validate_rows(rows, dim=t.size, name=rows_name, target_name=target_name)
     if matrix.shape[0] == 0:
         return []

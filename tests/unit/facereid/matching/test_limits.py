@@ -69,3 +69,13 @@ def test_blob_dim_over_max_is_refused() -> None:
     blob = base64.b64encode(np.ones(8192, "<f4").tobytes()).decode()
     with pytest.raises(EmbeddingTooLongError, match="dim has 8192 values"):
         resolve_rows(None, blob, 8192, max_rows=10)
+
+
+def test_a_raised_limit_is_honoured_by_every_check() -> None:
+    from facereid.matching.similarity import cosine_similarity, find_matches
+
+    vec = [0.5] * 5000
+    with pytest.raises(EmbeddingTooLongError):
+        cosine_similarity(vec, vec)
+    assert cosine_similarity(vec, vec, max_dim=8192) == pytest.approx(1.0)
+    assert find_matches(vec, [vec], threshold=0.5, max_dim=8192) == [(0, pytest.approx(1.0))]
