@@ -136,9 +136,10 @@ class FaceReID:
         """``face*_model`` (the ``embedding_model`` that /analyze returned) guard against
         comparing vectors from different models, which would give meaningless scores."""
         _same_model(face1_model, face2_model)
-        a = matching.validate_embedding(face1_embedding, name="face1_embedding")
-        b = matching.validate_embedding(face2_embedding, name="face2_embedding")
-        return {"similarity": matching.cosine_similarity(a, b)}
+        dim = settings.max_embedding_dim
+        a = matching.validate_embedding(face1_embedding, name="face1_embedding", max_dim=dim)
+        b = matching.validate_embedding(face2_embedding, name="face2_embedding", max_dim=dim)
+        return {"similarity": matching.cosine_similarity(a, b, max_dim=dim)}
 
     @bentoml.api(route="/find_matches", output_spec=schemas.MatchesResponse)
     @json_route
@@ -159,15 +160,25 @@ class FaceReID:
     ) -> list[dict[str, Any]]:
         """Floats or base64 little-endian float32 (``*_b64``, see facereid.matching.wire)."""
         _same_model(target_model, embeddings_model)
-        limit = settings.max_gallery_rows
-        rows, count = embedding_wire.resolve_rows(embeddings, embeddings_b64, dim, max_rows=limit)
+        limit, max_dim = settings.max_gallery_rows, settings.max_embedding_dim
+        rows, count = embedding_wire.resolve_rows(
+            embeddings,
+            embeddings_b64,
+            dim,
+            max_rows=limit,
+            max_dim=max_dim,
+            max_values=settings.max_match_values,
+        )
         if count > limit:
             raise TooManyRowsError(f"{count} rows; the limit is {limit}")
         target = matching.validate_embedding(
-            embedding_wire.resolve_target(target_embedding, target_embedding_b64),
+            embedding_wire.resolve_target(target_embedding, target_embedding_b64, max_dim=max_dim),
             name="target_embedding",
+            max_dim=max_dim,
         )
-        matches = matching.find_matches(target, rows, threshold=threshold, top_k=top_k)
+        matches = matching.find_matches(
+            target, rows, threshold=threshold, top_k=top_k, max_dim=max_dim
+        )
         return [{"index": i, "similarity": s} for i, s in matches]
 
     # -- video re-identification (issue 8, docs/video.md) ---------------------------------

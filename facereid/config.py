@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     ort_intra_op_threads: int = 0  # 0: let ONNX Runtime decide
     torch_threads: int = 0
 
+    # Intake limits: decode budget, body caps per route, embedding sizes (issue 12,
+    # docs/security-intake.md)
+    max_embedding_dim: int = 4096  # longest embedding /compare and /find_matches accept
+    max_match_values: int = 100_000 * 512  # /find_matches rows x dim
+    route_max_bytes: dict[str, int] = Field(default_factory=dict)  # JSON, path -> bytes
+    max_batch_pixels: int = 8 * 4096 * 4096  # decoded pixels per /analyze_batch request
+    max_concurrent_decodes: int = 2  # full-size image decodes at once, per API process
+    max_ship_side: int = 1920  # longer images are downscaled before the face service
+
     # Video re-identification (issue 8, docs/video.md)
     video_sample_fps: float = 2.0
     video_max_bytes: int = 64 * 1024 * 1024  # keep under MAX_REQUEST_BYTES

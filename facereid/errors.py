@@ -226,3 +226,20 @@ class PayloadTooLargeError(FaceReIDError):
 
     code = "payload_too_large"
     status = 413
+
+
+# -- intake limits (issue 12, docs/security-intake.md) -------------------------------------
+
+
+class PixelBudgetExceededError(ImageTooLargeError):
+    """The images of one request decode to more pixels than ``MAX_BATCH_PIXELS``."""
+
+    code = "pixel_budget_exceeded"
+    status = 413
+
+
+class EmbeddingTooLongError(EmbeddingError):
+    """An embedding longer than ``MAX_EMBEDDING_DIM`` values."""
+
+    code = "embedding_too_long"
+    status = 413

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--clip-sha256", help="expected sha256 of the checkpoint")
     pull.add_argument("--clip-config", help="open_clip model config JSON for a custom model")
     pull.add_argument("--no-progress", action="store_true")
+    pull.add_argument(
+        "--allow-http", action="store_true", help="allow plain http:// (a trusted local mirror)"
+    )
+    pull.add_argument(
+        "--max-download-mb", type=float, default=4096, help="refuse larger downloads (MiB)"
+    )
     skip = pull.add_mutually_exclusive_group()
     skip.add_argument("--skip-clip", action="store_true")
     skip.add_argument("--skip-insightface", action="store_true")

@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -35,24 +36,85 @@ def default_model_path() -> Path:
     return Path(Settings().model_path)
 
 
-def extract_zip(archive: Path, dest: Path, fix: str) -> None:
-    """Extract after checking every member's CRC and that no path escapes ``dest``."""
+# A real pack unpacks to ~0.4 GB in 5-10 files; ONNX weights barely compress (ratio ~1.1).
+MAX_EXTRACTED_BYTES = 4 * 1024**3
+MAX_ARCHIVE_MEMBERS = 256
+MAX_COMPRESSION_RATIO = 100  # a zip bomb's members compress 1000:1 and more
+RATIO_CHECK_MIN_BYTES = 1 << 20  # small text members (LICENSE, manifest) may compress well
+
+
+def extract_zip(
+    archive: Path,
+    dest: Path,
+    fix: str,
+    *,
+    max_bytes: int = MAX_EXTRACTED_BYTES,
+    max_members: int = MAX_ARCHIVE_MEMBERS,
+) -> None:
+    """Extract after checking every member's path, count, declared size and compression
+    ratio; the bytes actually written are counted too (a header may lie) and each member's
+    CRC is checked as it is read."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            bad = zf.testzip()
-            if bad is not None:
-                raise ModelProvisioningError(f"{archive.name}: member {bad} is corrupt; {fix}")
-            for member in zf.namelist():
-                parts = PurePosixPath(member).parts
-                if member.startswith("/") or ".." in parts:
-                    raise ModelProvisioningError(
-                        f"{archive.name}: unsafe path {member!r} in the archive; {fix}"
-                    )
-            zf.extractall(dest)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            members = zf.infolist()
+            _check_members(archive, members, fix, max_bytes=max_bytes, max_members=max_members)
+            written = 0
+            for info in members:
+                target = dest.joinpath(*PurePosixPath(info.filename).parts)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, target.open("wb") as out:
+                    while block := src.read(1 << 20):
+                        written += len(block)
+                        if written > max_bytes:
+                            raise _too_big(archive, max_bytes, fix)
+                        out.write(block)
+    except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc) or "Bad magic" in str(exc):
+            raise ModelProvisioningError(
+                f"{archive.name}: a member is corrupt ({exc}); {fix}"
+            ) from None
         raise ModelProvisioningError(
             f"{archive.name}: not a valid zip archive (truncated or corrupt: {exc}); {fix}"
         ) from None
+    except (EOFError, OSError, NotImplementedError, zlib.error) as exc:
+        raise ModelProvisioningError(
+            f"{archive.name}: not a valid zip archive (truncated or corrupt: {exc}); {fix}"
+        ) from None
+
+
+def _check_members(
+    archive: Path, members: list[zipfile.ZipInfo], fix: str, *, max_bytes: int, max_members: int
+) -> None:
+    if len(members) > max_members:
+        raise ModelProvisioningError(
+            f"{archive.name}: {len(members)} members, more than the {max_members} a model "
+            f"pack may hold; {fix}"
+        )
+    declared = 0
+    for info in members:
+        parts = PurePosixPath(info.filename).parts
+        if info.filename.startswith("/") or ".." in parts:
+            raise ModelProvisioningError(
+                f"{archive.name}: unsafe path {info.filename[:200]!r} in the archive; {fix}"
+            )
+        declared += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size >= RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            raise ModelProvisioningError(
+                f"{archive.name}: member {info.filename[:200]!r} expands {ratio:.0f}x, more "
+                f"than a model file can (a zip bomb?); {fix}"
+            )
+    if declared > max_bytes:
+        raise _too_big(archive, max_bytes, fix)
+
+
+def _too_big(archive: Path, max_bytes: int, fix: str) -> ModelProvisioningError:
+    return ModelProvisioningError(
+        f"{archive.name}: unpacks to more than {max_bytes} bytes, more than a model pack; {fix}"
+    )
 
 
 def _has_onnx(directory: Path) -> bool:

@@ -163,6 +163,17 @@ def inspect_license(directory: Path) -> dict[str, Any]:
     }
 
 
+def refuse_symlinks(directory: Path, names: list[str], fix: str) -> None:
+    """A pack's files must be its own: a symlink (e.g. ``manifest.json`` -> any file on the
+    host) would copy whatever it points at into the store and from there into the image."""
+    for name in names:
+        if (directory / name).is_symlink():
+            raise ModelProvisioningError(
+                f"{directory / name}: is a symbolic link; model packs may only hold regular "
+                f"files (copy the real file in); {fix}"
+            )
+
+
 def inspect_face_pack(
     directory: Path, fix: str, *, embedding_dim: int | None = None
 ) -> FacePackReport:
@@ -171,6 +182,7 @@ def inspect_face_pack(
     onnx_files = sorted(p for p in directory.iterdir() if p.suffix == ".onnx" and p.is_file())
     if not onnx_files:
         raise ModelProvisioningError(f"{directory}: no .onnx files found; {fix}")
+    refuse_symlinks(directory, [p.name for p in onnx_files] + list(EXTRA_PACK_FILES), fix)
     roles: dict[str, str] = {}
     det_size: list[int] = []
     dim = 0

@@ -15,23 +15,30 @@ import numpy as np
 from facereid.analysis.responses import error_payload, face_payload, utc_timestamp
 from facereid.errors import BatchTooLargeError, EmptyBatchError, FaceReIDError, NoFaceError
 from facereid.faces.records import FaceRecord
+from facereid.intake.budget import ImageHeader
+from facereid.intake.shipping import ShippedImage
 from facereid.ops import metrics
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the decoded image's pixels
 Emotions = dict[str, float] | None
+# An image of a batch after planning: its header (or, in tests, the raw data) or its own error.
+Planned = ImageHeader | str | FaceReIDError
 
 
 @dataclass
 class AnalysisCalls:
     """What one analysis needs from outside: image decoding (CPU-bound, run off the event
-    loop by the caller's implementation) and the two model services."""
+    loop by the caller's implementation; images above the shipping bound come back smaller,
+    ``facereid.intake.shipping``), a batch's intake plan (one pixel budget per request,
+    ``facereid.intake.budget``) and the two model services."""
 
-    decode: Callable[[str], Awaitable[np.ndarray]]
+    decode: Callable[[str | ImageHeader], Awaitable[ShippedImage]]
     face_model: Callable[[], Awaitable[dict[str, Any]]]
     detect_embed: Callable[[np.ndarray], Awaitable[list[FaceRecord]]]
     # Emotion scores per box (None where no crop could be scored); an empty or failed CLIP
     # call answers ``[None] * len(boxes)`` rather than raising: emotions are optional.
     emotions: Callable[[np.ndarray, list[Box], list[str] | None], Awaitable[list[Emotions]]]
+    plan_batch: Callable[[list[str]], Awaitable[Sequence[Planned]]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def checked_labels(labels: Sequence[str] | None) -> list[str] | None:
 
 
 async def analyze_image(
-    calls: AnalysisCalls, image_data: str, options: AnalyzeOptions
+    calls: AnalysisCalls, image_data: str | ImageHeader, options: AnalyzeOptions
 ) -> dict[str, Any]:
     """The seed's /analyze answer: the primary face (the service's first, the largest: see
     ``facereid.faces.ordering``) at the top level, ``num_faces``, and with
@@ -63,7 +70,8 @@ async def analyze_image(
     labels raise before any model work."""
     options = options.checked()
     with metrics.stage_timer("decode"):
-        image = await calls.decode(image_data)
+        shipped = await calls.decode(image_data)
+    image = shipped.image
     model = await calls.face_model()
     with metrics.stage_timer("detect_embed"):
         faces = await calls.detect_embed(image)
@@ -79,7 +87,7 @@ async def analyze_image(
             )
     timestamp = utc_timestamp()
     payloads = [
-        face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+        face_payload(shipped.to_original(face), emotions=emo, model=model, timestamp=timestamp)
         for face, emo in zip(wanted, emotions, strict=True)
     ]
     result = dict(payloads[0])
@@ -106,12 +114,15 @@ async def analyze_batch(
     check_batch(images, max_images)
     options = options.checked()
 
-    async def one(data: str) -> dict[str, Any]:
+    async def one(planned: Planned) -> dict[str, Any]:
         try:
-            return await analyze_image(calls, data, options)
+            if isinstance(planned, FaceReIDError):  # over the request's pixel budget, ...
+                raise planned
+            return await analyze_image(calls, planned, options)
         except FaceReIDError as exc:
             return error_payload(exc)
 
+    plans = await calls.plan_batch(list(images))  # headers first, one budget per request
     # Concurrent calls let the model services batch these images with other requests'.
-    results = await asyncio.gather(*(one(data) for data in images))
+    results = await asyncio.gather(*(one(planned) for planned in plans))
     return {"results": list(results), "count": len(results)}

@@ -20,7 +20,8 @@ from facereid.config import Settings
 from facereid.emotion.clip_health import ClipHealth
 from facereid.errors import FaceReIDError, ModelOverloadedError, ModelTimeoutError
 from facereid.faces.records import FaceRecord
-from facereid.intake.images import decode_image_b64
+from facereid.intake.budget import ImageHeader
+from facereid.intake.shipping import ShippedImage, load_image, plan_images
 from facereid.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -79,17 +80,16 @@ class ModelClient:
         self.model_info: dict[str, Any] | None = None
 
     def analysis_calls(self) -> AnalysisCalls:
-        return AnalysisCalls(self.decode, self.face_model, self.detect_embed, self.emotions)
-
-    async def decode(self, image_data: str) -> np.ndarray:
-        import anyio
-
-        s = self.settings
-        return await anyio.to_thread.run_sync(
-            lambda: decode_image_b64(
-                image_data, max_side=s.max_image_side, max_pixels=s.max_image_pixels
-            )
+        return AnalysisCalls(
+            self.decode, self.face_model, self.detect_embed, self.emotions, self.plan_batch
         )
+
+    async def decode(self, image_data: str | ImageHeader) -> ShippedImage:
+        """Header and limits, then a gated decode at the shipping size."""
+        return await load_image(image_data, self.settings)
+
+    async def plan_batch(self, images: list[str]) -> list[ImageHeader | FaceReIDError]:
+        return await plan_images(images, self.settings)
 
     async def face_model(self) -> dict[str, Any]:
         if self.model_info is None:

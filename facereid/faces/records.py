@@ -119,11 +119,22 @@ class FaceRecord:
     def xywh(self, ndigits: int = 2) -> list[float]:
         return xyxy_to_xywh(self.bbox, ndigits)
 
-    def scaled(self, factor: float) -> FaceRecord:
-        """The same face in an image ``factor`` times the size (video frames are processed
-        downscaled and reported in original pixels)."""
+    def scaled(self, factor_x: float, factor_y: float | None = None) -> FaceRecord:
+        """The same face in an image ``factor_x`` (and ``factor_y``, default the same) times
+        the size: video frames and large photos are processed downscaled and reported in
+        original pixels."""
+        fx, fy = factor_x, factor_x if factor_y is None else factor_y
         x1, y1, x2, y2 = self.bbox
-        return replace(self, bbox=(x1 * factor, y1 * factor, x2 * factor, y2 * factor))
+
+        def points(value: Points | None) -> Points | None:
+            return None if value is None else [[x * fx, y * fy] for x, y in value]
+
+        return replace(
+            self,
+            bbox=(x1 * fx, y1 * fy, x2 * fx, y2 * fy),
+            kps=points(self.kps),
+            landmarks_106=points(self.landmarks_106),
+        )
 
 
 def _points(value: Any) -> Points | None:

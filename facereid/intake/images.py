@@ -44,6 +44,7 @@ _B64_CHARS = re.compile(r"[A-Za-z0-9+/]*")
 _WHITESPACE = re.compile(r"\s+")
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_RESAMPLE_MODES = {"RGB", "RGBA", "L", "LA", "RGBX", "CMYK"}
 # Signatures of formats we recognise but do not accept, for a clearer 415 message.
 _OTHER_SIGNATURES = (
     (b"II*\x00", "TIFF"),
@@ -71,7 +72,7 @@ def decode_image_b64(
 
     Whitespace, missing padding and the URL-safe alphabet are tolerated."""
     return decode_image_bytes(
-        _b64_to_bytes(data), max_side=max_side, max_pixels=max_pixels, min_side=min_side
+        b64_to_bytes(data), max_side=max_side, max_pixels=max_pixels, min_side=min_side
     )
 
 
@@ -81,25 +82,51 @@ def decode_image_bytes(
     """Decode JPEG, PNG, WebP, BMP or GIF (first frame) bytes into a BGR uint8 image."""
     if not raw:
         raise EmptyImageError("image data is empty")
-    img = _open_header(raw)
+    img = open_image_header(raw)
     width, height = img.size
-    _check_size(width, height, max_side=max_side, max_pixels=max_pixels, min_side=min_side)
+    check_image_size(width, height, max_side=max_side, max_pixels=max_pixels, min_side=min_side)
+    return finish_decode(img)
+
+
+def finish_decode(img: Image.Image, *, shrink_to: tuple[int, int] | None = None) -> BGRImage:
+    """Decode the pixels of an opened (and size-checked) image, apply its EXIF orientation,
+    optionally shrink it to ``shrink_to`` (width, height, in oriented pixels) before the
+    colour conversions copy it, and return BGR uint8."""
     fmt = img.format
     try:
         img.load()  # the full decode, only now
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecompressionBombError(f"image refused as a decompression bomb: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptImageError(f"{fmt} image could not be decoded: {exc}") from exc
+    except Exception as exc:  # any decoder failure on hostile bytes is a corrupt image
+        raise CorruptImageError(f"{fmt} image could not be decoded: {_reason(exc)}") from exc
     try:
         img = ImageOps.exif_transpose(img)
     except Exception as exc:  # a broken EXIF block should not cost the picture
         logger.warning("ignoring unreadable EXIF orientation in %s image: %s", fmt, exc)
     try:
+        if shrink_to is not None and img.size != shrink_to:
+            img = _shrink(img, shrink_to)
         rgb = _to_rgb_array(img)
-    except (OSError, ValueError) as exc:
-        raise CorruptImageError(f"{fmt} image could not be converted to RGB: {exc}") from exc
+    except Exception as exc:  # e.g. a mode Pillow cannot convert
+        raise CorruptImageError(
+            f"{fmt} image could not be converted to RGB: {_reason(exc)}"
+        ) from exc
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Downscale in Pillow (RGBA is resized premultiplied, so no colour bleeds from under
+    transparent pixels); modes Pillow cannot resample go through RGB first."""
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode not in _RESAMPLE_MODES:
+        img = Image.fromarray(_to_rgb_array(img))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 
 
 def encode_image_b64(
@@ -116,7 +143,8 @@ def encode_image_b64(
     return f"data:image/{fmt.lower()};base64,{encoded}" if data_uri else encoded
 
 
-def _b64_to_bytes(data: str) -> bytes:
+def b64_to_bytes(data: str) -> bytes:
+    """The image bytes of base64 (or a ``data:image/...;base64,`` URI)."""
     if not isinstance(data, str):
         raise InvalidBase64Error(f"image data must be a base64 string, got {type(data).__name__}")
     body = data.strip()
@@ -153,7 +181,7 @@ def _ensure_bomb_warning_is_error() -> None:
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
-def _open_header(raw: bytes) -> Image.Image:
+def open_image_header(raw: bytes) -> Image.Image:
     """Parse the header only; no pixel data is decoded here."""
     _ensure_bomb_warning_is_error()
     try:
@@ -162,8 +190,8 @@ def _open_header(raw: bytes) -> Image.Image:
         raise DecompressionBombError(f"image refused as a decompression bomb: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise _unidentified(raw) from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptImageError(f"image header could not be read: {exc}") from exc
+    except Exception as exc:  # any parser failure on hostile bytes is a corrupt header
+        raise CorruptImageError(f"image header could not be read: {_reason(exc)}") from exc
 
 
 def _unidentified(raw: bytes) -> Exception:
@@ -183,7 +211,9 @@ def _unidentified(raw: bytes) -> Exception:
     )
 
 
-def _check_size(width: int, height: int, *, max_side: int, max_pixels: int, min_side: int) -> None:
+def check_image_size(
+    width: int, height: int, *, max_side: int, max_pixels: int, min_side: int = MIN_IMAGE_SIDE
+) -> None:
     pixels = width * height
     if pixels > BOMB_FACTOR * max_pixels:
         raise DecompressionBombError(

@@ -16,7 +16,12 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-from facereid.errors import EmbeddingError, InvalidInputError, InvalidThresholdError
+from facereid.errors import (
+    EmbeddingError,
+    EmbeddingTooLongError,
+    InvalidInputError,
+    InvalidThresholdError,
+)
 from facereid.faces.records import FloatArray
 
 logger = logging.getLogger(__name__)
@@ -25,15 +30,29 @@ _NUMERIC_KINDS = "iuf"
 # float32 squares under/overflow outside this norm range; such rows are scored in float64.
 _SAFE_NORM_RANGE = (1e-15, 1e18)
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# MAX_EMBEDDING_DIM's default: the longest embedding any supported model makes is 512; 4096
+# leaves room for other models while bounding what one request can make us convert.
+DEFAULT_MAX_EMBEDDING_DIM = 4096
 
 
-def validate_embedding(vec: object, *, name: str) -> FloatArray:
-    """A flat, non-empty, finite, non-zero vector of numbers as float32 (not normalised)."""
+def check_dim(size: int, *, name: str, max_dim: int) -> None:
+    if size > max_dim:
+        raise EmbeddingTooLongError(f"{name} has {size} values; the limit is {max_dim}")
+
+
+def validate_embedding(
+    vec: object, *, name: str, max_dim: int = DEFAULT_MAX_EMBEDDING_DIM
+) -> FloatArray:
+    """A flat, non-empty, finite, non-zero vector of numbers as float32 (not normalised),
+    of at most ``max_dim`` values."""
+    if isinstance(vec, list | tuple):
+        check_dim(len(vec), name=name, max_dim=max_dim)  # before numpy copies it
     arr = _as_numeric_array(vec, name=name)
     if arr.ndim != 1:
         raise EmbeddingError(f"{name} must be a flat list of numbers, got shape {arr.shape}")
     if arr.size == 0:
         raise EmbeddingError(f"{name} is empty")
+    check_dim(arr.size, name=name, max_dim=max_dim)
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)
     finite = np.isfinite(out)
@@ -52,11 +71,16 @@ def l2_normalize(vec: FloatArray) -> FloatArray:
 
 
 def cosine_similarity(
-    a: object, b: object, *, a_name: str = "face1_embedding", b_name: str = "face2_embedding"
+    a: object,
+    b: object,
+    *,
+    a_name: str = "face1_embedding",
+    b_name: str = "face2_embedding",
+    max_dim: int = DEFAULT_MAX_EMBEDDING_DIM,
 ) -> float:
     """Cosine similarity of two embeddings in [-1, 1]."""
-    va = validate_embedding(a, name=a_name).astype(np.float64)
-    vb = validate_embedding(b, name=b_name).astype(np.float64)
+    va = validate_embedding(a, name=a_name, max_dim=max_dim).astype(np.float64)
+    vb = validate_embedding(b, name=b_name, max_dim=max_dim).astype(np.float64)
     if va.shape != vb.shape:
         raise EmbeddingError(
             f"{a_name} has {va.size} values but {b_name} has {vb.size}; "
@@ -74,13 +98,14 @@ def find_matches(
     top_k: int | None = None,
     target_name: str = "target_embedding",
     rows_name: str = "embeddings",
+    max_dim: int = DEFAULT_MAX_EMBEDDING_DIM,
 ) -> list[tuple[int, float]]:
     """Every row with cosine similarity >= ``threshold`` as ``(index, similarity)``, best
     first; ties keep request order (lower index first); at most ``top_k`` when given."""
     _check_threshold(threshold)
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}")
-    t = validate_embedding(target, name=target_name)
+    t = validate_embedding(target, name=target_name, max_dim=max_dim)
     matrix = _validate_rows(rows, dim=t.size, name=rows_name, target_name=target_name)
     if matrix.shape[0] == 0:
         return []
@@ -117,13 +142,27 @@ def decode_float32_b64(s: str, *, name: str = "embedding") -> FloatArray:
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
-def decode_embedding_b64(s: str, dim: int | None = None, *, name: str = "embedding") -> FloatArray:
+def decode_embedding_b64(
+    s: str,
+    dim: int | None = None,
+    *,
+    name: str = "embedding",
+    max_dim: int = DEFAULT_MAX_EMBEDDING_DIM,
+) -> FloatArray:
     """Inverse of :func:`encode_embedding_b64`; checks the length against ``dim`` when given
     and validates the values like :func:`validate_embedding`."""
+    if isinstance(s, str):  # from the string's length, before decoding a huge one
+        check_dim(b64_float32_count(s), name=name, max_dim=max_dim)
     vec = decode_float32_b64(s, name=name)
     if dim is not None and vec.size != dim:
         raise EmbeddingError(f"{name} holds {vec.size} float32 values, expected {dim}")
-    return validate_embedding(vec, name=name)
+    return validate_embedding(vec, name=name, max_dim=max_dim)
+
+
+def b64_float32_count(s: str) -> int:
+    """About how many float32 values a base64 string holds (whitespace counted too, so
+    never an underestimate)."""
+    return (len(s) * 3 // 4) // 4
 
 
 def _as_numeric_array(value: object, *, name: str) -> npt.NDArray[np.generic]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from facereid.config import Settings
 from facereid.web.auth import ApiKeyMiddleware, load_key_digests
-from facereid.web.body_limit import BodyLimitMiddleware
+from facereid.web.body_limit import BodyLimitMiddleware, body_limit_options
 from facereid.web.contract import ASGIApp, JSONHandler, Receive, Scope, Send, json_endpoint
 from facereid.web.headers import HSTSMiddleware, cors_options
 from facereid.web.ratelimit import RateLimitMiddleware
@@ -66,8 +66,8 @@ def protection_middlewares(
             "trusted_proxies": settings.trusted_proxies,
         }
         chain.append((RateLimitMiddleware, limits))
-    if settings.max_request_bytes > 0:
-        chain.append((BodyLimitMiddleware, {"max_bytes": settings.max_request_bytes}))
+    if settings.max_request_bytes > 0 or settings.route_max_bytes:
+        chain.append((BodyLimitMiddleware, body_limit_options(settings)))
     if get_routes:
         chain.append((GetRoutesMiddleware, {"routes": dict(get_routes)}))
     return chain

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from models import ModelProvisioningError
 from models.commands.common import PULL_HINT, report, work_dir
 
 if TYPE_CHECKING:
     import bentoml
+
+
+def _download_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "progress": not args.no_progress,
+        "allow_http": args.allow_http,
+        "max_bytes": int(args.max_download_mb * 1024 * 1024),
+    }
 
 
 def _pull_insightface(args: argparse.Namespace, downloads: Path) -> bentoml.Model:
@@ -22,7 +30,7 @@ def _pull_insightface(args: argparse.Namespace, downloads: Path) -> bentoml.Mode
     url = insightface_url(args.pack, args.base_url)
     expected = args.insightface_sha256 or (pack.archive_sha256 if pack else None)
     archive = downloads / f"{args.pack}.zip"
-    digest = download(url, archive, expected_sha256=expected, progress=not args.no_progress)
+    digest = download(url, archive, expected_sha256=expected, **_download_options(args))
     try:
         with work_dir() as work:
             root = stage_face_source(archive, Path(work), PULL_HINT)
@@ -55,7 +63,7 @@ def _pull_clip(args: argparse.Namespace, downloads: Path) -> bentoml.Model:
         )
     expected = args.clip_sha256 or (known.sha256 if known else None)
     checkpoint = downloads / f"clip-{args.clip_model}-{args.clip_pretrained}.bin".replace("/", "_")
-    digest = download(url, checkpoint, expected_sha256=expected, progress=not args.no_progress)
+    digest = download(url, checkpoint, expected_sha256=expected, **_download_options(args))
     try:
         with work_dir() as work:
             extra: dict[str, object] = {

@@ -166,6 +166,7 @@ class FileServer:
 
     files: dict[str, bytes] = field(default_factory=dict)
     ranges: bool = True
+    send_length: bool = True  # False: no Content-Length, the body ends when the socket closes
     truncate_once: set[str] = field(default_factory=set)
     requests: list[tuple[str, str | None, int]] = field(default_factory=list)
     port: int = 0
@@ -196,7 +197,10 @@ def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
             status = 206 if start else 200
             state.requests.append((self.path, requested, status))
             self.send_response(status)
-            self.send_header("Content-Length", str(len(body) - start))
+            if state.send_length:
+                self.send_header("Content-Length", str(len(body) - start))
+            else:
+                self.close_connection = True
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
             self.end_headers()

@@ -4,11 +4,14 @@ and the rejections that keep a bad model out of the store."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from models import ModelProvisioningError
 from models.store import (
     CLIP_MODEL_NAME,
     FACE_MODEL_NAME,
@@ -198,3 +201,78 @@ def test_truncated_clip_checkpoint_is_rejected(
     )  # fmt: skip
     assert result.code == 1 and "does not load" in result.err
     assert stored_versions(store) == []
+
+
+# --- supply-chain guards (issue 12) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("linked", ["manifest.json", "w600k_r50.onnx"])
+def test_symlinked_file_in_pack_is_refused(
+    store: Path, pack_dir: Path, tmp_path: Path, linked: str, run_cli: RunCli
+) -> None:
+    folder = tmp_path / "pack"
+    shutil.copytree(pack_dir, folder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    target = secret if linked == "manifest.json" else pack_dir / linked
+    (folder / linked).unlink(missing_ok=True)
+    (folder / linked).symlink_to(target)
+    result = run_cli("import", "--insightface-dir", str(folder))
+    assert result.code == 1 and f"{linked}: is a symbolic link" in result.err
+    assert stored_versions(store) == []
+
+
+def test_zip_bomb_member_is_refused_before_extracting(
+    store: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("det_10g.onnx", b"\0" * (32 << 20))
+    assert archive.stat().st_size < 100_000
+    result = run_cli("import", "--insightface-dir", str(archive))
+    assert result.code == 1 and "expands" in result.err and "zip bomb" in result.err
+    assert stored_versions(store) == []
+    assert list(tmp_path.rglob("*.onnx")) == []
+
+
+def test_extracted_size_is_capped(tmp_path: Path) -> None:
+    from models.importer import extract_zip
+
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.onnx", os.urandom(40_000))
+        zf.writestr("b.onnx", os.urandom(40_000))
+    dest = tmp_path / "out"
+    with pytest.raises(ModelProvisioningError, match="unpacks to more than 50000 bytes"):
+        extract_zip(archive, dest, "fix", max_bytes=50_000)
+    assert not dest.exists() or not any(dest.rglob("*"))
+
+
+def test_lying_header_sizes_are_counted_while_extracting(tmp_path: Path) -> None:
+    from models.importer import extract_zip
+
+    archive = tmp_path / "liar.zip"
+    payload = os.urandom(60_000)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.onnx", payload)
+    # Patch the declared uncompressed size (central directory) to look tiny.
+    data = bytearray(archive.read_bytes())
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (100).to_bytes(4, "little")
+    archive.write_bytes(bytes(data))
+    dest = tmp_path / "out"
+    with pytest.raises(ModelProvisioningError):
+        extract_zip(archive, dest, "fix", max_bytes=50_000)
+    written = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    assert written <= 50_000
+
+
+def test_member_count_is_capped(tmp_path: Path) -> None:
+    from models.importer import extract_zip
+
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(20):
+            zf.writestr(f"f{i}.txt", b"x")
+    with pytest.raises(ModelProvisioningError, match="20 members, more than the 10"):
+        extract_zip(archive, tmp_path / "out", "fix", max_members=10)

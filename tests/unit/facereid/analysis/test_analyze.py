@@ -18,8 +18,11 @@ from facereid.errors import (
     EmptyBatchError,
     InvalidLabelsError,
     NoFaceError,
+    PixelBudgetExceededError,
 )
 from facereid.faces.records import FaceRecord
+from facereid.intake.budget import ImageHeader
+from facereid.intake.shipping import ShippedImage
 
 MODEL = {"engine": "insightface", "embedding_model": "insightface/test/4", "synthetic": True}
 IMAGE = np.zeros((200, 300, 3), np.uint8)
@@ -44,11 +47,17 @@ class Fakes:
         self.decoded: list[str] = []
         self.emotion_calls: list[tuple[list[analyze.Box], list[str] | None]] = []
 
-    async def decode(self, data: str) -> np.ndarray:
+    async def decode(self, data: str | ImageHeader) -> ShippedImage:
+        assert isinstance(data, str)
         self.decoded.append(data)
         if data == "corrupt":
             raise CorruptImageError("not an image")
-        return IMAGE
+        if data == "shrunk":  # a 600 x 400 photo shipped at half its size
+            return ShippedImage(IMAGE, width=600, height=400)
+        return ShippedImage(IMAGE, width=300, height=200)
+
+    async def plan_batch(self, images: list[str]) -> list[analyze.Planned]:
+        return [PixelBudgetExceededError("over budget") if d == "huge" else d for d in images]
 
     async def face_model(self) -> dict[str, Any]:
         return MODEL
@@ -66,7 +75,9 @@ class Fakes:
         return [{name: 1.0 / len(names) for name in names} for _ in boxes]
 
     def calls(self) -> analyze.AnalysisCalls:
-        return analyze.AnalysisCalls(self.decode, self.face_model, self.detect_embed, self.emotions)
+        return analyze.AnalysisCalls(
+            self.decode, self.face_model, self.detect_embed, self.emotions, self.plan_batch
+        )
 
 
 def run(fakes: Fakes, options: analyze.AnalyzeOptions, data: str = "img") -> dict[str, Any]:
@@ -172,3 +183,20 @@ def test_batch_size_checked_before_any_decode(images: list[str], error: type[Exc
     with pytest.raises(error):
         asyncio.run(analyze.analyze_batch(fakes.calls(), images, analyze.AnalyzeOptions(), 4))
     assert fakes.decoded == []
+
+
+def test_faces_of_a_shrunk_image_are_answered_in_original_pixels() -> None:
+    fakes = Fakes([BIG])
+    result = run(fakes, analyze.AnalyzeOptions(include_emotions=False), data="shrunk")
+    # BIG is (100, 50)-(180, 150) in the shipped image: twice that in the original.
+    assert result["bbox"] == [200.0, 100.0, 160.0, 200.0]
+    assert result["landmarks"][0] == [202.0, 102.0]
+
+
+def test_an_image_over_the_batch_budget_gets_its_own_error_and_no_decode() -> None:
+    fakes = Fakes([BIG])
+    options = analyze.AnalyzeOptions(include_emotions=False)
+    answer = asyncio.run(analyze.analyze_batch(fakes.calls(), ["a", "huge", "b"], options, 32))
+    codes = [r.get("error", {}).get("code") for r in answer["results"]]
+    assert codes == [None, "pixel_budget_exceeded", None]
+    assert fakes.decoded == ["a", "b"]

@@ -1,0 +1,159 @@
+"""How many pixels a request may decode, and how many the whole process decodes at once.
+
+A lossless 4096x4096 WebP is 702 bytes, so the request size says nothing about the memory a
+decode takes. Two bounds follow the pixels instead:
+
+- ``plan_batch``: each image's header is read first (no pixels), then the images take their
+  decoded pixel counts from one per-request budget (``MAX_BATCH_PIXELS``) in request order, so
+  which images are refused (``pixel_budget_exceeded``) does not depend on timing. A JPEG
+  counts at the size it is decoded at (``draft``: 1/2, 1/4 or 1/8 of each side when the image
+  is larger than what is shipped to the face service).
+- ``PixelGate``: full decodes across all requests of the process share
+  ``MAX_CONCURRENT_DECODES`` x ``MAX_IMAGE_PIXELS`` pixels; a decode waits (on the event loop,
+  holding no thread) until its pixels fit. Small images pass side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from PIL import Image
+
+from facereid.errors import EmptyImageError, FaceReIDError, PixelBudgetExceededError
+from facereid.intake.images import b64_to_bytes, check_image_size, open_image_header
+
+logger = logging.getLogger(__name__)
+
+_TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """An image whose header passed the size checks; nothing decoded yet."""
+
+    raw: bytes
+    width: int  # after EXIF orientation
+    height: int
+    format: str
+    decoded_pixels: int  # what the decode will allocate (JPEG draft included)
+
+
+def read_header(
+    data: str | bytes, *, max_side: int, max_pixels: int, ship_side: int
+) -> ImageHeader:
+    """Base64 (or bytes) -> checked header. Raises our FaceReIDError codes only."""
+    raw = b64_to_bytes(data) if isinstance(data, str) else data
+    if not raw:
+        raise EmptyImageError("image data is empty")
+    img = open_image_header(raw)
+    width, height = img.size
+    check_image_size(width, height, max_side=max_side, max_pixels=max_pixels)
+    if _orientation(img) in _TRANSPOSED:
+        width, height = height, width
+    fmt = str(img.format)
+    decoded = width * height
+    if fmt == "JPEG" and max(width, height) > ship_side:
+        decoded = _draft_pixels(img, ship_side)
+    return ImageHeader(raw, width, height, fmt, decoded)
+
+
+def draft_size(width: int, height: int, ship_side: int) -> tuple[int, int]:
+    """The (raw-orientation) size to ask ``Image.draft`` for: the shipped size, so the
+    JPEG decoder picks the largest 1/n scale that is still at least that big."""
+    scale = ship_side / max(width, height)
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _draft_pixels(img: Image.Image, ship_side: int) -> int:
+    """Pixels after ``draft``: the arithmetic of Pillow's JpegImageFile.draft."""
+    raw_w, raw_h = img.size
+    want = draft_size(raw_w, raw_h, ship_side)
+    n = min(raw_w // want[0], raw_h // want[1])
+    factor = next(s for s in (8, 4, 2, 1) if n >= s)
+    return ((raw_w + factor - 1) // factor) * ((raw_h + factor - 1) // factor)
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # unreadable EXIF: decoded as stored, like ImageOps.exif_transpose
+        return 1
+
+
+def plan_batch(
+    images: list[str], *, max_side: int, max_pixels: int, ship_side: int, budget: int
+) -> list[ImageHeader | FaceReIDError]:
+    """Each image's header, or the error it gets; budget taken in request order."""
+    plans: list[ImageHeader | FaceReIDError] = []
+    left = budget
+    for index, data in enumerate(images):
+        try:
+            header = read_header(
+                data, max_side=max_side, max_pixels=max_pixels, ship_side=ship_side
+            )
+        except FaceReIDError as exc:
+            plans.append(exc)
+            continue
+        if header.decoded_pixels > left:
+            plans.append(
+                PixelBudgetExceededError(
+                    f"image {index} ({header.width}x{header.height}) does not fit in what is "
+                    f"left of the request's budget of {budget} decoded pixels; send it in "
+                    f"another request"
+                )
+            )
+            continue
+        left -= header.decoded_pixels
+        plans.append(header)
+    return plans
+
+
+class PixelGate:
+    """A weighted semaphore in pixels for one event loop: FIFO, so a large decode is not
+    starved by a stream of small ones."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.in_use = 0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    @asynccontextmanager
+    async def hold(self, pixels: int) -> AsyncIterator[None]:
+        weight = min(max(1, pixels), self.capacity)  # one image alone always fits
+        if not self._waiters and self.in_use + weight <= self.capacity:
+            self.in_use += weight
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (weight, future)
+            self._waiters.append(entry)
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release(weight)  # granted just as we were cancelled
+                else:
+                    self._waiters.remove(entry)
+                    self._wake()
+                raise
+        try:
+            yield
+        finally:
+            self._release(weight)
+
+    def _release(self, weight: int) -> None:
+        self.in_use -= weight
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use + self._waiters[0][0] <= self.capacity:
+            weight, future = self._waiters.popleft()
+            if future.done():
+                continue
+            self.in_use += weight
+            future.set_result(None)
