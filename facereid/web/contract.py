@@ -15,7 +15,10 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from facereid.errors import echo
+
 logger = logging.getLogger("facereid.access")
+UNMATCHED_ROUTE = "unmatched"  # facereid.ops.metrics.UNMATCHED_ROUTE, without importing it
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -98,6 +101,7 @@ class ContractMiddleware:
             return
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        scope["state"]["route"] = route_template(scope)
         started = time.perf_counter()
         held: dict[str, Any] = {}
 
@@ -152,12 +156,33 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def route_template(scope: Scope) -> str:
+    """The route a request is for, as a template from a small, fixed set: the starlette route
+    it matches (BentoML's app is a Starlette app, ``scope["app"]``), else ``unmatched``.
+    Handlers answered inside the chain (``GetRoutesMiddleware``) record their own path."""
+    from starlette.routing import Match
+
+    for route in getattr(scope.get("app"), "routes", None) or []:
+        try:
+            match, _ = route.matches(scope)
+        except Exception:  # a route that cannot judge this scope does not match it
+            continue
+        if match != Match.NONE:
+            return str(getattr(route, "path", "") or "/")
+    return UNMATCHED_ROUTE
+
+
 def _log_access(scope: Scope, rid: str, held: dict[str, Any], seconds: float) -> None:
+    from facereid.ops import metrics  # lazy: see facereid.ops.metrics
+
     status = held.get("status", 0)
+    route = str(scope.get("state", {}).get("route") or UNMATCHED_ROUTE)
+    metrics.observe_request(route, str(scope.get("method")), int(status), seconds)
     fields: dict[str, Any] = {
         "request_id": rid,
-        "method": scope.get("method"),
-        "route": scope.get("path"),
+        "method": str(scope.get("method"))[:16],
+        "route": route,
+        "path": echo(scope.get("path", ""), 200),
         "status": status,
         "duration_ms": round(seconds * 1000, 2),
     }
@@ -167,9 +192,7 @@ def _log_access(scope: Scope, rid: str, held: dict[str, Any], seconds: float) ->
         except (ValueError, KeyError, TypeError):
             pass
         else:
-            from facereid.ops.metrics import count_rejection  # lazy: see facereid.ops.metrics
-
-            count_rejection(str(fields["error_code"]))
+            metrics.count_rejection(str(fields["error_code"]))
     level = logging.WARNING if status >= 400 else logging.INFO
     logger.log(
         level,

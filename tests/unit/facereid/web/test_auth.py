@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from facereid.web import auth
-from facereid.web.auth import load_key_digests
+from facereid.web.auth import AuthConfigError, load_key_digests
 from tests.unit.facereid.protected_app import protected_app
 
 
@@ -62,7 +62,7 @@ def test_key_file_holds_sha256_digests(tmp_path: Path) -> None:
 def test_malformed_key_file_is_refused(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.write_text("plain-text-key\n")
-    with pytest.raises(ValueError, match="not a sha256 hex digest"):
+    with pytest.raises(AuthConfigError, match="sha256 hex digest"):
         load_key_digests(keys_file=str(keys))
 
 

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from starlette.testclient import TestClient
 
-from facereid.web.ratelimit import client_address, parse_networks
+from facereid.web.clients import client_address, parse_networks
 from tests.redis_helper import redis_server
 from tests.unit.facereid.protected_app import protected_app
 

@@ -1,0 +1,176 @@
+"""Request bodies whose framing is wrong are refused here, in the contract's shape, before
+BentoML parses them.
+
+- A ``multipart/form-data`` body without a ``boundary`` (BentoML answered 500 on every route),
+  or a ``Content-Type`` that does not parse, is a 400 ``malformed_content_type``.
+- On routes with file fields (``upload_fields``: e.g. ``video`` on ``/video/submit``), a part
+  for such a field that is not a file (no ``filename``) is a 422 ``file_expected``. BentoML
+  would coerce the text into a file, importing ``uvloop`` (absent: 500) and, were it present,
+  fetching the text as a URL from the server with no size cap.
+
+The part headers are read as the body streams through (python-multipart's parser, the one
+starlette uses); the body itself is passed on untouched and never buffered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from facereid.errors import echo
+from facereid.web.contract import ASGIApp, Message, Receive, Scope, Send
+from facereid.web.traffic import send_error
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class _State:
+    rejected: Rejected | None = None
+    started: bool = False
+
+
+def upload_fields(apis: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """Route -> names of its file-typed fields, read from a BentoML service's ``apis``
+    (duck-typed: each has ``route`` and a pydantic ``input_spec``); a field is a file when
+    its annotation mentions ``pathlib.Path`` (BentoML's file type) or bytes-like file types."""
+    fields: dict[str, frozenset[str]] = {}
+    for api in apis.values():
+        spec = getattr(api, "input_spec", None)
+        model_fields = getattr(spec, "model_fields", {}) or {}
+        names = frozenset(
+            name
+            for name, info in model_fields.items()
+            if _is_file(getattr(info, "annotation", None))
+        )
+        if names:
+            fields[str(getattr(api, "route", ""))] = names
+    return fields
+
+
+def _is_file(annotation: object) -> bool:
+    text = repr(annotation)
+    return "Path" in text or "UploadFile" in text or "PIL.Image" in text
+
+
+def _content_type(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers", []):
+        if bytes(name).lower() == b"content-type":
+            return bytes(value)
+    return None
+
+
+class ContentCheckMiddleware:
+    def __init__(self, app: ASGIApp, file_fields: Mapping[str, Collection[str]]) -> None:
+        self.app = app
+        self.file_fields = {path: frozenset(names) for path, names in file_fields.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        raw = _content_type(scope)
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            media, options = parse_options_header(raw)
+            raw.decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            await send_error(send, 400, "malformed_content_type", "Content-Type does not parse")
+            return
+        if media != b"multipart/form-data":
+            await self.app(scope, receive, send)
+            return
+        boundary = options.get(b"boundary", b"")
+        if not boundary or len(boundary) > 200:
+            message = "multipart/form-data needs a boundary of 1-200 characters"
+            await send_error(send, 400, "malformed_content_type", message)
+            return
+        wanted = self.file_fields.get(scope.get("path", ""), frozenset())
+        await self._checked(scope, receive, send, boundary, wanted)
+
+    async def _checked(
+        self, scope: Scope, receive: Receive, send: Send, boundary: bytes, files: frozenset[str]
+    ) -> None:
+        header: dict[str, bytes] = {"field": b"", "value": b""}
+        disposition: list[bytes] = []
+        problems: list[Rejected] = []
+
+        def on_header_field(data: bytes, start: int, end: int) -> None:
+            header["field"] += data[start:end]
+
+        def on_header_value(data: bytes, start: int, end: int) -> None:
+            header["value"] += data[start:end]
+
+        def on_header_end() -> None:
+            if header["field"].strip().lower() == b"content-disposition":
+                disposition.append(header["value"])
+            header["field"], header["value"] = b"", b""
+
+        def on_headers_finished() -> None:
+            _, params = parse_options_header(disposition[-1] if disposition else b"")
+            name = params.get(b"name", b"").decode("latin-1")
+            if name in files and b"filename" not in params:
+                problems.append(
+                    Rejected(422, "file_expected", f"field {echo(name)!r} must be a file upload")
+                )
+            disposition.clear()
+
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_header_field": on_header_field,
+                "on_header_value": on_header_value,
+                "on_header_end": on_header_end,
+                "on_headers_finished": on_headers_finished,
+            },
+        )
+        state = _State()
+
+        async def checking_receive() -> Message:
+            if state.rejected is not None:
+                raise state.rejected
+            message = await receive()
+            if message["type"] == "http.request" and message.get("body"):
+                try:
+                    parser.write(message["body"])
+                except MultipartParseError:
+                    problems.append(
+                        Rejected(400, "malformed_multipart", "multipart body does not parse")
+                    )
+                if problems:
+                    state.rejected = problems[0]
+                    raise problems[0]
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state.rejected is not None:  # the app caught our exception: answer instead
+                if message["type"] == "http.response.start" and not state.started:
+                    state.started = True
+                    await _answer(send, state.rejected)
+                return
+            if message["type"] == "http.response.start":
+                state.started = True
+            await send(message)
+
+        try:
+            await self.app(scope, checking_receive, guarded_send)
+        except Rejected as rejected:
+            if not state.started:
+                state.started = True
+                await _answer(send, rejected)
+
+
+async def _answer(send: Send, rejected: Rejected) -> None:
+    await send_error(send, rejected.status, rejected.code, rejected.message)
