@@ -42,6 +42,7 @@ from facereid.video import intake as video_mod  # issue 8
 from facereid.video import jobs as video_jobs_mod  # issue 8
 from facereid.video.pipeline import ModelCalls, VideoJobRunner
 from facereid.web.chain import protection_middlewares
+from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
@@ -71,7 +72,10 @@ async def _health() -> tuple[int, dict[str, Any]]:
 @bentoml.service(
     name="FaceReID",
     workers=1,
-    traffic={"timeout": 120, "max_concurrency": 256},
+    # Concurrency and timeouts are ours (facereid.web.traffic: contract-shaped 503/504); this
+    # timeout is only BentoML's backstop. Its HTTP metrics label by raw path: ours replace them.
+    traffic={"timeout": settings.request_timeout_s + 10},
+    metrics={"enabled": False},
     http={"port": 3000},
 )
 class FaceReID:
@@ -454,7 +458,10 @@ def _describe(exc: BaseException) -> str:
 # Registration order is nesting order (first = outermost): ContractMiddleware wraps the
 # protection chain, so 401/413/429 get the error contract; /health is served innermost.
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
-for _middleware, _options in protection_middlewares(settings, get_routes={"/health": _health}):
+_chain = protection_middlewares(
+    settings, get_routes={"/health": _health}, file_fields=upload_fields(FaceReID.apis)
+)
+for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

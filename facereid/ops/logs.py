@@ -52,6 +52,21 @@ class EscapingTextFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
+class EscapeControlsFilter(logging.Filter):
+    """Escapes a record's message in place, whatever formats it later: for loggers we do not
+    own, such as BentoML's access log, which writes the raw request path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, ()
+        return True
+
+
+FOREIGN_LOGGERS = ("bentoml.access",)
+
+
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -80,3 +95,7 @@ def configure_logging(
         logger.setLevel(level.upper())
         logger.propagate = False
         logger.disabled = False  # BentoML's dictConfig may have disabled existing loggers
+    for name in FOREIGN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, EscapeControlsFilter) for f in logger.filters):
+            logger.addFilter(EscapeControlsFilter())

@@ -4,7 +4,8 @@ BentoML parses them.
 - A ``multipart/form-data`` body without a ``boundary`` (BentoML answered 500 on every route),
   or a ``Content-Type`` that does not parse, is a 400 ``malformed_content_type``.
 - On routes with file fields (``upload_fields``: e.g. ``video`` on ``/video/submit``), a part
-  for such a field that is not a file (no ``filename``) is a 422 ``file_expected``. BentoML
+  for such a field that is not a file (no ``filename``), or a body that is not multipart at
+  all (JSON, a urlencoded form), is a 422 ``file_expected``. BentoML
   would coerce the text into a file, importing ``uvloop`` (absent: 500) and, were it present,
   fetching the text as a URL from the server with no size cap.
 
@@ -79,8 +80,12 @@ class ContentCheckMiddleware:
         if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        files = self.file_fields.get(scope.get("path", ""), frozenset())
         raw = _content_type(scope)
         if raw is None:
+            if files:
+                await _answer(send, _not_multipart(files))
+                return
             await self.app(scope, receive, send)
             return
         try:
@@ -90,6 +95,9 @@ class ContentCheckMiddleware:
             await send_error(send, 400, "malformed_content_type", "Content-Type does not parse")
             return
         if media != b"multipart/form-data":
+            if files:  # JSON or a urlencoded form can only carry text for the file
+                await _answer(send, _not_multipart(files))
+                return
             await self.app(scope, receive, send)
             return
         boundary = options.get(b"boundary", b"")
@@ -97,8 +105,7 @@ class ContentCheckMiddleware:
             message = "multipart/form-data needs a boundary of 1-200 characters"
             await send_error(send, 400, "malformed_content_type", message)
             return
-        wanted = self.file_fields.get(scope.get("path", ""), frozenset())
-        await self._checked(scope, receive, send, boundary, wanted)
+        await self._checked(scope, receive, send, boundary, files)
 
     async def _checked(
         self, scope: Scope, receive: Receive, send: Send, boundary: bytes, files: frozenset[str]
@@ -170,6 +177,12 @@ class ContentCheckMiddleware:
             if not state.started:
                 state.started = True
                 await _answer(send, rejected)
+
+
+def _not_multipart(files: frozenset[str]) -> Rejected:
+    names = ", ".join(sorted(files))
+    message = f"send multipart/form-data with a file upload for: {names}"
+    return Rejected(422, "file_expected", message)
 
 
 async def _answer(send: Send, rejected: Rejected) -> None:
