@@ -456,11 +456,11 @@ def _describe(exc: BaseException) -> str:
 
 # @bentoml.service turned the class into a bentoml Service, which mypy cannot see.
 # Registration order is nesting order (first = outermost): ContractMiddleware wraps the
-# protection chain, so 401/413/429 get the error contract; /health is served innermost.
+# protection chain, so 401/413/429/503/504 get the error contract; /health and /metrics are
+# served innermost.
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
-_chain = protection_middlewares(
-    settings, get_routes={"/health": _health}, file_fields=upload_fields(FaceReID.apis)
-)
+_files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]
+_chain = protection_middlewares(settings, get_routes={"/health": _health}, file_fields=_files)
 for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 
