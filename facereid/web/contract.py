@@ -80,7 +80,9 @@ def _normalise_error(status: int, body: bytes) -> tuple[int, bytes]:
     if status >= 500:
         return status, error_body(_STATUS_CODES.get(status, "internal_error"), "internal error")
     message = payload.get("error") if isinstance(payload, dict) else None
-    text = message if isinstance(message, str) else body.decode("utf-8", "replace")[:200].strip()
+    # BentoML's messages can quote the request (a validation error repeats the value): bounded.
+    text = echo(message if isinstance(message, str) else body.decode("utf-8", "replace"), 200)
+    text = text.strip()
     return status, error_body(_STATUS_CODES.get(status, "error"), text or "request failed")
 
 

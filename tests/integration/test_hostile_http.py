@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -49,17 +50,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def refused_start(env: dict[str, str], tmp_path: Path) -> tuple[int, str]:
-    """Runs ``bentoml serve`` expecting it to exit; returns its code and output."""
-    process = subprocess.run(
-        [str(BENTOML), "serve", "service:FaceReID", "--host", "127.0.0.1"]
-        + ["--port", str(free_port())],
-        cwd=REPO_ROOT,
-        env={**os.environ, "BENTOML_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "true", **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    return process.returncode, process.stdout + process.stderr
+    """Runs ``bentoml serve`` expecting it to exit; a server that starts instead is stopped
+    (its whole process group) and the test fails."""
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BENTOML), "serve", "service:FaceReID", "--host", "127.0.0.1"]
+            + ["--port", str(free_port())],
+            cwd=REPO_ROOT,
+            env={
+                **os.environ,
+                "BENTOML_HOME": str(tmp_path),
+                "BENTOML_DO_NOT_TRACK": "true",
+                **env,
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            code = process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            pytest.fail(f"the server started instead of refusing:\n{log_path.read_text()[-2000:]}")
+    return code, log_path.read_text(errors="replace")
 
 
 @pytest.mark.parametrize("source", ["blank-keys", "comment-only-file", "required-without-keys"])
