@@ -110,39 +110,7 @@ class ContentCheckMiddleware:
     async def _checked(
         self, scope: Scope, receive: Receive, send: Send, boundary: bytes, files: frozenset[str]
     ) -> None:
-        header: dict[str, bytes] = {"field": b"", "value": b""}
-        disposition: list[bytes] = []
-        problems: list[Rejected] = []
-
-        def on_header_field(data: bytes, start: int, end: int) -> None:
-            header["field"] += data[start:end]
-
-        def on_header_value(data: bytes, start: int, end: int) -> None:
-            header["value"] += data[start:end]
-
-        def on_header_end() -> None:
-            if header["field"].strip().lower() == b"content-disposition":
-                disposition.append(header["value"])
-            header["field"], header["value"] = b"", b""
-
-        def on_headers_finished() -> None:
-            _, params = parse_options_header(disposition[-1] if disposition else b"")
-            name = params.get(b"name", b"").decode("latin-1")
-            if name in files and b"filename" not in params:
-                problems.append(
-                    Rejected(422, "file_expected", f"field {echo(name)!r} must be a file upload")
-                )
-            disposition.clear()
-
-        parser = MultipartParser(
-            boundary,
-            {
-                "on_header_field": on_header_field,
-                "on_header_value": on_header_value,
-                "on_header_end": on_header_end,
-                "on_headers_finished": on_headers_finished,
-            },
-        )
+        checker = PartChecker(boundary, files)
         state = _State()
 
         async def checking_receive() -> Message:
@@ -150,15 +118,10 @@ class ContentCheckMiddleware:
                 raise state.rejected
             message = await receive()
             if message["type"] == "http.request" and message.get("body"):
-                try:
-                    parser.write(message["body"])
-                except MultipartParseError:
-                    problems.append(
-                        Rejected(400, "malformed_multipart", "multipart body does not parse")
-                    )
-                if problems:
-                    state.rejected = problems[0]
-                    raise problems[0]
+                problem = checker.feed(message["body"])
+                if problem is not None:
+                    state.rejected = problem
+                    raise problem
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -177,6 +140,78 @@ class ContentCheckMiddleware:
             if not state.started:
                 state.started = True
                 await _answer(send, rejected)
+
+
+class PartChecker:
+    """Reads part headers as the body streams by and reports the first problem, mirroring the
+    checks starlette's form parser makes (which BentoML turns into 500s): every part needs a
+    name, at most ``MAX_PARTS`` parts, a text part at most ``MAX_TEXT_PART`` bytes; and file
+    fields must be files."""
+
+    MAX_PARTS = 1000  # starlette's max_fields / max_files
+    MAX_TEXT_PART = 1024 * 1024  # starlette's max_part_size for non-file parts
+
+    def __init__(self, boundary: bytes, files: frozenset[str]) -> None:
+        self.files = files
+        self.field, self.value = b"", b""
+        self.disposition = b""
+        self.parts = 0
+        self.text_bytes: int | None = None  # size of the current text part; None for a file
+        self.problem: Rejected | None = None
+        self.parser = MultipartParser(
+            boundary,
+            {
+                "on_header_field": self._on_field,
+                "on_header_value": self._on_value,
+                "on_header_end": self._on_header_end,
+                "on_headers_finished": self._on_headers_finished,
+                "on_part_data": self._on_part_data,
+            },
+        )
+
+    def feed(self, chunk: bytes) -> Rejected | None:
+        try:
+            self.parser.write(chunk)
+        except MultipartParseError:
+            self._fail(400, "malformed_multipart", "multipart body does not parse")
+        return self.problem
+
+    def _fail(self, status: int, code: str, message: str) -> None:
+        if self.problem is None:
+            self.problem = Rejected(status, code, message)
+
+    def _on_field(self, data: bytes, start: int, end: int) -> None:
+        self.field += data[start:end]
+
+    def _on_value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        if self.field.strip().lower() == b"content-disposition":
+            self.disposition = self.value
+        self.field, self.value = b"", b""
+
+    def _on_headers_finished(self) -> None:
+        _, params = parse_options_header(self.disposition)
+        self.disposition = b""
+        self.parts += 1
+        name = params.get(b"name", b"").decode("latin-1")
+        is_file = b"filename" in params
+        self.text_bytes = None if is_file else 0
+        if not name:
+            self._fail(400, "malformed_multipart", "every multipart part needs a name")
+        elif self.parts > self.MAX_PARTS:
+            self._fail(413, "payload_too_large", f"more than {self.MAX_PARTS} multipart parts")
+        elif name in self.files and not is_file:
+            self._fail(422, "file_expected", f"field {echo(name)!r} must be a file upload")
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.text_bytes is None:
+            return
+        self.text_bytes += end - start
+        if self.text_bytes > self.MAX_TEXT_PART:
+            message = f"a text field is over {self.MAX_TEXT_PART} bytes; send large data as JSON"
+            self._fail(413, "payload_too_large", message)
 
 
 def _not_multipart(files: frozenset[str]) -> Rejected:

@@ -319,3 +319,33 @@ def test_schemathesis_finds_no_server_error(server: Server) -> None:
     assert calls >= len(operations), "the time bound cut the run short of one mode per route"
     assert len(statuses) >= 10 * len(operations)  # it did exercise the server
     assert not failures, "\n".join(failures[:10])
+
+
+ODD_BODIES = [
+    ("multipart/form-data", b"--x\r\n"),
+    ("multipart/form-data; boundary=zz", b"not multipart at all"),
+    (
+        "multipart/form-data; boundary=zz",
+        b"--zz\r\nContent-Disposition: form-data\r\n\r\nv\r\n--zz--\r\n",
+    ),
+    ("application/x-www-form-urlencoded", b"a=1&a=2&%ff=%00"),
+    ("text/plain", b"\x00\xff" * 64),
+    ("application/json", b'{"a": ' * 2000),
+    ("application/json; charset=utf-16", b'{"x": 1}'),
+    ("", b""),
+]
+
+
+def test_every_served_route_survives_odd_bodies(server: Server) -> None:
+    """Each POST route in /docs.json with each odd framing: a 4xx in the contract's shape."""
+    with server.client() as client:
+        spec = client.get("/docs.json", headers=A).json()
+        routes = [path for path, ops in spec["paths"].items() if "post" in ops]
+        assert "/compare" in routes and "/video/submit" in routes
+        for route in routes:
+            for content_type, body in ODD_BODIES:
+                headers = {**A, "content-type": content_type} if content_type else A
+                response = client.post(route, content=body, headers=headers)
+                assert 400 <= response.status_code < 500, (route, content_type, response.text)
+                error = response.json()["error"]
+                assert isinstance(error["code"], str) and isinstance(error["message"], str)

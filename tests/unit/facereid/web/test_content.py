@@ -79,3 +79,44 @@ def test_upload_fields_are_read_from_the_api_signatures() -> None:
 
     apis = {"video": Api("/video/submit", VideoInput), "analyze": Api("/analyze", JsonInput)}
     assert upload_fields(apis) == {"/video/submit": frozenset({"video"})}
+
+
+def _multipart(*parts: bytes) -> bytes:
+    return b"".join(b"--zz\r\n" + part + b"\r\n" for part in parts) + b"--zz--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        # starlette refuses these with an exception that BentoML answered as a 500
+        (_multipart(b"Content-Disposition: form-data\r\n\r\nv"), 400, "malformed_multipart"),
+        (
+            _multipart(b'Content-Disposition: form-data; name="t"\r\n\r\n' + b"x" * 1_100_000),
+            413,
+            "payload_too_large",
+        ),
+        (
+            _multipart(*[b'Content-Disposition: form-data; name="f"\r\n\r\nv'] * 1001),
+            413,
+            "payload_too_large",
+        ),
+    ],
+)
+def test_multipart_bodies_starlette_would_refuse_are_contract_errors(
+    body: bytes, status: int, code: str
+) -> None:
+    response = client.post(
+        "/analyze", content=body, headers={"content-type": "multipart/form-data; boundary=zz"}
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_a_large_file_part_is_not_a_text_part() -> None:
+    body = _multipart(
+        b'Content-Disposition: form-data; name="video"; filename="v.mp4"\r\n\r\n' + b"x" * 1_100_000
+    )
+    response = client.post(
+        "/video/submit", content=body, headers={"content-type": "multipart/form-data; boundary=zz"}
+    )
+    assert response.status_code == 200
