@@ -105,16 +105,17 @@ def protection_middlewares(
             ),
         )
     if keys:
+        exempt = split_paths(settings.auth_exempt_paths)
+        if settings.metrics_require_key:
+            exempt = [path for path in exempt if path != METRICS_PATH]
         if settings.failed_auth_limit and limiter is not None:
             failed = {
                 "limiter": limiter,
                 "limit": settings.failed_auth_limit,
                 "trusted_proxies": settings.trusted_proxies,
+                "exempt_paths": exempt,
             }
             chain.append((FailedAuthLimitMiddleware, failed))
-        exempt = split_paths(settings.auth_exempt_paths)
-        if settings.metrics_require_key:
-            exempt = [path for path in exempt if path != METRICS_PATH]
         chain.append((ApiKeyMiddleware, {"keys": keys, "exempt_paths": exempt}))
     if (settings.rate_limit or settings.rate_limits) and limiter is not None:
         limits = {

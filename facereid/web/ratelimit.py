@@ -100,15 +100,25 @@ class FailedAuthLimitMiddleware:
     """429 for an address that has had ``limit`` 401 answers in the window; every 401 counts."""
 
     def __init__(
-        self, app: ASGIApp, limiter: BoundedLimiter, limit: str, trusted_proxies: str = ""
+        self,
+        app: ASGIApp,
+        limiter: BoundedLimiter,
+        limit: str,
+        trusted_proxies: str = "",
+        exempt_paths: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.item = parse(limit)
         self.trusted = parse_networks(trusted_proxies)
+        self.exempt_paths = frozenset(exempt_paths)  # probes: a lockout must not fail them
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") == "OPTIONS":
+        if (
+            scope["type"] != "http"
+            or scope.get("method") == "OPTIONS"
+            or scope.get("path", "") in self.exempt_paths
+        ):
             await self.app(scope, receive, send)
             return
         who = f"auth-fail:{client_address(scope, self.trusted)}"

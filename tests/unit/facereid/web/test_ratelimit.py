@@ -143,6 +143,7 @@ def test_failed_authentications_are_budgeted_per_address() -> None:
     assert statuses == [401, 401, 401, 429, 429]
     locked = client.post("/compare", headers={**attacker, "x-api-key": "right"})
     assert locked.status_code == 429  # no key is compared any more for this address
+    assert client.get("/health", headers=attacker).status_code == 200  # probes stay open
     assert locked.json()["error"]["code"] == "rate_limited"
     assert int(locked.headers["retry-after"]) >= 1
     other = client.post(
