@@ -31,6 +31,7 @@ from facereid.video import jobs as video_jobs_mod  # issue 8
 from facereid.video.pipeline import ModelCalls, VideoJobRunner
 from facereid.video.submit import submit_video
 from facereid.web.chain import protection_middlewares
+from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware, JSONHandler
 from facereid.web.openapi import docs_endpoint
 from facereid.web.routes import json_route
@@ -49,7 +50,10 @@ video_jobs = video_jobs_mod.VideoJobs.from_settings(settings)
 @bentoml.service(
     name="FaceReID",
     workers=1,
-    traffic={"timeout": 120, "max_concurrency": 256},
+    # Concurrency and timeouts are ours (facereid.web.traffic: contract-shaped 503/504); this
+    # timeout is only BentoML's backstop. Its HTTP metrics label by raw path: ours replace them.
+    traffic={"timeout": settings.request_timeout_s + 10},
+    metrics={"enabled": False},
     http={"port": 3000},
 )
 class FaceReID:
@@ -241,13 +245,16 @@ def _same_model(first: str | None, second: str | None) -> None:
 
 # @bentoml.service turned the class into a bentoml Service, which mypy cannot see.
 # Registration order is nesting order (first = outermost): ContractMiddleware wraps the
-# protection chain, so 401/413/429 get the error contract; the GET routes are innermost.
+# protection chain, so 401/413/429/503/504 get the error contract; the GET routes (/health,
+# /docs.json, /metrics) are served innermost.
 _get_routes: dict[str, JSONHandler] = {
     "/health": health,
     "/docs.json": docs_endpoint(lambda: FaceReID.openapi_spec.asdict()),  # type: ignore[attr-defined]
 }
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
-for _middleware, _options in protection_middlewares(settings, get_routes=_get_routes):
+_files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]
+_chain = protection_middlewares(settings, get_routes=_get_routes, file_fields=_files)
+for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     emotion_labels: tuple[str, ...] = DEFAULT_EMOTION_LABELS
     emotion_crop_margin: float = 0.25
 
-    # Protection and operations (facereid/protection.py; docs/operations.md)
+    # Protection and operations (facereid/web/chain.py; docs/operations.md, docs/security.md)
     rate_limit: str = ""  # e.g. "120/minute"; empty: no global limit
     rate_limits: dict[str, str] = Field(default_factory=dict)  # per path, JSON
     rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = (
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     rate_limit_exempt_paths: str = "/health,/livez,/healthz,/readyz,/metrics"
     trusted_proxies: str = ""  # IPs/CIDRs whose X-Forwarded-For is believed
     api_keys: str = Field(default="", repr=False)  # comma-separated keys
-    api_keys_file: str | None = None  # one sha256 hex digest per line
+    api_keys_file: str | None = None  # per line: sha256 hex digest [tenant]
     auth_exempt_paths: str = "/health,/livez,/healthz,/readyz,/metrics"
     max_request_bytes: int = 68 * 1024 * 1024
     cors_allow_origins: str = ""  # comma-separated; "*" for any; empty: CORS off
@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     hsts_max_age_s: int = 31_536_000
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+
+    # Web protection (issue 12; facereid/web/, docs/security.md): auth mode and tenants,
+    # failed-login budget, rate-limit store bounds, in-process traffic limits, /metrics access.
+    # auto: keys on when API_KEYS/API_KEYS_FILE are set (a set source without keys refuses to
+    # start); required: refuse to start without keys; off: explicitly open, one shared tenant.
+    auth: Literal["auto", "required", "off"] = "auto"
+    failed_auth_limit: str = "20/minute"  # 401s per client address; empty: not limited
+    rate_limit_store_timeout_s: float = 0.25  # per store call; a slower store is skipped
+    rate_limit_breaker_failures: int = 3  # consecutive store failures that open the breaker
+    rate_limit_breaker_reset_s: float = 30.0  # open breaker: store skipped this long
+    max_concurrency: int = 256  # requests in flight in the API process; more: 503 overloaded
+    request_timeout_s: float = 110.0  # a request still running after this: 504 timeout
+    metrics_require_key: bool = False  # true: /metrics needs a key like any route
 
     # Runtime
     ort_intra_op_threads: int = 0  # 0: let ONNX Runtime decide

@@ -243,3 +243,18 @@ class EmbeddingTooLongError(EmbeddingError):
 
     code = "embedding_too_long"
     status = 413
+
+
+# -- echoing input (issue 12) ------------------------------------------------------------
+
+ECHO_LIMIT = 64
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``value`` made safe to quote in an error message or log line: at most ``limit``
+    characters (an attacker's 1 MB job id must not come back 1 MB long, nor fill the logs)
+    and control characters escaped (no forged log lines, no terminal escapes)."""
+    text = str(value)
+    cut = len(text) > limit
+    text = text[:limit].encode("unicode_escape").decode("ascii")
+    return f"{text}... ({len(str(value))} characters)" if cut else text

@@ -36,6 +36,37 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+def escape_controls(text: str) -> str:
+    """Control characters as escapes: a ``%0A`` in a request path must not start a new,
+    forged log line in the text format."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+class EscapingTextFormatter(logging.Formatter):
+    """The text format with the message escaped (a traceback, added after, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
+class EscapeControlsFilter(logging.Filter):
+    """Escapes a record's message in place, whatever formats it later: for loggers we do not
+    own, such as BentoML's access log, which writes the raw request path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, ()
+        return True
+
+
+FOREIGN_LOGGERS = ("bentoml.access",)
+
+
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -52,7 +83,7 @@ def configure_logging(
     handler.setFormatter(
         json_formatter()
         if log_format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        else EscapingTextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     handler.addFilter(TraceContextFilter())
     setattr(handler, _MARK, True)
@@ -64,3 +95,7 @@ def configure_logging(
         logger.setLevel(level.upper())
         logger.propagate = False
         logger.disabled = False  # BentoML's dictConfig may have disabled existing loggers
+    for name in FOREIGN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, EscapeControlsFilter) for f in logger.filters):
+            logger.addFilter(EscapeControlsFilter())

@@ -1,47 +1,94 @@
 """The protection middlewares, in order, from Settings. ``service.py`` registers them after
 ``ContractMiddleware``; BentoML (starlette) makes the first registered the outermost, so
-ContractMiddleware wraps them all: their 401/413/429 answers get the contract's error shape,
-the security headers, the request id, an access log line and a rejection count.
+ContractMiddleware wraps them all: their 401/413/429/503/504 answers get the contract's error
+shape, the security headers, the request id, an access log line and a rejection count.
 
-Order, outer to inner: HSTS, CORS (a preflight is answered before authentication), API keys
-(so the rate limiter can key on a validated key), rate limit, body size, and last the JSON
-``GET`` routes (``/health``), so that a setting can put those behind keys and limits too.
+Order, outer to inner: HSTS, CORS (a preflight is answered before authentication), the
+failed-authentication budget (before any key is compared), API keys (so the rate limiter can
+key on a validated key), rate limit, concurrency and time limits (after the key check, so
+unauthenticated floods hold no slot), body size, body framing, and last the ``GET`` routes
+(``/health``, ``/metrics``), so that settings can put those behind keys and limits too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from facereid.config import Settings
-from facereid.web.auth import ApiKeyMiddleware, load_key_digests
+from facereid.ops.metrics import exposition
+from facereid.web.auth import ApiKeyMiddleware, resolve_keys
 from facereid.web.body_limit import BodyLimitMiddleware, body_limit_options
-from facereid.web.contract import ASGIApp, JSONHandler, Receive, Scope, Send, json_endpoint
+from facereid.web.content import ContentCheckMiddleware
+from facereid.web.contract import (
+    ASGIApp,
+    JSONHandler,
+    Receive,
+    Scope,
+    Send,
+    json_endpoint,
+    send_error,
+)
 from facereid.web.headers import HSTSMiddleware, cors_options
-from facereid.web.ratelimit import RateLimitMiddleware
+from facereid.web.limit_store import BoundedLimiter, CircuitBreaker
+from facereid.web.ratelimit import FailedAuthLimitMiddleware, RateLimitMiddleware
+from facereid.web.traffic import PROBES, ConcurrencyLimitMiddleware, RequestTimeoutMiddleware
+
+METRICS_PATH = "/metrics"
 
 
 def split_paths(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class GetRoutesMiddleware:
-    """Exact paths answered by JSON handlers (``asgi.json_endpoint``), the rest passed on:
-    ``GET`` endpoints that BentoML's POST-only APIs cannot express (an app mounted at
-    ``/health`` would redirect to ``/health/``)."""
+async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """``GET /metrics``: BentoML's own endpoint is turned off in ``service.py`` together with
+    its path-labelled HTTP metrics; this one serves the same multiprocess registry."""
+    if scope.get("method") not in ("GET", "HEAD"):
+        await send_error(send, 405, "method_not_allowed", "use GET")
+        return
+    body, content_type = exposition()
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
 
-    def __init__(self, app: ASGIApp, routes: Mapping[str, JSONHandler]) -> None:
+
+class GetRoutesMiddleware:
+    """Exact paths answered by JSON handlers (``asgi.json_endpoint``) or small ASGI apps, the
+    rest passed on: ``GET`` endpoints that BentoML's POST-only APIs cannot express (an app
+    mounted at ``/health`` would redirect to ``/health/``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Mapping[str, JSONHandler],
+        apps: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
         self.app = app
         self.routes = {path: json_endpoint(handler) for path, handler in routes.items()}
+        self.routes.update(apps or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
-        await (target or self.app)(scope, receive, send)
+        path = scope.get("path", "")
+        target = self.routes.get(path) if scope["type"] == "http" else None
+        if target is None:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["route"] = path  # a template for metrics and logs
+        await target(scope, receive, send)
 
 
 def protection_middlewares(
-    settings: Settings, get_routes: Mapping[str, JSONHandler] | None = None
+    settings: Settings,
+    get_routes: Mapping[str, JSONHandler] | None = None,
+    file_fields: Mapping[str, Collection[str]] | None = None,
+    serve_metrics: bool = True,
 ) -> list[tuple[type[Any], dict[str, Any]]]:
+    """Raises ``AuthConfigError`` (ends the process with one line) for a key setup that must
+    not start: see ``facereid.web.auth.resolve_keys``."""
     from starlette.middleware.cors import CORSMiddleware
 
     chain: list[tuple[type[Any], dict[str, Any]]] = []
@@ -52,24 +99,50 @@ def protection_middlewares(
             settings.cors_allow_origins, settings.cors_allow_credentials, settings.cors_max_age_s
         )
         chain.append((CORSMiddleware, options))
-    digests = load_key_digests(settings.api_keys, settings.api_keys_file)
-    if digests:
+    keys = resolve_keys(settings.auth, settings.api_keys, settings.api_keys_file)
+    limiter: BoundedLimiter | None = None
+    if keys or settings.rate_limit or settings.rate_limits:
+        limiter = BoundedLimiter(
+            settings.rate_limit_storage_uri,
+            settings.rate_limit_strategy,
+            settings.rate_limit_store_timeout_s,
+            CircuitBreaker(
+                settings.rate_limit_breaker_failures, settings.rate_limit_breaker_reset_s
+            ),
+        )
+    if keys:
         exempt = split_paths(settings.auth_exempt_paths)
-        chain.append((ApiKeyMiddleware, {"digests": digests, "exempt_paths": exempt}))
-    if settings.rate_limit or settings.rate_limits:
+        if settings.metrics_require_key:
+            exempt = [path for path in exempt if path != METRICS_PATH]
+        if settings.failed_auth_limit and limiter is not None:
+            failed = {
+                "limiter": limiter,
+                "limit": settings.failed_auth_limit,
+                "trusted_proxies": settings.trusted_proxies,
+                "exempt_paths": exempt,
+            }
+            chain.append((FailedAuthLimitMiddleware, failed))
+        chain.append((ApiKeyMiddleware, {"keys": keys, "exempt_paths": exempt}))
+    if (settings.rate_limit or settings.rate_limits) and limiter is not None:
         limits = {
+            "limiter": limiter,
             "default": settings.rate_limit,
             "per_path": dict(settings.rate_limits),
-            "storage_uri": settings.rate_limit_storage_uri,
-            "strategy": settings.rate_limit_strategy,
             "exempt_paths": split_paths(settings.rate_limit_exempt_paths),
             "trusted_proxies": settings.trusted_proxies,
         }
         chain.append((RateLimitMiddleware, limits))
+    if settings.max_concurrency > 0:
+        chain.append((ConcurrencyLimitMiddleware, {"limit": settings.max_concurrency}))
+    if settings.request_timeout_s > 0:
+        options = {"timeout_s": settings.request_timeout_s, "skip_paths": PROBES}
+        chain.append((RequestTimeoutMiddleware, options))
     if settings.max_request_bytes > 0 or settings.route_max_bytes:
         chain.append((BodyLimitMiddleware, body_limit_options(settings)))
-    if get_routes:
-        chain.append((GetRoutesMiddleware, {"routes": dict(get_routes)}))
+    chain.append((ContentCheckMiddleware, {"file_fields": dict(file_fields or {})}))
+    apps: dict[str, ASGIApp] = {METRICS_PATH: metrics_app} if serve_metrics else {}
+    if get_routes or apps:
+        chain.append((GetRoutesMiddleware, {"routes": dict(get_routes or {}), "apps": apps}))
     return chain
 
 

@@ -12,12 +12,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from facereid.errors import FaceReIDError
+from facereid.errors import FaceReIDError, echo
 
 logger = logging.getLogger("facereid.access")
+UNMATCHED_ROUTE = "unmatched"  # facereid.ops.metrics.UNMATCHED_ROUTE, without importing it
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,19 +55,30 @@ def error_body(code: str, message: str, **extra: Any) -> bytes:
     return json.dumps({"error": error}).encode()
 
 
-async def send_json_error(
-    send: Send, error: FaceReIDError, headers: list[tuple[bytes, bytes]] | None = None
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    """The contract's error answer (status and code from ``error``) for a middleware that
-    answers before the app: auth (401), rate limit (429), body limit (413)."""
-    body = error_body(error.code, error.message)
+    """The contract's error answer for a middleware that answers before the app."""
+    body = error_body(code, message)
     start_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        *(headers or []),
+        *headers,
     ]
-    await send({"type": "http.response.start", "status": error.status, "headers": start_headers})
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_json_error(
+    send: Send, error: FaceReIDError, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """``send_error`` with the status and code of ``error``: auth (401), rate limit (429),
+    body limit (413), overload (503), timeout (504)."""
+    await send_error(send, error.status, error.code, error.message, headers)
 
 
 def _normalise_error(status: int, body: bytes) -> tuple[int, bytes]:
@@ -94,7 +106,9 @@ def _normalise_error(status: int, body: bytes) -> tuple[int, bytes]:
     if status >= 500:
         return status, error_body(_STATUS_CODES.get(status, "internal_error"), "internal error")
     message = payload.get("error") if isinstance(payload, dict) else None
-    text = message if isinstance(message, str) else body.decode("utf-8", "replace")[:200].strip()
+    # BentoML's messages can quote the request (a validation error repeats the value): bounded.
+    text = echo(message if isinstance(message, str) else body.decode("utf-8", "replace"), 200)
+    text = text.strip()
     return status, error_body(_STATUS_CODES.get(status, "error"), text or "request failed")
 
 
@@ -115,6 +129,7 @@ class ContractMiddleware:
             return
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        scope["state"]["route"] = route_template(scope)
         started = time.perf_counter()
         held: dict[str, Any] = {}
 
@@ -169,12 +184,33 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def route_template(scope: Scope) -> str:
+    """The route a request is for, as a template from a small, fixed set: the starlette route
+    it matches (BentoML's app is a Starlette app, ``scope["app"]``), else ``unmatched``.
+    Handlers answered inside the chain (``GetRoutesMiddleware``) record their own path."""
+    from starlette.routing import Match
+
+    for route in getattr(scope.get("app"), "routes", None) or []:
+        try:
+            match, _ = route.matches(scope)
+        except Exception:  # a route that cannot judge this scope does not match it
+            continue
+        if match != Match.NONE:
+            return str(getattr(route, "path", "") or "/")
+    return UNMATCHED_ROUTE
+
+
 def _log_access(scope: Scope, rid: str, held: dict[str, Any], seconds: float) -> None:
+    from facereid.ops import metrics  # lazy: see facereid.ops.metrics
+
     status = held.get("status", 0)
+    route = str(scope.get("state", {}).get("route") or UNMATCHED_ROUTE)
+    metrics.observe_request(route, str(scope.get("method")), int(status), seconds)
     fields: dict[str, Any] = {
         "request_id": rid,
-        "method": scope.get("method"),
-        "route": scope.get("path"),
+        "method": str(scope.get("method"))[:16],
+        "route": route,
+        "path": echo(scope.get("path", ""), 200),
         "status": status,
         "duration_ms": round(seconds * 1000, 2),
     }
@@ -184,9 +220,7 @@ def _log_access(scope: Scope, rid: str, held: dict[str, Any], seconds: float) ->
         except (ValueError, KeyError, TypeError):
             pass
         else:
-            from facereid.ops.metrics import count_rejection  # lazy: see facereid.ops.metrics
-
-            count_rejection(str(fields["error_code"]))
+            metrics.count_rejection(str(fields["error_code"]))
     level = logging.WARNING if status >= 400 else logging.INFO
     logger.log(
         level,

@@ -5,6 +5,7 @@ custom metrics on /metrics and JSON access logs."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -164,6 +165,9 @@ def test_custom_metrics_and_json_access_log_after_traffic(
         'facereid_rejections_total{code="unauthorized"}',
     ):
         assert name in text, name
+    # HTTP metrics by route template (BentoML's raw-path ones are off for the API service)
+    assert re.search(r'facereid_http_requests_total\{[^}]*route="/analyze"[^}]*status="200"', text)
+    assert "bentoml_service_request_total{" not in text or 'endpoint="/analyze"' not in text
     access = []
     for line in protected_server.log().splitlines():
         if line.startswith("{") and '"facereid.access"' in line:

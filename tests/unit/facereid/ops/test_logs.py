@@ -37,7 +37,7 @@ def test_access_line_is_json_without_image_or_embedding_data(log_stream: io.Stri
     client = TestClient(protected_app(max_request_bytes=100))
     client.post("/analyze", content=body, headers={"x-request-id": "rid-42"})
     client.post("/compare")  # a 200 logs too
-    lines = [line for line in log_stream.getvalue().splitlines() if line.strip()]
+    lines = [line for line in log_stream.getvalue().splitlines() if "facereid.access" in line]
     assert len(lines) == 2
     records = [json.loads(line) for line in lines]  # each line is valid JSON
     first = records[0]
@@ -70,3 +70,27 @@ def test_trace_ids_are_added_inside_a_span(log_stream: io.StringIO) -> None:
     record = json.loads(log_stream.getvalue().splitlines()[-1])
     assert record["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert len(record["span_id"]) == 16
+
+
+def test_text_logs_escape_control_characters_in_the_path() -> None:
+    """Before: with LOG_FORMAT=text a %0A in the path started a forged log line."""
+    stream = io.StringIO()
+    saved = {name: logging.getLogger(name).handlers[:] for name in SERVICE_LOGGERS}
+    try:
+        configure_logging("text", "INFO", stream=stream)
+        TestClient(protected_app()).post("/x%0AERROR%20forged%1b[31m")
+    finally:
+        for name, handlers in saved.items():
+            logging.getLogger(name).handlers[:] = handlers
+    lines = [line for line in stream.getvalue().splitlines() if "facereid.access" in line]
+    assert len(lines) == 1
+    assert "\\nERROR forged\\x1b[31m" in lines[0]
+    assert not any(line.startswith("ERROR forged") for line in stream.getvalue().splitlines())
+
+
+def test_foreign_access_log_is_escaped_too(log_stream: io.StringIO) -> None:
+    record = logging.LogRecord("bentoml.access", logging.INFO, "f", 1, "path=%s", ("/a\nb",), None)
+    for log_filter in logging.getLogger("bentoml.access").filters:
+        assert isinstance(log_filter, logging.Filter)
+        log_filter.filter(record)
+    assert record.getMessage() == "path=/a\\nb"

@@ -45,3 +45,50 @@ def test_rejections_are_counted_by_error_code() -> None:
     missing = _value("facereid_rejections_total", {"code": "not_found"})
     TestClient(protected_app()).get("/nowhere")
     assert _value("facereid_rejections_total", {"code": "not_found"}) == missing + 1
+
+
+def _label_sets(name: str) -> set[tuple[tuple[str, str], ...]]:
+    return {
+        tuple(sorted(sample.labels.items()))
+        for family in REGISTRY.collect()
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+def test_http_metrics_label_by_route_template_and_stay_bounded() -> None:
+    """Before: BentoML labelled by raw path; 300 random paths grew /metrics by 1.26 MB."""
+    import uuid
+
+    client = TestClient(protected_app(api_keys="k", failed_auth_limit=""))
+    client.post("/items/1", headers={"x-api-key": "k"})
+    client.post("/nowhere-0")
+    before = len(_label_sets("facereid_http_requests_total"))
+    size_before = len(metrics.exposition()[0])
+    for i in range(200):
+        client.post(f"/{uuid.uuid4().hex}", headers={"x-api-key": "k"} if i % 2 else {})
+        client.post(f"/items/{uuid.uuid4().hex}", headers={"x-api-key": "k"})
+    labels = _label_sets("facereid_http_requests_total")
+    assert len(labels) == before  # nothing new: same routes, methods and statuses
+    assert len(metrics.exposition()[0]) - size_before < 200  # counts grew, not the text
+    routes = {dict(label)["route"] for label in labels}
+    assert "/items/{item_id}" in routes and "unmatched" in routes
+    assert not any(len(route) == 32 for route in routes)
+
+
+def test_observe_request_clamps_client_chosen_labels() -> None:
+    metrics.observe_request("unmatched", "BREW", 999, 0.01)
+    labels = {"route": "unmatched", "method": "other", "status": "other"}
+    assert _value("facereid_http_requests_total", labels) >= 1
+
+
+def test_metrics_route_can_require_a_key() -> None:
+    open_metrics = TestClient(protected_app(api_keys="k"))
+    response = open_metrics.get("/metrics")
+    assert response.status_code == 200
+    assert "facereid_http_requests_total" in response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    locked = TestClient(protected_app(api_keys="k", metrics_require_key=True))
+    assert locked.get("/metrics").status_code == 401
+    assert locked.get("/metrics", headers={"x-api-key": "k"}).status_code == 200
+    assert locked.post("/metrics", headers={"x-api-key": "k"}).status_code == 405

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -42,17 +43,22 @@ async def health() -> tuple[int, dict[str, object]]:
     return 200, {"status": "healthy"}
 
 
+routes = [
+    Route("/ok", ok, methods=["POST"]),
+    Route("/validation", bentoml_validation, methods=["POST"]),
+    Route("/badjson", bentoml_bad_json, methods=["POST"]),
+    Route("/ours", ours, methods=["POST"]),
+    Route("/crash", crash, methods=["POST"]),
+]
+# As in service.py: starlette middleware (scope["app"] set), GET routes inside the contract.
 app = Starlette(
-    routes=[
-        Route("/ok", ok, methods=["POST"]),
-        Route("/validation", bentoml_validation, methods=["POST"]),
-        Route("/badjson", bentoml_bad_json, methods=["POST"]),
-        Route("/ours", ours, methods=["POST"]),
-        Route("/crash", crash, methods=["POST"]),
-    ]
+    routes=routes,
+    middleware=[
+        Middleware(ContractMiddleware),
+        Middleware(GetRoutesMiddleware, routes={"/health": health}),
+    ],
 )
-# As in service.py: GET routes are answered inside the contract middleware.
-client = TestClient(ContractMiddleware(GetRoutesMiddleware(app, {"/health": health})))
+client = TestClient(app)
 
 
 def test_success_gets_security_headers_and_request_id_and_no_server_banner() -> None:

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from starlette.testclient import TestClient
 
-from facereid.web.ratelimit import client_address, parse_networks
+from facereid.web.clients import client_address, parse_networks
 from tests.redis_helper import redis_server
 from tests.unit.facereid.protected_app import protected_app
 
@@ -119,9 +119,57 @@ def test_an_unreachable_store_fails_open(caplog: pytest.LogCaptureFixture) -> No
     from tests.redis_helper import _free_port
 
     uri = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
-    with caplog.at_level("ERROR", logger="facereid.web.ratelimit"):
+    with caplog.at_level("ERROR", logger="facereid.web.limit_store"):
         response = TestClient(
             protected_app(rate_limit="1/minute", rate_limit_storage_uri=uri)
         ).post("/compare")
     assert response.status_code == 200
     assert "rate limit store unavailable" in caplog.text
+
+
+def _proxied(app: object) -> TestClient:
+    return TestClient(app, client=("127.0.0.1", 5000))  # type: ignore[arg-type]
+
+
+def test_failed_authentications_are_budgeted_per_address() -> None:
+    """Before: 401s were never limited, so keys could be guessed at line speed."""
+    app = protected_app(api_keys="right", failed_auth_limit="3/minute", trusted_proxies="127.0.0.1")
+    client = _proxied(app)
+    attacker = {"x-forwarded-for": "203.0.113.5"}
+    statuses = [
+        client.post("/compare", headers={**attacker, "x-api-key": f"guess-{n}"}).status_code
+        for n in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+    locked = client.post("/compare", headers={**attacker, "x-api-key": "right"})
+    assert locked.status_code == 429  # no key is compared any more for this address
+    assert client.get("/health", headers=attacker).status_code == 200  # probes stay open
+    assert locked.json()["error"]["code"] == "rate_limited"
+    assert int(locked.headers["retry-after"]) >= 1
+    other = client.post(
+        "/compare", headers={"x-forwarded-for": "203.0.113.6", "x-api-key": "right"}
+    )
+    assert other.status_code == 200
+    # successes never spend the failure budget
+    for _ in range(5):
+        ok = client.post(
+            "/compare", headers={"x-forwarded-for": "198.51.100.1", "x-api-key": "right"}
+        )
+        assert ok.status_code == 200
+
+
+def test_forged_forwarded_entries_and_ipv6_hosts_share_budgets() -> None:
+    client = _proxied(protected_app(rate_limit="2/minute", trusted_proxies="127.0.0.1"))
+    garbage = [
+        client.post("/compare", headers={"x-forwarded-for": f"garbage-{n}"}).status_code
+        for n in range(3)
+    ]
+    assert garbage == [200, 200, 429]  # one budget, not one per invented entry
+    v6 = [
+        client.post("/compare", headers={"x-forwarded-for": f"2001:db8:5:5::{n}"}).status_code
+        for n in range(1, 4)
+    ]
+    assert v6 == [200, 200, 429]
+    assert (
+        client.post("/compare", headers={"x-forwarded-for": "2001:db8:5:6::1"}).status_code == 200
+    )
