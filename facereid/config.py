@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     video_track_lost_s: float = 1.0  # how long a lost track may be re-found by motion
     video_identity_threshold: float | None = None  # None: per embedding model (dlib 0.91)
 
+    # Models that arrive on their own (issue 16 part 1: `python -m models ensure`, docs/models.md)
+    models_auto_pull: bool = True  # MODELS_AUTO_PULL=0: never download at start
+    models_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)  # no network: seconds
+    models_pull_args: str = ""  # extra `python -m models pull` options, e.g. "--allow-http"
+    bento_path: str | None = None  # set by BentoML images: the Bento's packed models count
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
