@@ -124,8 +124,9 @@ def unreachable(url: str, timeout_s: float) -> str | None:
 
     thread = threading.Thread(target=attempt, name="models-probe", daemon=True)
     thread.start()
-    thread.join(2 * timeout_s + 1)
-    return outcome[0] if outcome else f"no answer within {timeout_s:g} s"
+    deadline_s = 2 * timeout_s + 1  # connect + first byte, and a lookup's share
+    thread.join(deadline_s)
+    return outcome[0] if outcome else f"no answer within {deadline_s:g} s"
 
 
 def _auto_pull(missing: list[str], settings: Settings) -> None:

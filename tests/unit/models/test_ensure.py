@@ -93,7 +93,10 @@ def test_missing_models_are_pulled_with_license_terms(
     assert result.out.count("auto-pull: downloading") == 2
     assert "\r" not in result.err and "B/s" not in result.err
     assert DLIB_BANNER not in result.out and "note: no" not in result.out
-    assert sorted(_fetched(served)) == ["/clip/open_clip_pytorch_model.bin", "/releases/buffalo_l.zip"]
+    assert sorted(_fetched(served)) == [
+        "/clip/open_clip_pytorch_model.bin",
+        "/releases/buffalo_l.zip",
+    ]
 
 
 def test_progress_bar_on_a_terminal(
