@@ -160,18 +160,40 @@ def _auto_pull(missing: list[str], settings: Settings) -> None:
             print(f"auto-pull: {name} was not stored: {exc.message}")
 
 
+def _fill(missing: list[str], packed: list[str], settings: Settings) -> None:
+    """Import MODEL_PATH, then pull what is still missing (unless switched off)."""
+    from models.store import FACE_MODEL_NAME
+
+    if packed:
+        # BentoML serves a Bento with packed models from its own store alone: models added
+        # to BENTOML_HOME now would never be seen, so none are fetched.
+        print(
+            f"the Bento at {settings.bento_path} packs {', '.join(packed)} but not "
+            f"{', '.join(missing)}, and serves from its own store: nothing is pulled; rebuild "
+            f"the Bento (`make bento`) with all models in the store"
+        )
+        return
+    if FACE_MODEL_NAME in missing and _import_model_path():
+        missing = [name for name in missing if name != FACE_MODEL_NAME]
+    if missing and settings.models_auto_pull:
+        _auto_pull(missing, settings)
+    elif missing:
+        print(f"MODELS_AUTO_PULL=0: not downloading {', '.join(missing)}")
+
+
 def cmd_ensure(args: argparse.Namespace) -> int:
     from facereid.config import Settings
     from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model
 
     settings = Settings()  # read now, not the cached copy: the CLI runs once per process
-    missing = [name for name in (FACE_MODEL_NAME, CLIP_MODEL_NAME) if not _present(name, settings)]
-    if FACE_MODEL_NAME in missing and _import_model_path():
-        missing.remove(FACE_MODEL_NAME)
-    if missing and settings.models_auto_pull:
-        _auto_pull(missing, settings)
-    elif missing:
-        print(f"MODELS_AUTO_PULL=0: not downloading {', '.join(missing)}")
+    names = (FACE_MODEL_NAME, CLIP_MODEL_NAME)
+    missing = [name for name in names if not _present(name, settings)]
+    if missing:
+        _fill(
+            missing,
+            [name for name in names if _packed_in_bento(name, settings.bento_path)],
+            settings,
+        )
 
     if FACE_MODEL_NAME in missing and find_model(FACE_MODEL_NAME) is None:
         print(

@@ -244,3 +244,21 @@ def test_bad_settings_fail_clearly(
     result = run_cli("ensure")
     assert result.code == 1 and says in result.err
     assert "Traceback" not in result.err and served.requests == []
+
+
+def test_bento_packing_some_models_pulls_none(
+    served: FileServer,
+    store: Path,
+    tmp_path: Path,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Bento with packed models is served from its own store only: a pull would be unseen.
+    version = tmp_path / "bento" / "models" / CLIP_MODEL_NAME / "v1"
+    version.mkdir(parents=True)
+    (version / "model.yaml").write_text("name: x\n")
+    monkeypatch.setenv("BENTO_PATH", str(tmp_path / "bento"))
+    result = run_cli("ensure")
+    assert result.code == 0 and served.requests == []
+    assert f"packs {CLIP_MODEL_NAME} but not {FACE_MODEL_NAME}" in result.out
+    assert DLIB_BANNER in result.out and stored_versions(store) == []
