@@ -6,8 +6,8 @@ Without network it says so once and falls back within seconds: a short probe (it
 connect timeout, bounded as a whole so a hanging DNS lookup cannot stall the start) runs
 before each download, and the service then starts with what the store has (the dlib engine
 when there is no InsightFace pack, loudly). A failed download leaves the store unchanged
-(``pull`` stores atomically) and never stops the start: the exit code is 0 unless a model
-that was found is broken.
+(``pull`` stores atomically) and never stops the start: the exit code is 1 only for a broken
+pack in MODEL_PATH or an invalid setting, both said in one line before anything is fetched.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def unreachable(url: str, timeout_s: float) -> str | None:
         try:
             requests.head(url, timeout=timeout_s, allow_redirects=False).close()
             outcome.append(None)
-        except requests.RequestException as exc:
+        except Exception as exc:  # any failure means "do not try": name it, never raise
             outcome.append(type(exc).__name__)
 
     thread = threading.Thread(target=attempt, name="models-probe", daemon=True)
@@ -131,11 +131,11 @@ def unreachable(url: str, timeout_s: float) -> str | None:
 
 def _auto_pull(missing: list[str], settings: Settings) -> None:
     from models.commands.pull import _pull_clip, _pull_insightface
-    from models.store import FACE_MODEL_NAME, store_tmp_dir
+    from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, store_tmp_dir
 
     args = _pull_args(settings)
     urls = _urls(args)
-    steps: dict[str, PullStep] = {FACE_MODEL_NAME: _pull_insightface}
+    steps: dict[str, PullStep] = {FACE_MODEL_NAME: _pull_insightface, CLIP_MODEL_NAME: _pull_clip}
     downloads = store_tmp_dir() / "downloads"
     for name in missing:
         url = urls.get(name)
@@ -155,7 +155,7 @@ def _auto_pull(missing: list[str], settings: Settings) -> None:
             print(LICENSE_NOTE.format(pack=args.pack))
         print(f"auto-pull: downloading {name} from {url}", flush=True)
         try:
-            report(steps.get(name, _pull_clip)(args, downloads))
+            report(steps[name](args, downloads))
         except ModelProvisioningError as exc:
             print(f"auto-pull: {name} was not stored: {exc.message}")
 
