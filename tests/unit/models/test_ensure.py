@@ -89,6 +89,8 @@ def test_missing_models_are_pulled_with_license_terms(
         result.out
     )
     assert "license terms: default_non_commercial" in result.out
+    assert result.out.count("recorded (no published checksum known)") == 2
+    assert "sha256 None" not in result.out  # the CLIP digest is named too
     # Not a terminal: plain progress lines, one per download, and no bar on stderr.
     assert result.out.count("auto-pull: downloading") == 2
     assert "\r" not in result.err and "B/s" not in result.err
