@@ -13,6 +13,8 @@ pack in MODEL_PATH or an invalid setting, both said in one line before anything 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import shlex
 import sys
 import threading
@@ -77,19 +79,19 @@ def _pull_args(settings: Settings) -> argparse.Namespace:
     here too) plus MODELS_PULL_ARGS; the progress bar only on a terminal."""
     from models.cli import build_parser
 
+    said = io.StringIO()
     try:
         extra = shlex.split(settings.models_pull_args)
         if not sys.stderr.isatty():
             extra.append("--no-progress")
-        return build_parser().parse_args(["pull", *extra])
-    except ValueError as exc:  # shlex: an unclosed quote
-        raise ModelProvisioningError(
-            f"MODELS_PULL_ARGS={settings.models_pull_args!r} is not valid ({exc}); fix or unset it"
-        ) from None
-    except SystemExit:  # argparse has printed what it did not understand
+        with contextlib.redirect_stderr(said):  # argparse's usage text: ours is one line
+            return build_parser().parse_args(["pull", *extra])
+    except (ValueError, SystemExit) as exc:  # an unclosed quote; an option pull rejects
+        why = str(exc) if isinstance(exc, ValueError) else said.getvalue().strip()
         raise ModelProvisioningError(
             f"MODELS_PULL_ARGS={settings.models_pull_args!r} is not valid for "
-            f"`python -m models pull`; fix or unset it"
+            f"`python -m models pull` ({why.splitlines()[-1] if why else 'rejected'}); "
+            f"fix or unset it"
         ) from None
 
 
@@ -182,10 +184,19 @@ def _fill(missing: list[str], packed: list[str], settings: Settings) -> None:
 
 
 def cmd_ensure(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from facereid.config import Settings
     from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model
 
-    settings = Settings()  # read now, not the cached copy: the CLI runs once per process
+    try:
+        settings = Settings()  # read now, not the cached copy: the CLI runs once per process
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]).upper()
+        raise ModelProvisioningError(
+            f"setting {name} is not valid ({first['msg']}); fix or unset it"
+        ) from None
     names = (FACE_MODEL_NAME, CLIP_MODEL_NAME)
     missing = [name for name in names if not _present(name, settings)]
     if missing:

@@ -230,8 +230,8 @@ def test_models_packed_in_the_bento_are_not_pulled(
     [
         ("MODELS_PULL_ARGS", "--no-such-flag", "MODELS_PULL_ARGS='--no-such-flag' is not valid"),
         ("MODELS_PULL_ARGS", "--base-url 'unclosed", "No closing quotation"),
-        ("MODELS_CONNECT_TIMEOUT_S", "-1", "models_connect_timeout_s"),
-        ("MODELS_AUTO_PULL", "maybe", "models_auto_pull"),
+        ("MODELS_CONNECT_TIMEOUT_S", "-1", "setting MODELS_CONNECT_TIMEOUT_S is not valid"),
+        ("MODELS_AUTO_PULL", "maybe", "setting MODELS_AUTO_PULL is not valid"),
     ],
 )
 def test_bad_settings_fail_clearly(
@@ -244,7 +244,7 @@ def test_bad_settings_fail_clearly(
 ) -> None:
     monkeypatch.setenv(name, value)
     result = run_cli("ensure")
-    assert result.code == 1 and says in result.err
+    assert result.code == 1 and says in result.err and result.err.count("\n") == 1
     assert "Traceback" not in result.err and served.requests == []
 
 
