@@ -12,8 +12,10 @@ export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 install:
 	bash scripts/install.sh
 
-# Serve the API. Uses whatever models are in the store; with none, the dlib engine (real
-# weights shipped on PyPI) answers and the service says so in /health and its logs.
+# Serve the API. `models ensure` first fills the store: a pack in MODEL_PATH is imported, and
+# what is still missing (buffalo_l, CLIP ViT-B-32) is downloaded with its licence terms printed;
+# MODELS_AUTO_PULL=0 turns the download off. Without network it says so once, within seconds,
+# and the dlib engine (real weights shipped on PyPI) answers, as /health and the logs say.
 serve: install
 	$(PY) -m models ensure
 	$(VENV)/bin/bentoml serve service:FaceReID --host $(HOST) --port $(PORT)

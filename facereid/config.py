@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     video_max_tracks: int = 5_000  # face tracks per job; more fail it (video_too_complex)
     video_max_jobs_per_tenant: int = 4  # queued + running jobs of one tenant
 
+    # Models that arrive on their own (issue 16 part 1: `python -m models ensure`, docs/models.md)
+    models_auto_pull: bool = True  # MODELS_AUTO_PULL=0: never download at start
+    models_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)  # no network: seconds
+    models_pull_args: str = ""  # extra `python -m models pull` options, e.g. "--allow-http"
+    bento_path: str | None = None  # set by BentoML images: the Bento's packed models count
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

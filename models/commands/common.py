@@ -28,4 +28,5 @@ def report(model: bentoml.Model) -> None:
         message = meta["license"].get("message", "")
         print(f"  license terms: {license_terms(meta)} - {message}")
     if meta.get("checksum_verified") is False:
-        print(f"  sha256 {meta.get('archive_sha256')} recorded (no published checksum known)")
+        digest = meta.get("archive_sha256") or meta.get("checkpoint_sha256")  # pack or CLIP
+        print(f"  sha256 {digest} recorded (no published checksum known)")

@@ -122,6 +122,7 @@ def store(bentoml_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     empty = tmp_path / "no-models"
     empty.mkdir()
     monkeypatch.setenv("MODEL_PATH", str(empty))
+    monkeypatch.setenv("MODELS_AUTO_PULL", "0")  # `ensure` never downloads unless a test asks
     for name in ("FACEREID_INSIGHTFACE_BASE_URL", "FACEREID_CLIP_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return bentoml_home
