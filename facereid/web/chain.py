@@ -16,6 +16,7 @@ from typing import Any
 from facereid.config import Settings
 from facereid.web.auth import ApiKeyMiddleware, load_key_digests
 from facereid.web.body_limit import BodyLimitMiddleware
+from facereid.web.console import ConsoleMiddleware
 from facereid.web.contract import ASGIApp, JSONHandler, Receive, Scope, Send, json_endpoint
 from facereid.web.headers import HSTSMiddleware, cors_options
 from facereid.web.ratelimit import RateLimitMiddleware
@@ -52,6 +53,7 @@ def protection_middlewares(
             settings.cors_allow_origins, settings.cors_allow_credentials, settings.cors_max_age_s
         )
         chain.append((CORSMiddleware, options))
+    chain.append((ConsoleMiddleware, {}))  # /ui: static, holds no data, so before the keys
     digests = load_key_digests(settings.api_keys, settings.api_keys_file)
     if digests:
         exempt = split_paths(settings.auth_exempt_paths)
