@@ -208,7 +208,12 @@ def video(
 def follow(client: ApiClient, status: dict[str, Any], poll_s: float, show: bool) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+    )
     with Progress(*columns, console=output.stderr, disable=not show, transient=False) as bar:
         task = bar.add_task(status["status"], total=None)
         while status["status"] not in FINAL_STATES:

@@ -4,13 +4,15 @@ Results go to stdout; errors and progress to stderr, so a pipe gets only the res
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-stdout = Console(soft_wrap=True)
+# Piped output keeps each row on one line (grep-able); a terminal gets its own width.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -22,7 +24,7 @@ def emit_json(payload: Any) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     view = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
-        view.add_column(column)
+        view.add_column(column, overflow="fold")  # whole paths and ids, never "…"
     for row in rows:
         view.add_row(*("—" if cell is None else str(cell) for cell in row))
     stdout.print(view)
