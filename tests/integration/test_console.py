@@ -7,6 +7,7 @@ Screenshots of each page go to ``reports/console/`` (ignored by git).
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from tests.video_builder import t1_scenario, write_video
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")  # Debian's package
 KEY = "console-test-key-0123456789"
 SHOTS = REPO_ROOT / "reports" / "console"
 # what each page fixture saw: its requests and the browser console's errors
