@@ -36,7 +36,15 @@ def list_galleries(ctx: click.Context) -> None:
         output.emit_json(answer)
         return
     items = answer.get("galleries", []) if isinstance(answer, dict) else answer
-    rows = [(g.get("gallery"), g.get("faces"), g.get("embedding_model")) for g in items]
+    # issue 13 names the fields of a gallery only loosely; take the likely spellings
+    rows = [
+        (
+            g.get("gallery", g.get("name")),
+            g.get("faces", g.get("num_faces")),
+            g.get("embedding_model"),
+        )
+        for g in items
+    ]
     output.table(None, ["gallery", "faces", "embedding model"], rows)
 
 

@@ -228,7 +228,104 @@ def test_gallery_round_trip(page: Any, keyed_server: Server, shared_faces: Path)
     subjects.locator("button[type=submit]").click()
     page.wait_for_selector("#gallery-subjects[data-state=done]")
     assert "obama" in subjects.locator(".subjects").inner_text()
+    shot(page, "gallery-live")
+
+
+GALLERY_ANSWERS: dict[str, list[tuple[int, Any]]] = {
+    "list": [(200, {"galleries": [{"gallery": "staff", "faces": 4, "embedding_model": "dlib/x"}]})],
+    "enroll": [
+        (200, {"face_id": "f-1", "gallery": "staff", "subject": "obama", "num_faces": 1}),
+        (422, {"error": {"code": "embedding_model_mismatch", "message": "staff holds dlib/x"}}),
+    ],
+    "search": [
+        (
+            200,
+            {
+                "matches": [
+                    {"face_id": "f-1", "subject": "obama", "similarity": 0.96, "metadata": {}},
+                    {"face_id": "f-7", "subject": "biden", "similarity": 0.92, "metadata": {}},
+                ],
+                "embedding_model": "dlib/x",
+                "threshold": 0.91,
+            },
+        )
+    ],
+    "subjects": [
+        (200, {"subjects": [{"subject": "obama", "faces": 2}], "next_cursor": "c2"}),
+        (200, {"subjects": [{"subject": "biden", "faces": 1}], "next_cursor": None}),
+    ],
+    "delete": [(200, {"deleted": 1})],
+    "cluster": [
+        (200, {"clusters": [{"cluster_id": 0, "face_ids": ["u1", "u2", "u3"], "size": 3}]})
+    ],
+    "assign": [(200, {"assigned": 3})],
+}
+
+
+def test_gallery_page_speaks_issue_13s_api(page: Any, shared_faces: Path) -> None:
+    """The page's calls and its handling of the answers, in issue 13's exact shapes, answered
+    inside the browser (``page.route``) so this runs before the server has galleries."""
+    sent: list[tuple[str, Any, str | None]] = []
+
+    def answer(route: Any) -> None:
+        name = route.request.url.rsplit("/", 1)[1]
+        sent.append((name, route.request.post_data_json, route.request.headers.get("x-api-key")))
+        queue = GALLERY_ANSWERS[name]
+        status, body = queue.pop(0) if len(queue) > 1 else queue[0]
+        route.fulfill(status=status, json=body)
+
+    page.route("**/gallery/*", answer)
+    page.on("dialog", lambda dialog: dialog.accept())
+    photo = str(shared_faces / "identities" / "obama" / "obama1.jpg")
+    page.click("nav button[data-tab=gallery]")
+    page.click("#gallery-refresh")
+    page.wait_for_selector("#gallery-list tbody tr")
+    assert page.inner_text("#gallery-list tbody").split() == ["staff", "4", "dlib/x"]
+
+    enroll = page.locator("#gallery-enroll")
+    enroll.locator("input[name=gallery]").fill("staff")
+    enroll.locator("input[name=subject]").fill("obama")
+    enroll.locator("input[name=photo]").set_input_files(photo)
+    enroll.locator("button[type=submit]").click()
+    page.wait_for_selector("#gallery-enroll[data-state=done]")
+    assert "enrolled obama as f-1" in enroll.locator(".result").inner_text()
+    enrolled = next(body for name, body, _ in sent if name == "enroll")
+    assert enrolled["gallery"] == "staff" and enrolled["subject"] == "obama"
+    assert len(enrolled["image_data"]) > 1000  # the photo, base64, in the body
+
+    search = page.locator("#gallery-search")
+    search.locator("input[name=photo]").set_input_files(photo)  # gallery name was shared
+    search.locator("button[type=submit]").click()
+    page.wait_for_selector("#gallery-search[data-state=done]")
+    rows = search.locator(".matches tbody tr").all_inner_texts()
+    assert rows[0].split() == ["obama", "0.960", "f-1"] and rows[1].startswith("biden")
+    assert next(b for n, b, _ in sent if n == "search")["top_k"] == 5
+
+    subjects = page.locator("#gallery-subjects")
+    subjects.locator("button[type=submit]").click()
+    page.wait_for_selector("#gallery-subjects[data-state=done]")
+    subjects.locator(".more").click()
+    # (locators, not wait_for_function: the console's CSP refuses eval, as it should)
+    sync_api.expect(subjects.locator("tbody tr")).to_have_count(2)
+    assert [b.get("cursor") for n, b, _ in sent if n == "subjects"] == [None, "c2"]
+    subjects.locator("tbody tr", has_text="biden").locator("button").click()
+    sync_api.expect(subjects.locator("tbody tr")).to_have_count(1)
+    assert next(b for n, b, _ in sent if n == "delete") == {"gallery": "staff", "subject": "biden"}
+
+    cluster = page.locator("#gallery-cluster")
+    cluster.locator("button[type=submit]").click()
+    page.wait_for_selector("#gallery-cluster[data-state=done]")
+    cluster.locator(".clusters input").fill("kit")
+    cluster.locator(".clusters button").click()
+    page.wait_for_selector("#gallery-cluster .clusters li:has-text('named kit')")
+    assigned = next(b for n, b, _ in sent if n == "assign")
+    assert assigned == {"gallery": "staff", "face_ids": ["u1", "u2", "u3"], "subject": "kit"}
     shot(page, "gallery")
+
+    enroll.locator("button[type=submit]").click()  # the second enrol answers a mismatch
+    page.wait_for_selector("#gallery-enroll[data-state=error]")
+    assert page.inner_text("#tab-gallery .error") == "embedding_model_mismatch: staff holds dlib/x"
+    assert all(key == KEY for _, _, key in sent)
 
 
 def test_readme_screenshot_is_small() -> None:
