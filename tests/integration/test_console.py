@@ -7,6 +7,7 @@ Screenshots of each page go to ``reports/console/`` (ignored by git).
 from __future__ import annotations
 
 import base64
+import math
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +138,34 @@ def test_analyze_draws_and_lists_six_faces(page: Any, t1_path: Path) -> None:
     shot(page, "analyze")
     # no script error (the browser's "Failed to load resource" lines are HTTP answers)
     assert not [e for e in ERRORS[id(page)] if not e.startswith("Failed to load resource")]
+
+
+def test_emotion_bars_and_106_landmarks(page: Any, t1_path: Path) -> None:
+    """What an InsightFace pack with CLIP answers (106 points, emotions), drawn by the page;
+    the answer is made in the browser since the dlib test server has neither."""
+    emotions = {"happy": 0.62, "neutral": 0.25, "surprised": 0.08, "sad": 0.05}
+    ring = [[870 + 65 + 50 * math.cos(a / 17), 67 + 65 + 50 * math.sin(a / 17)] for a in range(106)]
+    face = {
+        "bbox": [870.0, 67.0, 130.0, 130.0],
+        "landmarks": ring,
+        "confidence": 0.91,
+        "emotions": emotions,
+        "embedding_model": "insightface/buffalo_l/512",
+    }
+    answer = {**face, "num_faces": 1, "faces": [face], "model_synthetic": False}
+    page.route("**/analyze", lambda route: route.fulfill(status=200, json=answer))
+    page.set_input_files("#analyze-file", str(t1_path))
+    page.click("#analyze-form button[type=submit]")
+    page.wait_for_selector("#tab-analyze[data-state=done]")
+    assert page.get_attribute("#analyze-canvas", "data-boxes") == "1"
+    assert page.inner_text("#analyze-faces tbody tr td:nth-child(4)") == "106"
+    bars = page.locator("#analyze-faces .bar")
+    assert bars.count() == 4
+    labels = [bars.nth(i).locator("span").first.inner_text() for i in range(4)]
+    assert labels == ["happy", "neutral", "surprised", "sad"]  # highest first
+    widths = [bars.nth(i).locator(".fill").evaluate("e => e.style.width") for i in range(4)]
+    assert widths == ["62%", "25%", "8%", "5%"]
+    shot(page, "analyze-emotions")
 
 
 def test_compare_two_photos_of_one_person(page: Any, shared_faces: Path) -> None:

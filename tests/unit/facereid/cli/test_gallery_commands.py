@@ -90,3 +90,23 @@ def test_unknown_gallery_exits_7_with_our_message(api: FakeApi) -> None:
     code, _, err = run("gallery", "subjects", "g")
     assert code == 7
     assert "error: gallery_not_found: no gallery named g" in err
+
+
+def test_list_shows_each_gallery(api: FakeApi) -> None:
+    galleries = [{"gallery": "staff", "faces": 12, "embedding_model": "dlib/x/128"}]
+    api.on("/gallery/list", (200, {"galleries": galleries}))
+    code, out, _ = run("gallery", "list")
+    assert code == 0
+    assert ["staff", "12", "dlib/x/128"] == [w for w in out.splitlines()[-1].split() if w != "│"]
+
+
+def test_drop_asks_first_and_a_no_sends_nothing(api: FakeApi) -> None:
+    result = CliRunner().invoke(cli, ["gallery", "drop", "staff"], input="n\n")
+    assert result.exit_code == 1  # click's Abort
+    assert not api.requests
+
+
+def test_a_server_without_galleries_exits_7(api: FakeApi) -> None:
+    code, _, err = run("gallery", "list")  # FakeApi answers unknown routes 404 not_found
+    assert code == 7
+    assert "error: not_found: nope" in err
