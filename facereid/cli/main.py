@@ -61,7 +61,16 @@ class FaceReIDGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=FaceReIDGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 input refused (4xx); 2 usage; 3 server unreachable or timed out; "
+    "4 missing or wrong API key (401); 5 server error (5xx); 6 video job failed or cancelled; "
+    "7 not found (404: job, gallery, route)."
+)
+
+
+@click.group(
+    cls=FaceReIDGroup, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The API.")
 @click.option("--api-key", envvar="FACEREID_API_KEY", help="Or FACEREID_API_KEY.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON, not tables.")
