@@ -24,6 +24,19 @@ if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>
     fi
 fi
 
+# chromium (Debian's package) for the web console's browser tests, driven by Playwright's
+# Python API with executable_path; Playwright's own browser download is not used.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+            >/dev/null || echo "warning: could not install chromium; the console tests will skip" >&2
+    else
+        echo "warning: chromium missing and not root; the console browser tests will skip" >&2
+    fi
+elif ! command -v chromium >/dev/null 2>&1; then
+    echo "warning: no apt-get to install chromium; the console browser tests will skip" >&2
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi

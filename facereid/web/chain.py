@@ -19,6 +19,7 @@ from facereid.config import Settings
 from facereid.ops.metrics import exposition
 from facereid.web.auth import ApiKeyMiddleware, resolve_keys
 from facereid.web.body_limit import BodyLimitMiddleware, body_limit_options
+from facereid.web.console import ConsoleMiddleware
 from facereid.web.content import ContentCheckMiddleware
 from facereid.web.contract import (
     ASGIApp,
@@ -99,6 +100,7 @@ def protection_middlewares(
             settings.cors_allow_origins, settings.cors_allow_credentials, settings.cors_max_age_s
         )
         chain.append((CORSMiddleware, options))
+    chain.append((ConsoleMiddleware, {}))  # /ui: static, holds no data, so before the keys
     keys = resolve_keys(settings.auth, settings.api_keys, settings.api_keys_file)
     limiter: BoundedLimiter | None = None
     if keys or settings.rate_limit or settings.rate_limits:

@@ -1,0 +1,47 @@
+// Analyze: every face of one photo, drawn and listed.
+import { fileToBase64, postJSON } from "/ui/api.js";
+import { cell, colour, drawFaces, emotionBars, loadImage, showError } from "/ui/draw.js";
+
+export function setupAnalyze(section) {
+  const form = section.querySelector("#analyze-form");
+  const canvas = section.querySelector("#analyze-canvas");
+  const body = section.querySelector("#analyze-faces tbody");
+  const summary = section.querySelector(".summary");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = section.querySelector("#analyze-file").files[0];
+    if (!file) return;
+    showError(section, null);
+    body.replaceChildren();
+    summary.textContent = "analysing…";
+    section.dataset.state = "busy";
+    try {
+      // The API judges the file first, so its error (not the browser's) is what is shown.
+      const result = await postJSON("/analyze", {
+        image_data: await fileToBase64(file),
+        return_all_faces: true,
+        include_emotions: section.querySelector("#analyze-emotions").checked,
+      });
+      const faces = result.faces || [result];
+      drawFaces(canvas, await loadImage(file), faces);
+      faces.forEach((face, index) => {
+        const row = document.createElement("tr");
+        const number = cell(row, index + 1);
+        number.style.color = colour(index);
+        cell(row, face.bbox.map((v) => Math.round(v)).join(", "));
+        cell(row, face.confidence.toFixed(3));
+        cell(row, face.landmarks.length);
+        cell(row, emotionBars(face.emotions));
+        body.append(row);
+      });
+      summary.textContent = `${faces.length} face(s) · ${result.embedding_model}` +
+        (result.model_synthetic ? " · synthetic stand-in model: results are not real" : "");
+      section.dataset.state = "done";
+    } catch (error) {
+      summary.textContent = "";
+      canvas.dataset.boxes = "0";
+      showError(section, error);
+      section.dataset.state = "error";
+    }
+  });
+}
