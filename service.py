@@ -45,6 +45,7 @@ from facereid.web.chain import protection_middlewares
 from facereid.web.contract import ContractMiddleware
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
+from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
 
 logger = logging.getLogger("facereid.service")
 T = TypeVar("T")
@@ -74,7 +75,7 @@ async def _health() -> tuple[int, dict[str, Any]]:
     traffic={"timeout": 120, "max_concurrency": 256},
     http={"port": 3000},
 )
-class FaceReID:
+class FaceReID(GalleryRoutes):
     face = bentoml.depends(FaceModel)
     emotion = bentoml.depends(EmotionModel, url=settings.clip_service_url)
 

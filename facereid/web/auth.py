@@ -93,6 +93,7 @@ class ApiKeyMiddleware:
             await send_unauthorized(send, message)
             return
         scope.setdefault("state", {})["api_key_id"] = digest[:8].hex()
+        scope["state"]["tenant"] = scope["state"]["api_key_id"]  # galleries, video jobs
         await self.app(scope, receive, send)
 
 
