@@ -61,6 +61,9 @@ class GalleryRoutes:
                 route, tenant_of(ctx.request.scope), request
             )
         except FaceReIDError as exc:
+            # with a ctx parameter BentoML 1.4.40 answers ctx.response.status_code, not the
+            # returned response's status
+            ctx.response.status_code = exc.status
             body = {"error": {"code": exc.code, "message": exc.message}}
             return JSONResponse(status_code=exc.status, content=body)
 

@@ -35,6 +35,16 @@ GALLERIES = "galleries"
 _SCAN_BATCH = 16_384  # rows per query page when scanning a gallery
 
 
+# pymilvus pings every 10 s even when idle; a Milvus Lite server (a plain grpc server, which
+# allows one ping per 5 min without calls) answers GOAWAY "too many pings" and the next call
+# fails. Pinging only during calls, and no more often than that, suits every Milvus server.
+_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
+
+
+def connect(uri: str, token: str | None = None) -> MilvusClient:
+    return MilvusClient(uri, token=token or "", grpc_options=_GRPC_OPTIONS)
+
+
 def gallery_key(tenant: str, gallery: str) -> str:
     return f"{tenant}/{gallery}"
 
@@ -53,7 +63,7 @@ class GalleryStore:
         ef_construction: int = 200,
         token: str | None = None,
     ) -> None:
-        self.client = MilvusClient(uri, token=token or "")
+        self.client = connect(uri, token)
         self.dim = dim
         self._lock = threading.Lock()  # binds a new gallery's model atomically
         self._ensure_collections(hnsw_m, ef_construction)
