@@ -23,15 +23,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pymilvus import DataType, MilvusClient
+from pymilvus import MilvusClient
 
 from facereid.errors import EmbeddingModelMismatchError
 from facereid.gallery.errors import GalleryNotFoundError, InvalidGalleryRequestError
+from facereid.gallery.schema import FACES, GALLERIES, ensure_collections
 
 logger = logging.getLogger(__name__)
 
-FACES = "faces"
-GALLERIES = "galleries"
 _SCAN_BATCH = 16_384  # rows per query page when scanning a gallery
 
 
@@ -62,44 +61,52 @@ class GalleryStore:
         hnsw_m: int = 16,
         ef_construction: int = 200,
         token: str | None = None,
+        flush_idle_s: float = 1.0,
     ) -> None:
         self.client = connect(uri, token)
         self.dim = dim
         self._lock = threading.Lock()  # binds a new gallery's model atomically
-        self._ensure_collections(hnsw_m, ef_construction)
+        ensure_collections(self.client, dim, hnsw_m, ef_construction)
+        self._unflushed = threading.Event()
+        self._last_write = 0.0
+        self._closed = threading.Event()
+        self.flush_idle_s = flush_idle_s
+        if flush_idle_s > 0:
+            threading.Thread(
+                target=self._flush_when_idle, name="gallery-flush", daemon=True
+            ).start()
 
-    def _ensure_collections(self, hnsw_m: int, ef_construction: int) -> None:
-        if not self.client.has_collection(FACES):
-            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            schema.add_field("face_id", DataType.VARCHAR, max_length=36, is_primary=True)
-            schema.add_field("gkey", DataType.VARCHAR, max_length=200, is_partition_key=True)
-            schema.add_field("subject", DataType.VARCHAR, max_length=512)  # "" = unnamed
-            schema.add_field("source", DataType.VARCHAR, max_length=64)  # image digest or ""
-            schema.add_field("created_at", DataType.INT64)
-            schema.add_field("metadata", DataType.JSON)
-            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
-            index = self.client.prepare_index_params()
-            index.add_index(
-                "vector",
-                index_type="HNSW",
-                metric_type="COSINE",
-                params={"M": hnsw_m, "efConstruction": ef_construction},
-            )
-            self.client.create_collection(FACES, schema=schema, index_params=index)
-        if not self.client.has_collection(GALLERIES):
-            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            schema.add_field("gkey", DataType.VARCHAR, max_length=200, is_primary=True)
-            schema.add_field("tenant", DataType.VARCHAR, max_length=100)
-            schema.add_field("gallery", DataType.VARCHAR, max_length=100)
-            schema.add_field("embedding_model", DataType.VARCHAR, max_length=200)
-            schema.add_field("dim", DataType.INT64)
-            schema.add_field("created_at", DataType.INT64)
-            schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)
-            index = self.client.prepare_index_params()
-            index.add_index("placeholder", index_type="FLAT", metric_type="L2")
-            self.client.create_collection(GALLERIES, schema=schema, index_params=index)
-        self.client.load_collection(FACES)  # kept loaded: no load on the first search
-        self.client.load_collection(GALLERIES)
+    def _flush_when_idle(self) -> None:
+        """Seal fresh rows into indexed segments once writes pause.
+
+        Milvus Lite searches rows still in its memtable by brute force in Python (about 1 s
+        for 5,000 rows here) and only sealed segments through the HNSW index; the WAL already
+        makes the rows durable, so flushing is only about search speed.
+        """
+        while not self._closed.is_set():
+            self._unflushed.wait(timeout=1.0)
+            if self._closed.is_set():
+                return
+            if not self._unflushed.is_set():
+                continue
+            if time.monotonic() - self._last_write < self.flush_idle_s:
+                time.sleep(self.flush_idle_s / 2)
+                continue
+            self._unflushed.clear()
+            try:
+                self.client.flush(FACES)
+            except Exception:  # the next write retries; searches stay correct meanwhile
+                logger.exception("gallery flush failed")
+                self._unflushed.set()
+
+    def _wrote(self) -> None:
+        self._last_write = time.monotonic()
+        self._unflushed.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._unflushed.set()
+        self.client.close()
 
     # -- galleries ------------------------------------------------------------------------
 
@@ -145,6 +152,7 @@ class GalleryStore:
         count = self.count(tenant, gallery)
         self.client.delete(FACES, filter=self._in_gallery(tenant, gallery))
         self.client.delete(GALLERIES, ids=[gallery_key(tenant, gallery)])
+        self._wrote()
         return count
 
     def count(self, tenant: str, gallery: str) -> int:
@@ -187,6 +195,7 @@ class GalleryStore:
             )
         ]
         self.client.insert(FACES, rows)
+        self._wrote()
         return ids
 
     def search(
@@ -255,6 +264,7 @@ class GalleryStore:
         found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
         if found:
             self.client.delete(FACES, ids=found)
+            self._wrote()
         return len(found)
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
@@ -267,6 +277,7 @@ class GalleryStore:
                 row["subject"] = subject
             if rows:
                 self.client.upsert(FACES, rows)
+                self._wrote()
             changed += len(rows)
         return changed
 

@@ -30,7 +30,7 @@ def unit_rows(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
 def ops(tmp_path: Path) -> Iterator[GalleryOperations]:
     store = GalleryStore(str(tmp_path / "gallery.db"), dim=32)
     yield GalleryOperations(store, {"test": 0.9})
-    store.client.close()
+    store.close()
 
 
 def enroll(
