@@ -191,7 +191,7 @@ class GalleryStore:
                 "vector": vector,
             }
             for face_id, subject, meta, source, vector in zip(
-                ids, subjects, metadata, sources, padded.tolist(), strict=True
+                ids, subjects, metadata, sources, list(padded), strict=True
             )
         ]
         self.client.insert(FACES, rows)
@@ -204,7 +204,7 @@ class GalleryStore:
         check_model(self.gallery_info(tenant, gallery), model, int(queries.shape[1]))
         hits = self.client.search(
             FACES,
-            data=self._padded(queries).tolist(),
+            data=list(self._padded(queries)),
             anns_field="vector",
             filter=self._in_gallery(tenant, gallery),
             limit=top_k,
