@@ -37,6 +37,22 @@ OPERATIONS = frozenset(
 )
 
 
+class _SkipTimestampProbe(logging.Filter):
+    """pymilvus asks every new connection's server for AllocTimestamp, which Milvus Lite's gRPC
+    server does not implement; grpc logs that as an ERROR with a traceback although pymilvus
+    falls back by itself. Drop exactly that record so real errors stay visible."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, NotImplementedError) and "AllocTimestamp" in _trace(record))
+
+
+def _trace(record: logging.LogRecord) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else ""
+
+
 def store_uri(data_dir: str, gallery_uri: str | None) -> str:
     if gallery_uri:
         return gallery_uri
@@ -51,6 +67,7 @@ class GalleryStoreService:
         from facereid.gallery.operations import GalleryOperations
         from facereid.gallery.store import GalleryStore
 
+        logging.getLogger("grpc._server").addFilter(_SkipTimestampProbe())
         settings = get_settings()
         uri = store_uri(settings.data_dir, settings.gallery_uri)
         store = GalleryStore(

@@ -356,8 +356,7 @@ def test_bad_inputs_get_their_codes(gallery: Gallery) -> None:
         "invalid_cursor",
     )
     log = gallery.server.log()
-    # Milvus Lite logs a traceback for pymilvus's AllocTimestamp probe at connect; no other
-    assert log.count("Traceback") == log.count("in AllocTimestamp")
+    assert "Traceback" not in log  # the AllocTimestamp probe's is filtered (runners/gallery.py)
     assert "status=500" not in log
 
 
