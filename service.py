@@ -38,6 +38,7 @@ from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
+from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
 
 settings = get_settings()
 clip_health = ClipHealth()
@@ -56,7 +57,7 @@ video_jobs = video_jobs_mod.VideoJobs.from_settings(settings)
     metrics={"enabled": False},
     http={"port": 3000},
 )
-class FaceReID:
+class FaceReID(GalleryRoutes):
     face = bentoml.depends(FaceModel)
     emotion = bentoml.depends(EmotionModel, url=settings.clip_service_url)
 

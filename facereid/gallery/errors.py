@@ -1,0 +1,43 @@
+"""Gallery failures with stable codes (docs/gallery.md lists them)."""
+
+from __future__ import annotations
+
+from facereid.errors import FaceReIDError, InvalidInputError
+
+
+class GalleryNotFoundError(FaceReIDError):
+    """Unknown gallery, or one that belongs to another tenant (never told apart)."""
+
+    code = "gallery_not_found"
+    status = 404
+
+
+class InvalidGalleryRequestError(InvalidInputError):
+    code = "invalid_gallery_request"
+    status = 422
+
+
+class MetadataTooLargeError(InvalidInputError):
+    code = "metadata_too_large"
+    status = 413
+
+
+class InvalidCursorError(InvalidInputError):
+    code = "invalid_cursor"
+    status = 400
+
+
+class GalleryUnavailableError(FaceReIDError):
+    """The store service did not answer."""
+
+    code = "gallery_unavailable"
+    status = 503
+
+
+def error_from_payload(payload: dict[str, object]) -> FaceReIDError:
+    """Rebuild the error the store service answered (it crosses a process boundary as JSON)."""
+    exc = FaceReIDError(str(payload.get("message", "gallery error")))
+    exc.code = str(payload.get("code", "internal_error"))
+    status = payload.get("status", 500)
+    exc.status = status if isinstance(status, int) else 500
+    return exc

@@ -1,0 +1,171 @@
+"""The /gallery/* routes, as a mixin the FaceReID API service inherits (docs/gallery.md).
+
+BentoML 1.4.40 gathers a service's APIs with ``dir()`` over the class, so ``@bentoml.api``
+methods and ``bentoml.depends`` attributes of a base class are served like the service's own.
+Each route is a signature and one call into ``facereid.gallery.composition``; the service
+provides ``models`` (``facereid.analysis.model_client.ModelClient``, the /analyze path's intake
+and model calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import bentoml
+
+from facereid.analysis.model_client import ModelClient
+from facereid.config import get_settings
+from facereid.errors import FaceReIDError
+from facereid.gallery.composition import GalleryCalls, GalleryComposition
+from facereid.gallery.errors import GalleryUnavailableError
+from facereid.web.routes import error_response
+from facereid.web.tenancy import tenant_of
+from runners.gallery import GalleryStoreService
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+
+
+class GalleryRoutes:
+    gallery_store = bentoml.depends(GalleryStoreService)
+    _gallery_composition: GalleryComposition | None = None
+
+    models: ModelClient  # set by the service's __init__
+
+    async def _gallery_execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = await asyncio.wait_for(
+                self.gallery_store.to_async.execute(operation=operation, arguments=arguments),
+                timeout=settings.gallery_timeout_s,
+            )
+        except TimeoutError as exc:
+            raise GalleryUnavailableError("the gallery store did not answer in time") from exc
+        except Exception as exc:  # store service down or restarting: 503, not 500
+            raise GalleryUnavailableError(
+                f"gallery store not reachable: {type(exc).__name__}"
+            ) from exc
+        return dict(answer)
+
+    async def _gallery(self, route: str, ctx: bentoml.Context, request: dict[str, Any]) -> Any:
+        if self._gallery_composition is None:
+            models = self.models
+            calls = GalleryCalls(
+                self._gallery_execute, models.decode, models.detect_embed, models.face_model
+            )
+            self._gallery_composition = GalleryComposition(settings, calls)
+        request = {k: v for k, v in request.items() if k not in ("self", "ctx")}
+        try:
+            return await self._gallery_composition.handle(
+                route, tenant_of(ctx.request.scope), request
+            )
+        except FaceReIDError as exc:
+            # with a ctx parameter BentoML 1.4.40 answers ctx.response.status_code, not the
+            # returned response's status
+            ctx.response.status_code = exc.status
+            return error_response(exc)
+
+    # -- galleries ------------------------------------------------------------------------
+
+    @bentoml.api(route="/gallery/enroll")
+    async def gallery_enroll(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        subject: str | None = None,
+        image_data: str | None = None,
+        embedding: list[float] | None = None,
+        embedding_b64: str | None = None,
+        embedding_model: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        image_id: str | None = None,
+    ) -> Any:
+        return await self._gallery("enroll", ctx, locals())
+
+    @bentoml.api(route="/gallery/enroll_batch")
+    async def gallery_enroll_batch(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        embedding_model: str,
+        embeddings: list[list[float]] | None = None,
+        embeddings_b64: list[str] | str | None = None,
+        dim: int | None = None,
+        subjects: list[str | None] | None = None,
+        metadata: list[dict[str, Any] | None] | None = None,
+        image_ids: list[str | None] | None = None,
+    ) -> Any:
+        return await self._gallery("enroll_batch", ctx, locals())
+
+    @bentoml.api(route="/gallery/search")
+    async def gallery_search(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        image_data: str | None = None,
+        embedding: list[float] | None = None,
+        embedding_b64: str | None = None,
+        embedding_model: str | None = None,
+        top_k: int = 5,
+        threshold: float | None = None,
+        all_faces: bool = False,
+    ) -> Any:
+        return await self._gallery("search", ctx, locals())
+
+    @bentoml.api(route="/gallery/subjects")
+    async def gallery_subjects(
+        self, ctx: bentoml.Context, gallery: str, limit: int = 100, cursor: str | None = None
+    ) -> Any:
+        return await self._gallery("subjects", ctx, locals())
+
+    @bentoml.api(route="/gallery/faces")
+    async def gallery_faces(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        subject: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Any:
+        return await self._gallery("faces", ctx, locals())
+
+    @bentoml.api(route="/gallery/delete")
+    async def gallery_delete(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        face_id: str | None = None,
+        subject: str | None = None,
+    ) -> Any:
+        return await self._gallery("delete", ctx, locals())
+
+    @bentoml.api(route="/gallery/rename")
+    async def gallery_rename(
+        self, ctx: bentoml.Context, gallery: str, subject: str, new_subject: str
+    ) -> Any:
+        return await self._gallery("rename", ctx, locals())
+
+    @bentoml.api(route="/gallery/assign")
+    async def gallery_assign(
+        self, ctx: bentoml.Context, gallery: str, face_ids: list[str], subject: str
+    ) -> Any:
+        return await self._gallery("assign", ctx, locals())
+
+    @bentoml.api(route="/gallery/drop")
+    async def gallery_drop(self, ctx: bentoml.Context, gallery: str) -> Any:
+        return await self._gallery("drop", ctx, locals())
+
+    @bentoml.api(route="/gallery/list")
+    async def gallery_list(self, ctx: bentoml.Context) -> Any:
+        return await self._gallery("list", ctx, {})
+
+    @bentoml.api(route="/gallery/cluster")
+    async def gallery_cluster(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        min_faces: int = 3,
+        threshold: float | None = None,
+    ) -> Any:
+        return await self._gallery("cluster", ctx, locals())
