@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     torch_threads: int = 0
 
     # Intake limits: decode budget, body caps per route, embedding sizes (issue 12,
-    # docs/security-intake.md)
+    # docs/security.md)
     max_embedding_dim: int = 4096  # longest embedding /compare and /find_matches accept
     max_match_values: int = 100_000 * 512  # /find_matches rows x dim
     route_max_bytes: dict[str, int] = Field(default_factory=dict)  # JSON, path -> bytes
@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     video_track_lost_s: float = 1.0  # how long a lost track may be re-found by motion
     video_identity_threshold: float | None = None  # None: per embedding model (dlib 0.91)
 
-    # Video safety (issue 12, docs/video.md, docs/security-video.md)
+    # Video safety (issue 12, docs/video.md, docs/security.md)
     data_dir: str = "./data"  # the service's own files; video uploads under video-uploads/
     video_max_frames: int = 100_000  # decoded frames per video (600 s at 166 fps)
     video_max_decode_s: float = 600.0  # wall time in the decoder per pass over a video

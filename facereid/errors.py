@@ -228,7 +228,7 @@ class PayloadTooLargeError(FaceReIDError):
     status = 413
 
 
-# -- intake limits (issue 12, docs/security-intake.md) -------------------------------------
+# -- intake limits (issue 12, docs/security.md) -------------------------------------
 
 
 class PixelBudgetExceededError(ImageTooLargeError):

@@ -4,7 +4,7 @@ The bytes go to ``<dest>.part``; a later call resumes it with an HTTP Range requ
 server allows (206), or starts again (200). Only a complete file whose sha256 matches (when
 one is known) is renamed to ``dest``.
 
-Supply-chain guards (docs/security-intake.md): only ``https://`` URLs unless the caller
+Supply-chain guards (docs/security.md): only ``https://`` URLs unless the caller
 explicitly allows ``http://`` for a local mirror (a redirect may not downgrade either); a
 download over ``max_bytes`` is refused (declared length first, then counted); and a ``.part``
 remembers the URL it came from (``<dest>.part.url``), so a partial file is only resumed from

@@ -1,6 +1,6 @@
 """Video intake: probe the container header, check the limits, then decode and sample frames.
 
-Only an allow-list is opened (docs/security-video.md): the container is chosen from the file's
+Only an allow-list is opened (docs/security.md): the container is chosen from the file's
 first bytes (MP4/MOV, Matroska/WebM, AVI) and handed to FFmpeg by name, so FFmpeg never probes
 its way into a demuxer that opens other files (HLS playlists, concat lists, image sequences);
 ``protocol_whitelist=file`` and MOV's default of ignoring external data references keep even
