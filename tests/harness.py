@@ -148,7 +148,8 @@ def start_server(
     ``isolate_home`` gives the server its own BENTOML_HOME (next to its log) over the store's
     models: BentoML keeps its Prometheus multiprocess files under the home, and a server
     stopping there would wipe the metrics of another one still running. A lone server (the
-    benchmark's) can use the store's home itself.
+    benchmark's) can use the store's home itself. Each server also gets its own DATA_DIR (the
+    gallery store's file allows one process, and uploads must not mix) unless ``env`` names one.
     """
     port = port or free_port()
     (home / "models").mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,13 @@ def start_server(
         if not (server_home / "models").exists():
             (server_home / "models").symlink_to(home / "models", target_is_directory=True)
     argv = [venv_bin("bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)]
-    full_env = {"BENTOML_HOME": str(server_home), "CLIP_HEALTH_INTERVAL_S": "1", **(env or {})}
+    data_dir = log_path.parent / f"data-{port}"
+    full_env = {
+        "BENTOML_HOME": str(server_home),
+        "CLIP_HEALTH_INTERVAL_S": "1",
+        "DATA_DIR": str(data_dir),
+        **(env or {}),
+    }
     server = start_process(argv, full_env, log_path, port)
     server.wait_ready(timeout=ready_timeout)
     return server
