@@ -23,7 +23,7 @@ from facereid.analysis.health import HealthEndpoint
 from facereid.analysis.model_client import ModelClient
 from facereid.config import get_settings
 from facereid.emotion.clip_health import ClipHealth
-from facereid.errors import EmbeddingModelMismatchError, TooManyRowsError
+from facereid.errors import TooManyRowsError
 from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
 from facereid.ops.logs import configure_logging
@@ -140,7 +140,7 @@ class FaceReID(GalleryRoutes):
     ) -> dict[str, Any]:
         """``face*_model`` (the ``embedding_model`` that /analyze returned) guard against
         comparing vectors from different models, which would give meaningless scores."""
-        _same_model(face1_model, face2_model)
+        matching.check_same_model(face1_model, face2_model)
         dim = settings.max_embedding_dim
         a = matching.validate_embedding(face1_embedding, name="face1_embedding", max_dim=dim)
         b = matching.validate_embedding(face2_embedding, name="face2_embedding", max_dim=dim)
@@ -164,7 +164,7 @@ class FaceReID(GalleryRoutes):
         dim: int | None = None,
     ) -> list[dict[str, Any]]:
         """Floats or base64 little-endian float32 (``*_b64``, see facereid.matching.wire)."""
-        _same_model(target_model, embeddings_model)
+        matching.check_same_model(target_model, embeddings_model)
         limit, max_dim = settings.max_gallery_rows, settings.max_embedding_dim
         rows, count = embedding_wire.resolve_rows(
             embeddings,
@@ -235,13 +235,6 @@ class FaceReID(GalleryRoutes):
     async def video_cancel(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
         job = video_jobs.cancel(job_id, tenant_of(ctx.request.scope))
         return job.status_payload(video_jobs.ttl_s)
-
-
-def _same_model(first: str | None, second: str | None) -> None:
-    if first is not None and second is not None and first != second:
-        raise EmbeddingModelMismatchError(
-            f"embeddings come from different models ({first} vs {second}) and are not comparable"
-        )
 
 
 # @bentoml.service turned the class into a bentoml Service, which mypy cannot see.

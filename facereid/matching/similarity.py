@@ -18,9 +18,11 @@ import numpy.typing as npt
 
 from facereid.errors import (
     EmbeddingError,
+    EmbeddingModelMismatchError,
     EmbeddingTooLongError,
     InvalidInputError,
     InvalidThresholdError,
+    echo,
 )
 from facereid.faces.records import FloatArray
 
@@ -239,3 +241,13 @@ def _check_threshold(threshold: object) -> None:
     value = float(threshold)
     if not math.isfinite(value) or not -1.0 <= value <= 1.0:
         raise InvalidThresholdError(f"threshold must be a finite number in [-1, 1], got {value}")
+
+
+def check_same_model(first: str | None, second: str | None) -> None:
+    """``*_model`` tags (the ``embedding_model`` /analyze answered) guard against comparing
+    vectors from different models, which gives meaningless scores; unnamed models pass."""
+    if first is not None and second is not None and first != second:
+        raise EmbeddingModelMismatchError(
+            f"embeddings come from different models ({echo(first)} vs {echo(second)}) and are "
+            "not comparable"
+        )

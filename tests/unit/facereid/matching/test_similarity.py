@@ -185,3 +185,15 @@ def test_embedding_b64_round_trip_and_errors() -> None:
         with pytest.raises(errors.EmbeddingError) as info:
             decode_embedding_b64(bad, 2 if fragment != "whole number" else None, name="emb")
         assert fragment in info.value.message
+
+
+def test_model_tags_must_match_and_are_echoed_cut_short() -> None:
+    from facereid.errors import EmbeddingModelMismatchError
+    from facereid.matching.similarity import check_same_model
+
+    check_same_model("dlib/x/128", "dlib/x/128")
+    check_same_model(None, "dlib/x/128")  # an unnamed model passes
+    with pytest.raises(EmbeddingModelMismatchError) as caught:
+        check_same_model("a" * 100_000, "b\nforged log line")
+    assert len(caught.value.message) < 300
+    assert "\n" not in caught.value.message
