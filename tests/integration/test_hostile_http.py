@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -336,16 +337,34 @@ ODD_BODIES = [
 ]
 
 
+def _takes_input(operation: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """Whether the route's request body has any field (a route without one, such as
+    ``/gallery/list``, has nothing to misread and may answer an odd body normally)."""
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        schema = media.get("schema", {})
+        ref = schema.get("$ref", "")
+        if ref:
+            schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        if schema.get("properties"):
+            return True
+    return False
+
+
 def test_every_served_route_survives_odd_bodies(server: Server) -> None:
-    """Each POST route in /docs.json with each odd framing: a 4xx in the contract's shape."""
+    """Each POST route in /docs.json with each odd framing: a 4xx in the contract's shape
+    (routes without input: never a 5xx, and any error in the contract's shape)."""
     with server.client() as client:
         spec = client.get("/docs.json", headers=A).json()
-        routes = [path for path, ops in spec["paths"].items() if "post" in ops]
+        routes = {path: ops["post"] for path, ops in spec["paths"].items() if "post" in ops}
         assert "/compare" in routes and "/video/submit" in routes
-        for route in routes:
+        assert _takes_input(routes["/compare"], spec)
+        for route, operation in routes.items():
             for content_type, body in ODD_BODIES:
                 headers = {**A, "content-type": content_type} if content_type else A
                 response = client.post(route, content=body, headers=headers)
+                assert response.status_code < 500, (route, content_type, response.text)
+                if response.status_code < 400 and not _takes_input(operation, spec):
+                    continue
                 assert 400 <= response.status_code < 500, (route, content_type, response.text)
                 error = response.json()["error"]
                 assert isinstance(error["code"], str) and isinstance(error["message"], str)
