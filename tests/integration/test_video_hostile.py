@@ -4,6 +4,7 @@ another tenant's job, one tenant filling the queue, a huge job id, leftover uplo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +32,11 @@ KB = {"Authorization": "Bearer kb"}
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("data")
-    stale = data / "video-uploads" / "run-crashed" / "job-1"
+    stale = data / "video-uploads" / "job-crashed"  # no job in the store owns it
     stale.mkdir(parents=True)
-    (stale / "upload").write_bytes(b"left by a server that was killed")
-    (stale.parent / ".lock").write_text("")  # nobody holds it
+    (stale / "upload").write_bytes(b"left by a submit that was killed")
+    old = time.time() - 3600  # past the grace a fresh submit gets
+    os.utime(stale, (old, old))
     return data
 
 
@@ -83,7 +85,10 @@ def finished(client: httpx.Client, job_id: str, key: dict[str, str]) -> dict[str
 def test_stale_uploads_were_swept_at_start(server: Server, data_dir: Path) -> None:
     with server.client() as client:
         assert client.get("/readyz").status_code == 200
-    assert not (data_dir / "video-uploads" / "run-crashed").exists()
+    deadline = time.monotonic() + 30  # swept by the claim loop's first housekeeping
+    while (data_dir / "video-uploads" / "job-crashed").exists():
+        assert time.monotonic() < deadline, "a leftover upload was not swept"
+        time.sleep(0.5)
 
 
 def test_hls_playlist_naming_a_server_file_is_refused(
@@ -153,7 +158,7 @@ def test_a_huge_job_id_is_not_echoed(server: Server) -> None:
 def test_uploads_are_gone_after_their_jobs(server: Server, data_dir: Path) -> None:
     deadline = time.monotonic() + 60  # cancelled jobs end at their next batch of frames
     while True:
-        leftovers = list((data_dir / "video-uploads").glob("run-*/job-*/upload"))
+        leftovers = list((data_dir / "video-uploads").glob("job-*/upload"))
         if not leftovers or time.monotonic() > deadline:
             break
         time.sleep(0.5)
