@@ -85,7 +85,9 @@ def job_stack(root: Path, settings: Settings | None = None) -> tuple[VideoJobs, 
     fast = {"video_job_heartbeat_s": 0.05, "video_job_poll_s": 0.05, "data_dir": str(root)}
     settings = (settings or Settings()).model_copy(update=fast)
     store = SQLiteJobStore(root / "jobs.sqlite3")
-    return VideoJobs(store, UploadArea(root / "video-uploads"), 60, 4), settings
+    uploads = UploadArea(root / "video-uploads")
+    limits = (settings.video_max_jobs, settings.video_max_jobs_per_tenant)
+    return VideoJobs(store, uploads, 60, *limits), settings
 
 
 def run_job(

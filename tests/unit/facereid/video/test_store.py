@@ -199,3 +199,33 @@ def test_echoed_job_id_is_truncated(opener: Opener, tmp_path: Path) -> None:
     with pytest.raises(JobNotFoundError) as err:
         jobs.get("x" * 1_000_000, "ka")
     assert len(err.value.message) < 120
+
+
+def test_the_settings_pick_the_store(tmp_path: Path, redis_url: str) -> None:
+    from facereid.config import Settings
+    from facereid.video.store_open import open_store
+
+    default = open_store(Settings(data_dir=str(tmp_path), job_store_url=""))
+    assert isinstance(default, SQLiteJobStore)
+    assert default.path == tmp_path / "jobs.sqlite3"
+    elsewhere = open_store(Settings(job_store_url=f"sqlite://{tmp_path}/other.sqlite3"))
+    assert isinstance(elsewhere, SQLiteJobStore)
+    assert elsewhere.path == tmp_path / "other.sqlite3"
+    shared = open_store(Settings(job_store_url=redis_url))
+    assert isinstance(shared, RedisJobStore)
+    shared.close()
+    for wrong in ("http://redis:6379", "postgres://db/jobs", "redis"):
+        with pytest.raises(ValueError, match="JOB_STORE_URL"):
+            open_store(Settings(job_store_url=wrong))
+
+
+@pytest.mark.parametrize(
+    "setting", [{"api_workers": 0}, {"video_job_lease_s": 0.1}, {"video_job_max_attempts": 0}]
+)
+def test_out_of_range_job_settings_are_refused(setting: dict[str, float]) -> None:
+    from pydantic import ValidationError
+
+    from facereid.config import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(**setting)  # type: ignore[arg-type]
