@@ -11,14 +11,26 @@ expired one (404 ``job_not_found``), so job ids cannot be probed across tenants.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from facereid.errors import JobNotFinishedError, JobNotFoundError
-from facereid.video.store import CANCELLED, COMPLETED, FINISHED, JobRecord, JobStore
+from facereid.video.store import (
+    CANCELLED,
+    COMPLETED,
+    FINISHED,
+    JobRecord,
+    JobStore,
+    JobStoreUnavailableError,
+)
 from facereid.video.uploads import UploadArea, discard_upload
+
+logger = logging.getLogger(__name__)
 
 _MAX_ID_CHARS = 64
 
@@ -58,6 +70,16 @@ class VideoJobs:
         """Move a request's upload into its job's folder, under a fixed name."""
         return self.uploads.take(upload, max_bytes, job_id)
 
+    @contextmanager
+    def _store_up(self) -> Iterator[None]:
+        try:
+            yield
+        except self.store.outage_errors as exc:
+            logger.warning("video job store unavailable: %s", type(exc).__name__)
+            raise JobStoreUnavailableError(
+                "the video job store is unavailable; retry later"
+            ) from None
+
     def create(
         self,
         job_id: str,
@@ -70,11 +92,13 @@ class VideoJobs:
         record = JobRecord(
             job_id, tenant, str(path), sample_fps, include_emotions, frames_total=frames_total
         )
-        self.store.add(record, self.max_jobs, self.max_jobs_per_tenant)
+        with self._store_up():
+            self.store.add(record, self.max_jobs, self.max_jobs_per_tenant)
         return record
 
     def get(self, job_id: str, tenant: str) -> JobRecord:
-        record = self.store.get(job_id) if len(job_id) <= _MAX_ID_CHARS else None
+        with self._store_up():
+            record = self.store.get(job_id) if len(job_id) <= _MAX_ID_CHARS else None
         if record is None or record.tenant != tenant:  # another tenant's job does not exist
             raise JobNotFoundError(f"no video job {shown(job_id)} (unknown or expired)")
         return record
@@ -83,14 +107,16 @@ class VideoJobs:
         record = self.get(job_id, tenant)
         if record.status not in FINISHED:
             raise JobNotFinishedError(f"job {record.job_id} is {record.status}; poll /video/status")
-        result = self.store.result(job_id) if record.status == COMPLETED else None
+        with self._store_up():
+            result = self.store.result(job_id) if record.status == COMPLETED else None
         return record, result
 
     def cancel(self, job_id: str, tenant: str) -> JobRecord:
         """A queued job ends at once; a running one stops at its worker's next heartbeat,
         wherever that worker runs."""
         self.get(job_id, tenant)
-        record = self.store.cancel(job_id, self.ttl_s)
+        with self._store_up():
+            record = self.store.cancel(job_id, self.ttl_s)
         if record is None:
             raise JobNotFoundError(f"no video job {shown(job_id)} (unknown or expired)")
         if record.status == CANCELLED:

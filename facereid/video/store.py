@@ -39,6 +39,13 @@ class WorkerLostError(FaceReIDError):
     status = 503
 
 
+class JobStoreUnavailableError(FaceReIDError):
+    """The job store (SQLite file or Redis) did not answer; the request may be retried."""
+
+    code = "job_store_unavailable"
+    status = 503
+
+
 @dataclass
 class JobRecord:
     job_id: str
@@ -77,6 +84,9 @@ class JobRecord:
 
 class JobStore(ABC):
     """The store's policy over a back end's primitives (all called under ``locked()``)."""
+
+    # What the back end raises when it cannot be reached (answered 503, never 500)
+    outage_errors: tuple[type[BaseException], ...] = ()
 
     @abstractmethod
     def locked(self) -> AbstractContextManager[None]:

@@ -24,9 +24,13 @@ _LOCK_TIMEOUT_S = 10.0
 
 
 class RedisJobStore(JobStore):
+    outage_errors = (redis.exceptions.RedisError, TimeoutError)
+
     def __init__(self, url: str, prefix: str = "facereid:video:") -> None:
         self.prefix = prefix
-        self._redis: redis.Redis = redis.Redis.from_url(url, socket_timeout=10)
+        self._redis: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5
+        )
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)

@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS served (tenant TEXT PRIMARY KEY, seq INTEGER NOT NULL
 
 
 class SQLiteJobStore(JobStore):
+    outage_errors = (sqlite3.OperationalError,)  # locked past the busy timeout, disk full
+
     def __init__(self, path: Path, busy_timeout_s: float = 30.0) -> None:
         self.path = path
         self._busy_timeout_s = busy_timeout_s

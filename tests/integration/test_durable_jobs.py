@@ -199,6 +199,24 @@ def test_two_api_workers_share_the_jobs(serve: Any, clip: bytes, tmp_path: Path)
     assert len(answers) == 1  # one stored result, whichever worker answers
 
 
+def test_an_unreachable_job_store_answers_503_and_keeps_no_upload(
+    serve: Any, clip: bytes, tmp_path: Path
+) -> None:
+    from tests.harness import free_port
+
+    data = tmp_path / "data"
+    server = serve("no-store", data, JOB_STORE_URL=f"redis://127.0.0.1:{free_port()}/0")
+    files = {"video": ("hamilton.mp4", clip, "video/mp4")}
+    submitted = httpx.post(f"{server.url}/video/submit", files=files, timeout=120)
+    polled = status(server.url, "0" * 32)
+    for response in (submitted, polled):
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "job_store_unavailable"
+        assert "Traceback" not in response.text
+    assert list((data / "video-uploads").glob("job-*/upload")) == []  # nothing left behind
+    assert server.process.poll() is None  # the claim loop retries; the server stays up
+
+
 def _api_worker_pids(server: Server) -> list[int]:
     """The server's processes that serve the API service (not the model services)."""
     pids = []

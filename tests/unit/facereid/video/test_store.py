@@ -229,3 +229,18 @@ def test_out_of_range_job_settings_are_refused(setting: dict[str, float]) -> Non
 
     with pytest.raises(ValidationError):
         Settings(**setting)  # type: ignore[arg-type]
+
+
+def test_an_unreachable_store_is_a_503_not_a_crash(tmp_path: Path) -> None:
+    from facereid.video.store import JobStoreUnavailableError
+    from tests.harness import free_port
+
+    down = RedisJobStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    jobs = VideoJobs(down, UploadArea(tmp_path / "uploads"), 60, 4)
+    for call in (jobs.get, jobs.result, jobs.cancel):
+        with pytest.raises(JobStoreUnavailableError) as err:
+            call("0" * 32, "ka")
+        assert err.value.status == 503 and err.value.code == "job_store_unavailable"
+    with pytest.raises(JobStoreUnavailableError):
+        jobs.create(jobs.new_id(), "ka", tmp_path / "upload", 2.0, False)
+    down.close()
