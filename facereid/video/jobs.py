@@ -56,7 +56,7 @@ class VideoJobs:
 
         return cls(
             open_store(settings),
-            UploadArea(Path(settings.data_dir) / "video-uploads"),
+            UploadArea(Path(settings.data_dir).resolve() / "video-uploads"),
             settings.video_result_ttl_s,
             settings.video_max_jobs,
             settings.video_max_jobs_per_tenant,

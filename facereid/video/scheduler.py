@@ -105,22 +105,26 @@ class JobWorker:
             await anyio.to_thread.run_sync(self.uploads.sweep, active)
 
     def _start(self, job: JobRecord) -> None:
+        # This host's own path to the upload: replicas may mount the shared DATA_DIR elsewhere.
+        job.upload = str(self.uploads.path_of(job.job_id))
         progress = JobProgress(frames_total=job.frames_total)
         task = asyncio.get_running_loop().create_task(self._life(job, progress))
         self._running[job.job_id] = (task, progress)
 
     async def _life(self, job: JobRecord, progress: JobProgress) -> None:
+        work = asyncio.get_running_loop().create_task(self._run(job, progress))
         try:
-            work = asyncio.get_running_loop().create_task(self._run(job, progress))
             await self._beat_until_done(job, progress, work)
-            try:
-                outcome: JobOutcome | None = await work
-            except BaseException:  # lost or shut down: the job is not ours to end
-                outcome = None
-            if outcome is not None and progress.stop not in ("lost", "shutdown"):
+            # Lost or shut down (the runner re-raised): the job is not ours to end.
+            failed = work.cancelled() or work.exception() is not None
+            if not failed and progress.stop not in ("lost", "shutdown"):
+                outcome = work.result()
                 ended = await anyio.to_thread.run_sync(self._finish, job, progress, outcome)
                 if ended:
                     discard_upload(Path(job.upload))
+        except asyncio.CancelledError:
+            work.cancel()  # shutting down: the job's own task must not run on orphaned
+            raise
         except Exception:
             logger.exception("video job %s: could not record its end", job.job_id)
         finally:

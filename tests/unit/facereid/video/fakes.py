@@ -80,14 +80,22 @@ class FinishedJob:
         return self.record.error
 
 
-def job_stack(root: Path, settings: Settings | None = None) -> tuple[VideoJobs, Settings]:
-    """A job table on a SQLite store under ``root``, with quick heartbeats and polls."""
+def job_stack(
+    root: Path, settings: Settings | None = None, uploads_root: Path | None = None
+) -> tuple[VideoJobs, Settings]:
+    """A job table on a SQLite store under ``root``, with quick heartbeats and polls;
+    uploads under ``uploads_root`` (default ``root/video-uploads``)."""
     fast = {"video_job_heartbeat_s": 0.05, "video_job_poll_s": 0.05, "data_dir": str(root)}
     settings = (settings or Settings()).model_copy(update=fast)
     store = SQLiteJobStore(root / "jobs.sqlite3")
-    uploads = UploadArea(root / "video-uploads")
+    uploads = UploadArea(uploads_root or root / "video-uploads")
     limits = (settings.video_max_jobs, settings.video_max_jobs_per_tenant)
     return VideoJobs(store, uploads, 60, *limits), settings
+
+
+def job_id_of(upload: Path) -> str:
+    """The job id whose upload folder (``job-<id>/upload``) holds ``upload``."""
+    return upload.parent.name.removeprefix("job-")
 
 
 def run_job(
@@ -99,8 +107,12 @@ def run_job(
     tenant: str = "t",
 ) -> FinishedJob:
     """Store one job, run it with a real ``JobWorker`` and wait until it ended."""
-    jobs, settings = job_stack(path.parent.parent / "state", settings)
-    record = jobs.create(jobs.new_id(), tenant, path, sample_fps, include_emotions)
+    jobs, settings = job_stack(path.parent.parent / "state", settings, path.parent.parent)
+    job_id = job_id_of(path)
+    if path != jobs.uploads.path_of(job_id):  # not in the job folder layout: moved there
+        job_id = jobs.new_id()
+        path = jobs.take_upload(job_id, path, 1 << 40)
+    record = jobs.create(job_id, tenant, path, sample_fps, include_emotions)
     runner = pipeline.VideoJobRunner(settings, models.calls())
     worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 

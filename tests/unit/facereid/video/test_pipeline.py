@@ -17,7 +17,7 @@ from facereid.video import intake, pipeline
 from facereid.video import jobs as video_jobs
 from facereid.video.scheduler import JobWorker
 from facereid.video.store import CANCELLED, COMPLETED, FAILED, FINISHED
-from tests.unit.facereid.video.fakes import FakeModels, job_stack, run_job
+from tests.unit.facereid.video.fakes import FakeModels, job_id_of, job_stack, run_job
 from tests.video_builder import flat_frames, lying_mjpeg_mkv, write_video
 
 
@@ -127,8 +127,8 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
     monkeypatch.setattr(intake, "iter_sampled_frames", blocking_frames)
     (tmp_path / "a.mp4").write_bytes(b"x")
     upload = upload_of(tmp_path / "a.mp4")
-    jobs, settings = job_stack(tmp_path / "state")
-    job = jobs.create(jobs.new_id(), "t", upload, 2.0, include_emotions=False)
+    jobs, settings = job_stack(tmp_path / "state", uploads_root=tmp_path)
+    job = jobs.create(job_id_of(upload), "t", upload, 2.0, include_emotions=False)
     runner = pipeline.VideoJobRunner(settings, FakeModels().calls())
     worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 
