@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from facereid.errors import FaceReIDError, TooManyJobsError
+from facereid.errors import FaceReIDError, JobCancelledError, TooManyJobsError
 
 QUEUED, RUNNING, COMPLETED = "queued", "running", "completed"
 FAILED, CANCELLED = "failed", "cancelled"
@@ -217,11 +217,8 @@ class JobStore(ABC):
             if record is None:
                 return None
             if record.status == QUEUED:
-                from facereid.errors import JobCancelledError
-
-                record.end(
-                    CANCELLED, time.time(), ttl_s, JobCancelledError("cancelled by the caller")
-                )
+                cancelled = JobCancelledError("cancelled by the caller")
+                record.end(CANCELLED, time.time(), ttl_s, cancelled)
                 self.save(record)
             elif record.status == RUNNING:
                 record.cancel_requested = True
@@ -238,8 +235,12 @@ class JobStore(ABC):
             for record in self.active():
                 if record.status != RUNNING or (record.lease_until or 0.0) >= now:
                     continue
-                retry = record.attempts < max_attempts and not record.cancel_requested
-                if retry and Path(record.upload).is_file():
+                retry = record.attempts < max_attempts and Path(record.upload).is_file()
+                if record.cancel_requested:  # the caller wanted it stopped anyway
+                    cancelled = JobCancelledError("cancelled by the caller")
+                    record.end(CANCELLED, now, ttl_s, cancelled)
+                    ended.append(record)
+                elif retry:
                     record.status, record.started, record.frames_done = QUEUED, None, 0
                     record.worker, record.lease_until = None, None
                 else:

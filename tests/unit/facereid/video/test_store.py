@@ -162,6 +162,18 @@ def test_a_dead_workers_job_is_retried_then_ends_worker_lost(
     assert jobs.result(job_id, "ka")[1] is None
 
 
+def test_a_dead_workers_cancelled_job_ends_cancelled(opener: Opener, tmp_path: Path) -> None:
+    jobs = table(opener, tmp_path)
+    job_id = submit(jobs, tmp_path, "ka")
+    assert jobs.store.claim("dead", lease_s=0.01) is not None
+    assert jobs.cancel(job_id, "ka").status == RUNNING  # flagged; nobody will read it
+    time.sleep(0.05)
+    assert [job.job_id for job in jobs.store.reap(60, max_attempts=5)] == [job_id]
+    record = jobs.get(job_id, "ka")
+    assert record.status == CANCELLED and record.error is not None
+    assert record.error["code"] == "job_cancelled"
+
+
 def test_a_live_lease_is_not_reaped(opener: Opener, tmp_path: Path) -> None:
     jobs = table(opener, tmp_path)
     job_id = submit(jobs, tmp_path, "ka")
