@@ -19,7 +19,13 @@ import anyio
 import numpy as np
 
 from facereid.config import Settings
-from facereid.errors import FaceReIDError, JobCancelledError
+from facereid.errors import (
+    FaceReIDError,
+    JobCancelledError,
+    ModelNotAvailableError,
+    ModelOverloadedError,
+    ModelTimeoutError,
+)
 from facereid.faces.records import FaceRecord
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
@@ -29,6 +35,9 @@ from facereid.video.store import CANCELLED, COMPLETED, FAILED, JobRecord
 logger = logging.getLogger(__name__)
 
 Faces = list[FaceRecord]
+# Failures of the model services (down, busy, slow; also while a server shuts down): another
+# attempt may succeed where the video itself is not at fault.
+_MODEL_TROUBLE = (ModelNotAvailableError, ModelOverloadedError, ModelTimeoutError)
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
 
@@ -56,6 +65,7 @@ class JobOutcome:
     status: str
     result: dict[str, Any] | None = None
     error: FaceReIDError | None = None
+    retryable: bool = False  # the failure is ours (a model service away), not the video's
 
 
 class VideoJobRunner:
@@ -78,10 +88,11 @@ class VideoJobRunner:
                 raise
             return JobOutcome(CANCELLED, error=JobCancelledError("cancelled by the caller"))
         except FaceReIDError as exc:
-            return JobOutcome(FAILED, error=exc)
+            return JobOutcome(FAILED, error=exc, retryable=isinstance(exc, _MODEL_TROUBLE))
         except Exception:
             logger.exception("video job %s failed", job.job_id)
-            return JobOutcome(FAILED, error=FaceReIDError("internal error; see the server log"))
+            internal = FaceReIDError("internal error; see the server log")
+            return JobOutcome(FAILED, error=internal, retryable=True)
 
     async def _process(self, job: JobRecord, progress: JobProgress) -> dict[str, Any]:
         path = Path(job.upload)

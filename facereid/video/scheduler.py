@@ -67,10 +67,11 @@ class JobWorker:
         """Shutting down: running jobs go back to the queue for another worker."""
         if self._loop_task is not None:
             self._loop_task.cancel()
-        for task, progress in list(self._running.values()):
+        running = dict(self._running)
+        for task, progress in running.values():
             progress.stop = "shutdown"
             task.cancel()
-        for job_id in list(self._running):
+        for job_id in running:
             await anyio.to_thread.run_sync(self.store.release, job_id, self.worker_id)
 
     async def _claim_loop(self) -> None:
@@ -119,6 +120,8 @@ class JobWorker:
             failed = work.cancelled() or work.exception() is not None
             if not failed and progress.stop not in ("lost", "shutdown"):
                 outcome = work.result()
+                if outcome.retryable and await self._retry(job):
+                    return
                 ended = await anyio.to_thread.run_sync(self._finish, job, progress, outcome)
                 if ended:
                     discard_upload(Path(job.upload))
@@ -130,6 +133,17 @@ class JobWorker:
         finally:
             self._running.pop(job.job_id, None)
             self._wake.set()  # a slot is free
+
+    async def _retry(self, job: JobRecord) -> bool:
+        """A failure that is not the video's: queue the job again while it has attempts."""
+        # A model service that went away may be this server shutting down: its hook then
+        # cancels this task during the pause and hands the job back without using an attempt.
+        await asyncio.sleep(2 * self.beat_s)
+        if job.attempts >= self.max_attempts:
+            return False
+        logger.warning("video job %s: attempt %d failed; queued again", job.job_id, job.attempts)
+        await anyio.to_thread.run_sync(self.store.release, job.job_id, self.worker_id, True)
+        return True
 
     async def _beat_until_done(
         self, job: JobRecord, progress: JobProgress, work: asyncio.Task[JobOutcome]

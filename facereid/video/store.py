@@ -199,15 +199,17 @@ class JobStore(ABC):
             self.save(record, result)
             return True
 
-    def release(self, job_id: str, worker: str) -> None:
-        """A worker shutting down hands its job back to the queue (not an attempt used)."""
+    def release(self, job_id: str, worker: str, used_attempt: bool = False) -> None:
+        """Hand a job this worker holds back to the queue: at shutdown (not an attempt used)
+        or after a failure another attempt may not have (``used_attempt``)."""
         with self.locked():
             record = self.load(job_id)
             if record is None or record.status != RUNNING or record.worker != worker:
                 return
             record.status, record.started, record.frames_done = QUEUED, None, 0
             record.worker, record.lease_until = None, None
-            record.attempts = max(0, record.attempts - 1)
+            if not used_attempt:
+                record.attempts = max(0, record.attempts - 1)
             self.save(record)
 
     def cancel(self, job_id: str, ttl_s: float) -> JobRecord | None:

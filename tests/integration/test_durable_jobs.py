@@ -150,6 +150,35 @@ def test_kill_9_while_running_ends_worker_lost_and_queued_jobs_still_run(
         time.sleep(0.5)
 
 
+def test_a_graceful_stop_hands_the_running_job_back(
+    serve: Any, clip: bytes, tmp_path: Path
+) -> None:
+    """SIGTERM (a rolling update): the running job goes back to the queue at once, not after
+    its lease, and the next server runs it from the start."""
+    from facereid.video.store_sqlite import SQLiteJobStore
+
+    data = tmp_path / "data"
+    env = {"VIDEO_JOB_LEASE_S": "600"}  # only the hand-back can free it before the test ends
+    first = serve("first", data, **env)
+    job = submit(first.url, clip, sample_fps=10)
+    wait_for(first.url, job["job_id"], ("running",))
+    first.stop()  # SIGTERM to the server's group, waits for it to exit
+
+    store = SQLiteJobStore(data / "jobs.sqlite3")
+    record = store.load(job["job_id"])
+    store.close()
+    assert record is not None
+    assert (record.status, record.worker) == ("queued", None)
+    # The hook hands it back; if the model services went first, the failed attempt is queued
+    # again instead of ending the job: either way at most one attempt is spent.
+    assert record.attempts <= 1
+
+    second = serve("second", data, **env)
+    done = wait_for(second.url, job["job_id"], FINISHED)
+    assert done["status"] == "completed", done
+    assert done["progress"]["frames_done"] == done["progress"]["frames_total"] > 50
+
+
 def test_two_replicas_sharing_redis_answer_for_each_others_jobs(
     serve: Any, clip: bytes, tmp_path: Path
 ) -> None:

@@ -150,3 +150,27 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
     assert job.status == CANCELLED
     assert job.error == {"code": "job_cancelled", "message": "cancelled by the caller"}
     assert not upload.exists()  # the upload is discarded whatever the outcome
+
+
+def test_a_model_service_failure_is_retried_and_the_video_is_not_blamed(tmp_path: Path) -> None:
+    from facereid.errors import ModelNotAvailableError
+
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(10)))
+    calls = {"n": 0}
+
+    def away_once(image: np.ndarray) -> list[dict[str, Any]]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ModelNotAvailableError("the face service is restarting")
+        return one_face(image)
+
+    job = run_job(upload, FakeModels(away_once))
+    assert job.status == COMPLETED, job.error  # the second attempt ran from the start
+    assert job.record.attempts == 2
+    assert job.result is not None and job.result["num_identities"] == 1
+
+
+def test_a_bad_video_is_not_retried(tmp_path: Path) -> None:
+    upload = upload_of(lying_mjpeg_mkv(tmp_path / "lie.mkv", frames=5))
+    job = run_job(upload, FakeModels(one_face), sample_fps=10.0)
+    assert job.status == FAILED and job.record.attempts == 1
