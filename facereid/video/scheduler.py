@@ -87,8 +87,8 @@ class JobWorker:
                     self._start(job)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a store outage must not end the loop: retry next turn
-                logger.exception("video job store unavailable; retrying")
+            except Exception as exc:  # a store outage must not end the loop: retry next turn
+                logger.warning("video job store unavailable (%s); retrying", type(exc).__name__)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
             except TimeoutError:
@@ -98,8 +98,10 @@ class JobWorker:
     async def _housekeeping(self) -> None:
         ended = await anyio.to_thread.run_sync(self.store.reap, self.ttl_s, self.max_attempts)
         for job in ended:
-            logger.warning("video job %s ended worker_lost: its worker's lease ran out", job.job_id)
-            discard_upload(Path(job.upload))
+            logger.warning(
+                "video job %s ended %s: its worker's lease ran out", job.job_id, job.status
+            )
+            discard_upload(self.uploads.path_of(job.job_id))
         if time.monotonic() - self._swept_at > _SWEEP_EVERY_S:
             self._swept_at = time.monotonic()
             active = await anyio.to_thread.run_sync(self.store.active_ids)
