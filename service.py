@@ -28,7 +28,9 @@ from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
 from facereid.ops.logs import configure_logging
 from facereid.video import jobs as video_jobs_mod  # issue 8
+from facereid.video import store as video_store
 from facereid.video.pipeline import ModelCalls, VideoJobRunner
+from facereid.video.scheduler import JobWorker
 from facereid.video.submit import submit_video
 from facereid.web.chain import protection_middlewares
 from facereid.web.content import upload_fields
@@ -43,14 +45,15 @@ from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
 settings = get_settings()
 clip_health = ClipHealth()
 health = HealthEndpoint(clip_health)
-# Jobs live in an in-process table (facereid.video.jobs), not in @bentoml.task: BentoML
-# 1.4.40 tasks store the whole upload in SQLite, report no progress and cannot cancel.
+# Jobs live in our durable store (facereid.video.store: SQLite under DATA_DIR, or Redis), not
+# in @bentoml.task: BentoML 1.4.40 tasks keep the whole upload, report no progress and cannot
+# cancel. No job state lives in a process, so API_WORKERS may be more than one (issue 14).
 video_jobs = video_jobs_mod.VideoJobs.from_settings(settings)
 
 
 @bentoml.service(
     name="FaceReID",
-    workers=1,
+    workers=settings.api_workers,
     # Concurrency and timeouts are ours (facereid.web.traffic: contract-shaped 503/504); this
     # timeout is only BentoML's backstop. Its HTTP metrics label by raw path: ours replace them.
     traffic={"timeout": settings.request_timeout_s + 10},
@@ -66,7 +69,7 @@ class FaceReID(GalleryRoutes):
             settings, self.face, self.emotion, clip_health, bentoml.exceptions.ServiceUnavailable
         )
         self.calls = self.models.analysis_calls()
-        self.video_runner = VideoJobRunner(
+        video_runner = VideoJobRunner(
             settings,
             ModelCalls(
                 detect_embed=self.models.detect_embed,
@@ -75,6 +78,9 @@ class FaceReID(GalleryRoutes):
                 clip_available=lambda: clip_health.available,
             ),
         )
+        self.video_worker = JobWorker(
+            video_jobs.store, video_jobs.uploads, settings, video_runner.run
+        )
         self._poller: asyncio.Task[None] | None = None
         health.client = self.models
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
@@ -82,6 +88,14 @@ class FaceReID(GalleryRoutes):
     @bentoml.on_startup
     async def _start_clip_poller(self) -> None:
         self._poller = asyncio.create_task(self.models.poll_clip())
+
+    @bentoml.on_startup
+    async def _start_video_worker(self) -> None:
+        self.video_worker.start()  # queued jobs (also those from before a restart) run
+
+    @bentoml.on_shutdown
+    async def _stop_video_worker(self) -> None:
+        await self.video_worker.stop()  # running jobs go back to the queue
 
     async def __is_ready__(self) -> bool:
         """Ready once the face model answers; CLIP only degrades health, but a readiness
@@ -201,21 +215,21 @@ class FaceReID(GalleryRoutes):
         belongs to the caller's tenant (docs/video.md)."""
         job = await submit_video(
             video_jobs,
-            self.video_runner,
+            self.video_worker,
             settings,
             tenant_of(ctx.request.scope),
             video,
             sample_fps,
             include_emotions,
         )
-        return JSONResponse(status_code=202, content=job.status_payload(video_jobs.ttl_s))
+        return JSONResponse(status_code=202, content=video_jobs_mod.status_payload(job))
 
-    # async: the job table and its tasks are touched on the event loop only.
     @bentoml.api(route="/video/status", output_spec=schemas.VideoJobStatus)
     @json_route
     async def video_status(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
-        job = video_jobs.get(job_id, tenant_of(ctx.request.scope))
-        return job.status_payload(video_jobs.ttl_s)
+        tenant = tenant_of(ctx.request.scope)
+        job = await asyncio.to_thread(video_jobs.get, job_id, tenant)
+        return video_jobs_mod.status_payload(job)
 
     @bentoml.api(route="/video/result", output_spec=schemas.VideoResult)
     @json_route
@@ -223,18 +237,20 @@ class FaceReID(GalleryRoutes):
         self, job_id: str, ctx: bentoml.Context
     ) -> dict[str, Any] | JSONResponse:
         """The identities of a completed job; a failed or cancelled job answers its error."""
-        job = video_jobs.result(job_id, tenant_of(ctx.request.scope))
-        if job.status != video_jobs_mod.COMPLETED or job.result is None:
+        tenant = tenant_of(ctx.request.scope)
+        job, result = await asyncio.to_thread(video_jobs.result, job_id, tenant)
+        if job.status != video_store.COMPLETED or result is None:
             error = dict(job.error or {"code": "internal_error", "message": "no result"})
             error["job_id"] = job.job_id
             return JSONResponse(status_code=job.error_status, content={"error": error})
-        return {"job_id": job.job_id, "status": job.status, **job.result}
+        return {"job_id": job.job_id, "status": job.status, **result}
 
     @bentoml.api(route="/video/cancel", output_spec=schemas.VideoJobStatus)
     @json_route
     async def video_cancel(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
-        job = video_jobs.cancel(job_id, tenant_of(ctx.request.scope))
-        return job.status_payload(video_jobs.ttl_s)
+        tenant = tenant_of(ctx.request.scope)
+        job = await asyncio.to_thread(video_jobs.cancel, job_id, tenant)
+        return video_jobs_mod.status_payload(job)
 
 
 # @bentoml.service turned the class into a bentoml Service, which mypy cannot see.

@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     video_max_tracks: int = 5_000  # face tracks per job; more fail it (video_too_complex)
     video_max_jobs_per_tenant: int = 4  # queued + running jobs of one tenant
 
+    # Durable video jobs and shared state (issue 14, docs/video.md "Durable jobs")
+    job_store_url: str = ""  # "": SQLite (WAL) at DATA_DIR/jobs.sqlite3; redis://host:6379/0
+    job_store_prefix: str = "facereid:video:"  # Redis key prefix
+    video_job_lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)  # a dead worker's hold
+    video_job_heartbeat_s: float = Field(default=1.0, gt=0, le=60.0)  # renew + cancel check
+    video_job_poll_s: float = Field(default=1.0, gt=0, le=60.0)  # idle look for queued jobs
+    video_job_max_attempts: int = Field(default=2, ge=1, le=10)  # then failed worker_lost
+    api_workers: int = Field(default=1, ge=1, le=64)  # BentoML workers of the API service
+
     # Models that arrive on their own (issue 16 part 1: `python -m models ensure`, docs/models.md)
     models_auto_pull: bool = True  # MODELS_AUTO_PULL=0: never download at start
     models_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)  # no network: seconds

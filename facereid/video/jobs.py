@@ -1,199 +1,146 @@
-"""The in-process table of video jobs: owner, status, progress, result or error, expiry.
+"""Video jobs as callers see them: owned by a tenant, kept in the durable store.
 
 BentoML 1.4.40's ``@bentoml.task`` keeps every request body (the whole video) in SQLite
 forever, cannot report progress, and its ``/cancel`` is refused by the local server, so video
-jobs use this table instead (docs/video.md). It lives in the API worker (``workers=1``);
-results are dropped ``ttl_s`` after the job ends.
+jobs use our own store instead (``facereid.video.store``, docs/video.md). Nothing lives in
+one process: any API worker or replica answers for any job, and a restart loses none.
 
-Every job belongs to a tenant: another tenant's job is answered exactly like an unknown one
-(404 ``job_not_found``), so job ids cannot be probed across tenants. The table is guarded by
-a lock because routes may run in BentoML's worker threads while jobs finish on the event loop.
+Every job belongs to a tenant: another tenant's job is answered exactly like an unknown or
+expired one (404 ``job_not_found``), so job ids cannot be probed across tenants.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
+import logging
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from facereid.errors import (
-    FaceReIDError,
-    JobCancelledError,
-    JobNotFinishedError,
-    JobNotFoundError,
-    TooManyJobsError,
+from facereid.errors import JobNotFinishedError, JobNotFoundError
+from facereid.video.store import (
+    CANCELLED,
+    COMPLETED,
+    FINISHED,
+    JobRecord,
+    JobStore,
+    JobStoreUnavailableError,
 )
 from facereid.video.uploads import UploadArea, discard_upload
 
-QUEUED, RUNNING, COMPLETED = "queued", "running", "completed"
-FAILED, CANCELLED = "failed", "cancelled"
-FINISHED = (COMPLETED, FAILED, CANCELLED)
+logger = logging.getLogger(__name__)
 
-
-@dataclass
-class VideoJob:
-    job_id: str
-    tenant: str
-    path: Path
-    sample_fps: float
-    include_emotions: bool
-    status: str = QUEUED
-    frames_done: int = 0
-    frames_total: int | None = None
-    created: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
-    error_status: int = 500
-    cancel_requested: bool = False
-    task: asyncio.Task[None] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def claim(self) -> bool:
-        """Queued -> running, unless it was cancelled meanwhile."""
-        with self.lock:
-            if self.status != QUEUED:
-                return False
-            self.status, self.started = RUNNING, time.time()
-            return True
-
-    def status_payload(self, ttl_s: float) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "job_id": self.job_id,
-            "status": self.status,
-            "progress": {
-                "frames_done": self.frames_done,
-                "frames_total": self.frames_total,
-                "fraction": _fraction(self.frames_done, self.frames_total, self.status),
-            },
-            "created_at": _iso(self.created),
-            "started_at": _iso(self.started),
-            "finished_at": _iso(self.finished),
-            "expires_at": _iso(self.finished + ttl_s) if self.finished is not None else None,
-        }
-        if self.error is not None:
-            payload["error"] = self.error
-        return payload
-
-    def finish(self, status: str, error: FaceReIDError | None = None) -> None:
-        self.status = status
-        self.finished = time.time()
-        if error is not None:
-            self.error = {"code": error.code, "message": error.message}
-            self.error_status = error.status
+_MAX_ID_CHARS = 64
 
 
 class VideoJobs:
     def __init__(
         self,
+        store: JobStore,
+        uploads: UploadArea,
         ttl_s: float,
         max_jobs: int,
         max_jobs_per_tenant: int | None = None,
-        uploads: UploadArea | None = None,
     ) -> None:
+        self.store = store
+        self.uploads = uploads
         self.ttl_s = ttl_s
         self.max_jobs = max_jobs
         self.max_jobs_per_tenant = max_jobs_per_tenant or max_jobs
-        self.uploads = uploads
-        self._jobs: dict[str, VideoJob] = {}
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any) -> VideoJobs:
-        """The service's table; its upload folder is swept of dead processes' files now."""
-        uploads = UploadArea(Path(settings.data_dir) / "video-uploads")
+        from facereid.video.store_open import open_store
+
         return cls(
+            open_store(settings),
+            UploadArea(Path(settings.data_dir).resolve() / "video-uploads"),
             settings.video_result_ttl_s,
             settings.video_max_jobs,
             settings.video_max_jobs_per_tenant,
-            uploads,
         )
 
-    def take_upload(self, upload: Path, max_bytes: int) -> Path:
-        """Move a request's upload into the service's own folder, under a fixed name."""
-        if self.uploads is None:
-            raise RuntimeError("this job table has no upload folder")
-        return self.uploads.take(upload, max_bytes)
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def take_upload(self, job_id: str, upload: Path, max_bytes: int) -> Path:
+        """Move a request's upload into its job's folder, under a fixed name."""
+        return self.uploads.take(upload, max_bytes, job_id)
+
+    @contextmanager
+    def _store_up(self) -> Iterator[None]:
+        try:
+            yield
+        except self.store.outage_errors as exc:
+            logger.warning("video job store unavailable: %s", type(exc).__name__)
+            raise JobStoreUnavailableError(
+                "the video job store is unavailable; retry later"
+            ) from None
 
     def create(
-        self, tenant: str, path: Path, sample_fps: float, include_emotions: bool
-    ) -> VideoJob:
-        with self._lock:
-            self._expire()
-            active = [job for job in self._jobs.values() if job.status not in FINISHED]
-            if len(active) >= self.max_jobs:
-                raise TooManyJobsError(
-                    f"{len(active)} video jobs are waiting or running; retry later"
-                )
-            own = sum(job.tenant == tenant for job in active)
-            if own >= self.max_jobs_per_tenant:
-                raise TooManyJobsError(
-                    f"this key has {own} video jobs waiting or running "
-                    f"(VIDEO_MAX_JOBS_PER_TENANT={self.max_jobs_per_tenant}); retry later"
-                )
-            job = VideoJob(uuid.uuid4().hex, tenant, path, sample_fps, include_emotions)
-            self._jobs[job.job_id] = job
-            return job
+        self,
+        job_id: str,
+        tenant: str,
+        path: Path,
+        sample_fps: float,
+        include_emotions: bool,
+        frames_total: int | None = None,
+    ) -> JobRecord:
+        record = JobRecord(
+            job_id, tenant, str(path), sample_fps, include_emotions, frames_total=frames_total
+        )
+        with self._store_up():
+            self.store.add(record, self.max_jobs, self.max_jobs_per_tenant)
+        return record
 
-    def get(self, job_id: str, tenant: str) -> VideoJob:
-        with self._lock:
-            self._expire()
-            job = self._jobs.get(job_id)
-        if job is None or job.tenant != tenant:  # another tenant's job does not exist for you
+    def get(self, job_id: str, tenant: str) -> JobRecord:
+        with self._store_up():
+            record = self.store.get(job_id) if len(job_id) <= _MAX_ID_CHARS else None
+        if record is None or record.tenant != tenant:  # another tenant's job does not exist
             raise JobNotFoundError(f"no video job {shown(job_id)} (unknown or expired)")
-        return job
+        return record
 
-    def result(self, job_id: str, tenant: str) -> VideoJob:
-        job = self.get(job_id, tenant)
-        if job.status not in FINISHED:
-            raise JobNotFinishedError(f"job {job.job_id} is {job.status}; poll /video/status")
-        return job
+    def result(self, job_id: str, tenant: str) -> tuple[JobRecord, dict[str, Any] | None]:
+        record = self.get(job_id, tenant)
+        if record.status not in FINISHED:
+            raise JobNotFinishedError(f"job {record.job_id} is {record.status}; poll /video/status")
+        with self._store_up():
+            result = self.store.result(job_id) if record.status == COMPLETED else None
+        return record, result
 
-    def cancel(self, job_id: str, tenant: str) -> VideoJob:
-        """A queued job ends at once; a running one stops before its next batch of frames."""
-        job = self.get(job_id, tenant)
-        with job.lock:
-            if job.status == QUEUED:
-                job.finish(CANCELLED, JobCancelledError("cancelled by the caller"))
-                discard_upload(job.path)
-            elif job.status not in FINISHED:
-                job.cancel_requested = True
-                if job.task is not None:
-                    cancel_task(job.task)
-        return job
-
-    def expire(self) -> None:
-        with self._lock:
-            self._expire()
-
-    def _expire(self) -> None:
-        now = time.time()
-        stale = [
-            job_id
-            for job_id, job in self._jobs.items()
-            if job.finished is not None and now - job.finished > self.ttl_s
-        ]
-        for job_id in stale:
-            del self._jobs[job_id]
+    def cancel(self, job_id: str, tenant: str) -> JobRecord:
+        """A queued job ends at once; a running one stops at its worker's next heartbeat,
+        wherever that worker runs."""
+        self.get(job_id, tenant)
+        with self._store_up():
+            record = self.store.cancel(job_id, self.ttl_s)
+        if record is None:
+            raise JobNotFoundError(f"no video job {shown(job_id)} (unknown or expired)")
+        if record.status == CANCELLED:
+            discard_upload(Path(record.upload))
+        return record
 
 
-def cancel_task(task: asyncio.Task[Any]) -> None:
-    """``Task.cancel`` is not thread-safe: from another thread it goes through the loop."""
-    loop = task.get_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        task.cancel()
-    else:
-        loop.call_soon_threadsafe(task.cancel)
+def status_payload(job: JobRecord) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "job_id": job.job_id,
+        "status": job.status,
+        "progress": {
+            "frames_done": job.frames_done,
+            "frames_total": job.frames_total,
+            "fraction": _fraction(job.frames_done, job.frames_total, job.status),
+        },
+        "created_at": _iso(job.created),
+        "started_at": _iso(job.started),
+        "finished_at": _iso(job.finished),
+        "expires_at": _iso(job.expires),
+    }
+    if job.error is not None:
+        payload["error"] = job.error
+    return payload
 
 
 def shown(text: str, limit: int = 40) -> str:

@@ -19,17 +19,25 @@ import anyio
 import numpy as np
 
 from facereid.config import Settings
-from facereid.errors import FaceReIDError, JobCancelledError
+from facereid.errors import (
+    FaceReIDError,
+    JobCancelledError,
+    ModelNotAvailableError,
+    ModelOverloadedError,
+    ModelTimeoutError,
+)
 from facereid.faces.records import FaceRecord
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
 from facereid.video.identities import VideoReID, identity_threshold, video_result
-from facereid.video.scheduler import FairScheduler
-from facereid.video.uploads import discard_upload
+from facereid.video.store import CANCELLED, COMPLETED, FAILED, JobRecord
 
 logger = logging.getLogger(__name__)
 
 Faces = list[FaceRecord]
+# Failures of the model services (down, busy, slow; also while a server shuts down): another
+# attempt may succeed where the video itself is not at fault.
+_MODEL_TROUBLE = (ModelNotAvailableError, ModelOverloadedError, ModelTimeoutError)
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
 
@@ -43,40 +51,54 @@ class ModelCalls:
     clip_available: Callable[[], bool]
 
 
+@dataclass
+class JobProgress:
+    """What the worker's heartbeat writes to the store, and why it stopped the job."""
+
+    frames_done: int = 0
+    frames_total: int | None = None
+    stop: str | None = None  # "cancelled" (by the caller), "lost" (lease), "shutdown"
+
+
+@dataclass
+class JobOutcome:
+    status: str
+    result: dict[str, Any] | None = None
+    error: FaceReIDError | None = None
+    retryable: bool = False  # the failure is ours (a model service away), not the video's
+
+
 class VideoJobRunner:
-    """Runs submitted jobs, ``VIDEO_CONCURRENT_JOBS`` at once, fairly across tenants."""
+    """Runs one claimed job to its outcome; ``facereid.video.scheduler`` decides which and
+    when, and writes the outcome to the store."""
 
     def __init__(self, settings: Settings, calls: ModelCalls) -> None:
         self.settings = settings
         self.calls = calls
-        self.scheduler = FairScheduler(settings.video_concurrent_jobs, self.run)
 
-    def submit(self, job: jobs_mod.VideoJob) -> None:
-        """Queue a job (call on the event loop); it starts when a slot and its turn come."""
-        self.scheduler.submit(job)
-
-    async def run(self, job: jobs_mod.VideoJob) -> None:
-        """The job's life once claimed (status ``running``); every outcome ends in
-        ``job.finish``."""
+    async def run(self, job: JobRecord, progress: JobProgress) -> JobOutcome:
+        """Every outcome but a lost lease or a shutdown (which re-raise the cancellation:
+        the job is not ours to end) becomes a ``JobOutcome``."""
         try:
             if job.cancel_requested:
                 raise JobCancelledError("cancelled before it started")
-            job.result = await self._process(job)
-            job.finish(jobs_mod.COMPLETED)
+            return JobOutcome(COMPLETED, await self._process(job, progress))
         except (asyncio.CancelledError, JobCancelledError):
-            job.finish(jobs_mod.CANCELLED, JobCancelledError("cancelled by the caller"))
+            if progress.stop in ("lost", "shutdown"):
+                raise
+            return JobOutcome(CANCELLED, error=JobCancelledError("cancelled by the caller"))
         except FaceReIDError as exc:
-            job.finish(jobs_mod.FAILED, exc)
+            return JobOutcome(FAILED, error=exc, retryable=isinstance(exc, _MODEL_TROUBLE))
         except Exception:
             logger.exception("video job %s failed", job.job_id)
-            job.finish(jobs_mod.FAILED, FaceReIDError("internal error; see the server log"))
-        finally:
-            discard_upload(job.path)
+            internal = FaceReIDError("internal error; see the server log")
+            return JobOutcome(FAILED, error=internal, retryable=True)
 
-    async def _process(self, job: jobs_mod.VideoJob) -> dict[str, Any]:
+    async def _process(self, job: JobRecord, progress: JobProgress) -> dict[str, Any]:
+        path = Path(job.upload)
         model = await self.calls.face_model()
         limits = jobs_mod.video_limits(self.settings)
-        info = await anyio.to_thread.run_sync(video_mod.probe_video, job.path, limits)
+        info = await anyio.to_thread.run_sync(video_mod.probe_video, path, limits)
         threshold = identity_threshold(model["engine"], self.settings.video_identity_threshold)
         reid = VideoReID(
             job.sample_fps,
@@ -85,7 +107,7 @@ class VideoJobRunner:
             max_tracks=self.settings.video_max_tracks,
         )
         report = video_mod.DecodeReport()
-        frames = video_mod.iter_sampled_frames(job.path, info, limits, job.sample_fps, report)
+        frames = video_mod.iter_sampled_frames(path, info, limits, job.sample_fps, report)
         try:
             while chunk := await anyio.to_thread.run_sync(
                 _next_frames, frames, self.settings.video_chunk_frames
@@ -94,12 +116,12 @@ class VideoJobRunner:
                 faces = await asyncio.gather(*(self.calls.detect_embed(f.image) for f in chunk))
                 for frame, found in zip(chunk, faces, strict=True):
                     reid.add_frame(frame, found)
-                job.frames_done = reid.frames_done
-                if job.cancel_requested:
+                progress.frames_done = reid.frames_done
+                if progress.stop is not None:
                     raise JobCancelledError("cancelled by the caller")
         finally:
             _close_frames(frames)
-        job.frames_total = reid.frames_done
+        progress.frames_total = reid.frames_done
         # Merging is quadratic in tracks: a worker thread, so the event loop keeps answering.
         await anyio.to_thread.run_sync(reid.identities)
         emotions = None
@@ -109,7 +131,7 @@ class VideoJobRunner:
 
     async def _emotions(
         self,
-        job: jobs_mod.VideoJob,
+        job: JobRecord,
         info: video_mod.VideoInfo,
         limits: video_mod.VideoLimits,
         reid: VideoReID,
@@ -118,7 +140,7 @@ class VideoJobRunner:
         best = reid.best_observations()
         wanted = {obs.frame_index for obs in best}
         images = await anyio.to_thread.run_sync(
-            _frames_at, job.path, info, limits, job.sample_fps, wanted
+            _frames_at, Path(job.upload), info, limits, job.sample_fps, wanted
         )
         emotions: dict[int, Any] = {}
         for frame_index, (image, scale) in images.items():

@@ -57,6 +57,7 @@ def test_overlay_validates_against_kubernetes_schemas(overlay: str) -> None:
     assert kinds == sorted(
         ["Namespace", "ConfigMap", "Secret", "Service", "Service", "Deployment", "Deployment"]
         + ["HorizontalPodAutoscaler"] * 2
+        + ["StatefulSet", "Service", "PersistentVolumeClaim"]  # the shared job store
     )
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -105,6 +106,26 @@ def test_deployments_probe_configure_and_size(overlay: str) -> None:
     assert clip_env["BENTOML_PORT"] == "8000"
     hpas = by_kind(docs, "HorizontalPodAutoscaler")
     assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == set(deployments)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_replicas_share_the_job_store_and_data_dir(overlay: str) -> None:
+    """Every face pod reaches the same Redis and mounts the same RWX volume at DATA_DIR, so
+    any replica the HPA adds answers for jobs another one accepted (docs/video.md)."""
+    docs = render(overlay)
+    settings = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    redis = by_kind(docs, "StatefulSet")["facereid-redis"]
+    redis_service = by_kind(docs, "Service")["facereid-redis"]
+    assert settings["JOB_STORE_URL"] == "redis://facereid-redis:6379/0"
+    assert redis_service["spec"]["ports"][0]["port"] == 6379
+    assert "--appendonly" in container(redis)["args"]  # jobs survive a Redis restart
+    claim = by_kind(docs, "PersistentVolumeClaim")["facereid-data"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    face = by_kind(docs, "Deployment")["facereid"]
+    volumes = {v["name"]: v for v in face["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in container(face)["volumeMounts"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "facereid-data"
+    assert mounts["data"] == settings["DATA_DIR"]
 
 
 class _ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here

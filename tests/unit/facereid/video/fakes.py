@@ -12,8 +12,12 @@ import numpy as np
 
 from facereid.config import Settings
 from facereid.faces.records import FaceRecord
-from facereid.video import jobs as video_jobs
 from facereid.video import pipeline
+from facereid.video.jobs import VideoJobs
+from facereid.video.scheduler import JobWorker
+from facereid.video.store import FINISHED, JobRecord
+from facereid.video.store_sqlite import SQLiteJobStore
+from facereid.video.uploads import UploadArea
 
 Faces = list[dict[str, Any]]
 
@@ -60,6 +64,40 @@ def engine_faces(engine: Any) -> Callable[[np.ndarray], Faces]:
     return faces_for
 
 
+@dataclass
+class FinishedJob:
+    """A job's stored record and result once it ended."""
+
+    record: JobRecord
+    result: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        return self.record.error
+
+
+def job_stack(
+    root: Path, settings: Settings | None = None, uploads_root: Path | None = None
+) -> tuple[VideoJobs, Settings]:
+    """A job table on a SQLite store under ``root``, with quick heartbeats and polls;
+    uploads under ``uploads_root`` (default ``root/video-uploads``)."""
+    fast = {"video_job_heartbeat_s": 0.05, "video_job_poll_s": 0.05, "data_dir": str(root)}
+    settings = (settings or Settings()).model_copy(update=fast)
+    store = SQLiteJobStore(root / "jobs.sqlite3")
+    uploads = UploadArea(uploads_root or root / "video-uploads")
+    limits = (settings.video_max_jobs, settings.video_max_jobs_per_tenant)
+    return VideoJobs(store, uploads, 60, *limits), settings
+
+
+def job_id_of(upload: Path) -> str:
+    """The job id whose upload folder (``job-<id>/upload``) holds ``upload``."""
+    return upload.parent.name.removeprefix("job-")
+
+
 def run_job(
     path: Path,
     models: FakeModels,
@@ -67,17 +105,24 @@ def run_job(
     sample_fps: float = 2.0,
     include_emotions: bool = False,
     tenant: str = "t",
-) -> video_jobs.VideoJob:
-    """Submit one job to a fresh runner and wait for it to finish."""
-    table = video_jobs.VideoJobs(60, 4)
-    job = table.create(tenant, path, sample_fps, include_emotions)
-    runner = pipeline.VideoJobRunner(settings or Settings(), models.calls())
+) -> FinishedJob:
+    """Store one job, run it with a real ``JobWorker`` and wait until it ended."""
+    jobs, settings = job_stack(path.parent.parent / "state", settings, path.parent.parent)
+    job_id = job_id_of(path)
+    if path != jobs.uploads.path_of(job_id):  # not in the job folder layout: moved there
+        job_id = jobs.new_id()
+        path = jobs.take_upload(job_id, path, 1 << 40)
+    record = jobs.create(job_id, tenant, path, sample_fps, include_emotions)
+    runner = pipeline.VideoJobRunner(settings, models.calls())
+    worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 
     async def scenario() -> None:
-        runner.submit(job)
-        while job.task is None:  # started on the loop's next turn
-            await asyncio.sleep(0)
-        await job.task
+        worker.start()
+        while jobs.get(record.job_id, tenant).status not in FINISHED:
+            await asyncio.sleep(0.01)
+        await worker.stop()
 
     asyncio.run(scenario())
-    return job
+    done, result = jobs.result(record.job_id, tenant)
+    jobs.store.close()
+    return FinishedJob(done, result)

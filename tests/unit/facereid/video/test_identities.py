@@ -14,7 +14,7 @@ import pytest
 
 from facereid.config import Settings
 from facereid.engines.dlib_engine import DlibEngine
-from facereid.video import jobs as video_jobs
+from facereid.video.store import COMPLETED
 from tests.unit.facereid.video.fakes import FakeModels, engine_faces, run_job
 from tests.video_builder import t1_scenario, write_video
 
@@ -53,7 +53,7 @@ def analyze(video: Path, engine: DlibEngine, tmp_path: Path) -> dict[str, Any]:
     upload.parent.mkdir()
     shutil.copy(video, upload)  # the runner deletes its upload
     job = run_job(upload, FakeModels(engine_faces(engine)), settings(), SAMPLE_FPS)
-    assert job.status == video_jobs.COMPLETED, job.error
+    assert job.status == COMPLETED, job.error
     assert job.result is not None
     return job.result
 

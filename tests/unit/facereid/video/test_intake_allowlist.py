@@ -14,7 +14,7 @@ from facereid.errors import (
     VideoTooComplexError,
 )
 from facereid.video.intake import VideoLimits, iter_sampled_frames, probe_video, sniff_container
-from facereid.video.uploads import take_upload
+from facereid.video.uploads import UploadArea
 from tests.video_builder import (
     ffconcat_self,
     flat_frames,
@@ -50,7 +50,7 @@ def test_self_referencing_ffconcat_is_refused_by_its_bytes(tmp_path: Path) -> No
 def test_the_clients_file_name_is_never_kept(tmp_path: Path, server_file: Path) -> None:
     upload = tmp_path / "p.m3u8"
     upload.write_bytes(hls_playlist(server_file))
-    stored = take_upload(upload, 1_000_000, tmp_path / "uploads")
+    stored = UploadArea(tmp_path / "uploads").take(upload, 1_000_000, "job")
     try:
         assert stored.name == "upload" and stored.suffix == ""
         assert stored.parent.parent == tmp_path / "uploads"

@@ -15,7 +15,9 @@ import pytest
 from facereid.config import Settings
 from facereid.video import intake, pipeline
 from facereid.video import jobs as video_jobs
-from tests.unit.facereid.video.fakes import FakeModels, run_job
+from facereid.video.scheduler import JobWorker
+from facereid.video.store import CANCELLED, COMPLETED, FAILED, FINISHED
+from tests.unit.facereid.video.fakes import FakeModels, job_id_of, job_stack, run_job
 from tests.video_builder import flat_frames, lying_mjpeg_mkv, write_video
 
 
@@ -36,11 +38,11 @@ def test_a_job_completes_with_progress_and_deletes_its_upload(tmp_path: Path) ->
     upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(30)))  # 3 s
     models = FakeModels(one_face)
     job = run_job(upload, models, sample_fps=2.0)
-    assert job.status == video_jobs.COMPLETED, job.error
-    assert job.frames_done == job.frames_total == 6 == len(models.images)
+    assert job.status == COMPLETED, job.error
+    assert job.record.frames_done == job.record.frames_total == 6 == len(models.images)
     assert job.result is not None and job.result["num_identities"] == 1
     assert job.result["identities"][0]["face_count"] == 6
-    assert job.status_payload(60)["progress"]["fraction"] == 1.0
+    assert video_jobs.status_payload(job.record)["progress"]["fraction"] == 1.0
     assert not upload.parent.exists()
 
 
@@ -57,9 +59,9 @@ def test_frames_larger_than_the_header_fail_the_job(tmp_path: Path) -> None:
     upload = upload_of(lying_mjpeg_mkv(tmp_path / "lie.mkv", frames=5))
     models = FakeModels(one_face)
     job = run_job(upload, models, sample_fps=10.0)
-    assert job.status == video_jobs.FAILED
+    assert job.status == FAILED
     assert job.error is not None and job.error["code"] == "video_resolution_too_large"
-    assert job.error_status == 413
+    assert job.record.error_status == 413
     assert all(max(image.shape[:2]) <= 64 for image in models.images)  # no big frame sent
 
 
@@ -77,7 +79,7 @@ def test_too_many_tracks_fail_the_job_with_a_clear_code(tmp_path: Path) -> None:
 
     settings = Settings(video_max_tracks=10)
     job = run_job(upload, FakeModels(a_new_face_everywhere), settings, sample_fps=10.0)
-    assert job.status == video_jobs.FAILED
+    assert job.status == FAILED
     assert job.error is not None and job.error["code"] == "video_too_complex"
     assert "VIDEO_MAX_TRACKS" in job.error["message"]
 
@@ -91,7 +93,7 @@ def test_a_model_error_fails_the_job_with_its_code(tmp_path: Path) -> None:
         raise ModelTimeoutError("the face model did not answer")
 
     job = run_job(upload, FakeModels(times_out))
-    assert job.status == video_jobs.FAILED
+    assert job.status == FAILED
     assert job.error == {"code": "timeout", "message": "the face model did not answer"}
     assert not upload.parent.exists()
 
@@ -103,7 +105,7 @@ def test_an_unexpected_error_is_an_internal_error_without_details(tmp_path: Path
         raise KeyError("secret internal detail")
 
     job = run_job(upload, FakeModels(broken))
-    assert job.status == video_jobs.FAILED
+    assert job.status == FAILED
     assert job.error is not None and job.error["code"] == "internal_error"
     assert "secret" not in job.error["message"]
 
@@ -125,22 +127,50 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
     monkeypatch.setattr(intake, "iter_sampled_frames", blocking_frames)
     (tmp_path / "a.mp4").write_bytes(b"x")
     upload = upload_of(tmp_path / "a.mp4")
-    table = video_jobs.VideoJobs(60, 4)
-    job = table.create("t", upload, 2.0, include_emotions=False)
-    runner = pipeline.VideoJobRunner(Settings(), FakeModels().calls())
+    jobs, settings = job_stack(tmp_path / "state", uploads_root=tmp_path)
+    job = jobs.create(job_id_of(upload), "t", upload, 2.0, include_emotions=False)
+    runner = pipeline.VideoJobRunner(settings, FakeModels().calls())
+    worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 
     async def scenario() -> None:
-        runner.submit(job)
+        worker.start()
         while not inside.is_set():
             await asyncio.sleep(0.01)
-        await asyncio.to_thread(table.cancel, job.job_id, "t")  # from a worker thread
-        assert job.task is not None
-        await asyncio.wait_for(asyncio.shield(job.task), timeout=10)
+        await asyncio.to_thread(jobs.cancel, job.job_id, "t")  # as a route on any replica
+        while jobs.get(job.job_id, "t").status not in FINISHED:  # the heartbeat read it
+            await asyncio.sleep(0.01)
+        release.set()
+        await worker.stop()
 
     try:
         asyncio.run(scenario())
     finally:
         release.set()
-    assert job.status == video_jobs.CANCELLED
+    job = jobs.get(job.job_id, "t")
+    assert job.status == CANCELLED
     assert job.error == {"code": "job_cancelled", "message": "cancelled by the caller"}
     assert not upload.exists()  # the upload is discarded whatever the outcome
+
+
+def test_a_model_service_failure_is_retried_and_the_video_is_not_blamed(tmp_path: Path) -> None:
+    from facereid.errors import ModelNotAvailableError
+
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(10)))
+    calls = {"n": 0}
+
+    def away_once(image: np.ndarray) -> list[dict[str, Any]]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ModelNotAvailableError("the face service is restarting")
+        return one_face(image)
+
+    job = run_job(upload, FakeModels(away_once))
+    assert job.status == COMPLETED, job.error  # the second attempt ran from the start
+    assert job.record.attempts == 2
+    assert job.result is not None and job.result["num_identities"] == 1
+
+
+def test_a_bad_video_is_not_retried(tmp_path: Path) -> None:
+    upload = upload_of(lying_mjpeg_mkv(tmp_path / "lie.mkv", frames=5))
+    job = run_job(upload, FakeModels(one_face), sample_fps=10.0)
+    assert job.status == FAILED and job.record.attempts == 1
