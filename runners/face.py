@@ -11,6 +11,7 @@ import numpy as np
 
 from facereid.config import get_settings
 from facereid.faces.records import FaceRecord
+from facereid.intake.service_decode import EncodedRequest, ServiceDecoder, analyze_encoded
 from facereid.ops import metrics
 from facereid.ops.logs import configure_logging
 from runners import RUNNER_CONNECTION
@@ -37,8 +38,10 @@ FACE_MAX_LATENCY_MS = 60_000
 
 @bentoml.service(
     name="FaceModel",
-    workers=1,
-    threads=1,
+    # Threads run batches side by side (ONNX Runtime releases the GIL) while the decode pool
+    # (FACE_DECODE_THREADS) decodes the next images; measured in docs/benchmarks.md.
+    workers=_settings.face_service_workers,
+    threads=_settings.face_service_threads,
     traffic={"timeout": 120, "max_concurrency": 64},
     runner_connection=RUNNER_CONNECTION,
 )
@@ -58,6 +61,7 @@ class FaceModel:
             info = insightface_model_info(model_labels(stored), metadata, str(stored.tag))
         configure_logging(_settings.log_format, _settings.log_level)
         self.engine = build_engine(_settings, pack_dir, info, metadata)
+        self.decoder = ServiceDecoder(_settings)
         # The terms the loaded models carry: insightface's own MODEL.LICENSE inspection,
         # stored at pull/import time, or the dlib models' published terms.
         self.license = metadata.get("license") if info is not None else DLIB_LICENSE
@@ -93,3 +97,11 @@ class FaceModel:
         for row, (owner, face) in enumerate(zip(owners, flat, strict=True)):
             results[owner].append(FaceRecord.from_detection(face, embeddings[row]).to_wire())
         return results
+
+    @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
+    def analyze_encoded(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Encoded images in (``EncodedRequest.to_wire()``), decoded here in parallel; faces in
+        original pixels and emotion crops out (``facereid.intake.service_decode``)."""
+        metrics.observe_batch_size(len(requests))
+        decoded = [EncodedRequest.from_wire(r) for r in requests]
+        return analyze_encoded(self.engine, self.decoder, decoded)
