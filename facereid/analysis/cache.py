@@ -174,11 +174,12 @@ def fresh_ids(result: dict[str, Any]) -> dict[str, Any]:
 
 def cacheable(result: dict[str, Any], options: AnalyzeOptions) -> bool:
     """Answers degraded by an unavailable CLIP (emotions asked for, none given) are not
-    stored, so CLIP coming back is seen at once."""
+    stored, so CLIP coming back is seen at once. One face without emotions among scored ones
+    is its box lying outside the image, a stable part of the answer."""
     if not options.include_emotions:
         return True
     faces = result.get("faces") or [result]
-    return all(face.get("emotions") is not None for face in faces)
+    return any(face.get("emotions") is not None for face in faces)
 
 
 def main(argv: list[str] | None = None) -> int:
