@@ -113,7 +113,14 @@ def measure_overhead(log: Callable[[str], None]) -> dict[str, Any]:
         "import json; from benchmarks import overhead; "
         f"json.dump(overhead.in_process({seconds}), open({str(out_path)!r}, 'w'))"
     )
-    env = {**os.environ, "BENTOML_HOME": str(TINY_HOME), "FACE_ENGINE": "insightface"}
+    # One ONNX Runtime thread per loop thread: the loop's best on 2 cores (every core per
+    # session oversubscribes them); the service picks its own (runners/face.py).
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(TINY_HOME),
+        "FACE_ENGINE": "insightface",
+        "ORT_INTRA_OP_THREADS": os.environ.get("ORT_INTRA_OP_THREADS", "1"),
+    }
     log("overhead: in-process loop")
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True)
     result: dict[str, Any] = {"in_process": json.loads(out_path.read_text()), "service": []}

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     video_max_jobs_per_tenant: int = 4  # queued + running jobs of one tenant
 
     # Serving path and repeated-image cache (issue 15, docs/benchmarks.md, docs/operations.md)
-    face_service_threads: int = Field(default=2, ge=1, le=64)  # concurrent batches per worker
+    face_service_threads: int = Field(default=1, ge=1, le=64)  # concurrent batches per worker
     face_service_workers: int = Field(default=1, ge=1, le=64)  # face service processes
     face_decode_threads: int = Field(default=2, ge=1, le=64)  # image decodes in the face service
     analysis_cache: bool = True  # ANALYSIS_CACHE=0: every request runs the models

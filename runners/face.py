@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import numpy as np
 
-from facereid.config import get_settings
+from facereid.config import Settings, get_settings
 from facereid.faces.records import FaceRecord
 from facereid.intake.service_decode import EncodedRequest, ServiceDecoder, analyze_encoded
 from facereid.ops import metrics
@@ -36,6 +37,18 @@ FACE_MAX_BATCH = 8
 FACE_MAX_LATENCY_MS = 60_000
 
 
+def engine_settings(settings: Settings) -> Settings:
+    """ORT_INTRA_OP_THREADS=0 (auto) becomes half the cores per model thread: the API
+    process, the decode pool and the HTTP stack need the other half. ONNX Runtime's own
+    default (every core per session) measured 2-3x slower under load on 2 cores
+    (docs/benchmarks.md: 14.9 against 53.7 img/s at c=32)."""
+    if settings.ort_intra_op_threads != 0:
+        return settings
+    per_model = settings.face_service_threads * settings.face_service_workers
+    threads = max(1, (os.cpu_count() or 1) // (2 * per_model))
+    return settings.model_copy(update={"ort_intra_op_threads": threads})
+
+
 @bentoml.service(
     name="FaceModel",
     # Threads run batches side by side (ONNX Runtime releases the GIL) while the decode pool
@@ -60,7 +73,7 @@ class FaceModel:
             metadata = dict(stored.info.metadata)
             info = insightface_model_info(model_labels(stored), metadata, str(stored.tag))
         configure_logging(_settings.log_format, _settings.log_level)
-        self.engine = build_engine(_settings, pack_dir, info, metadata)
+        self.engine = build_engine(engine_settings(_settings), pack_dir, info, metadata)
         self.decoder = ServiceDecoder(_settings)
         # The terms the loaded models carry: insightface's own MODEL.LICENSE inspection,
         # stored at pull/import time, or the dlib models' published terms.
