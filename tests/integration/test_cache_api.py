@@ -139,7 +139,7 @@ def test_purge_cli_empties_the_cache(server: Server, t1_path: Path, data_dir: Pa
     ("mangle", "status", "code"),
     [
         (lambda raw: raw[: len(raw) // 3], 400, "corrupt_image"),  # decoded in the face service
-        (lambda raw: b"GIF89a" + raw[6:], 400, "corrupt_image"),
+        (lambda raw: b"GIF89a" + raw[6:], 413, "decompression_bomb"),  # header, in the API
         (lambda raw: b"\x00" * 64, 415, "unsupported_image"),
     ],
 )
