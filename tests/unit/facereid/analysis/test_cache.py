@@ -133,8 +133,8 @@ class EncodedFakes:
 
     async def analyze_encoded(self, header: ImageHeader, crops: int) -> analyze.RemoteFaces:
         self.face_calls += 1
-        crop = np.zeros((10, 10, 3), np.uint8)
-        return analyze.RemoteFaces([self.face], [crop][:crops])
+        crops_out: list[analyze.Crop] = [np.zeros((10, 10, 3), np.uint8)]
+        return analyze.RemoteFaces([self.face], crops_out[:crops])
 
     async def score_crops(
         self, crops: list[analyze.Crop], labels: list[str] | None
