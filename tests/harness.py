@@ -159,7 +159,14 @@ def start_server(
         if not (server_home / "models").exists():
             (server_home / "models").symlink_to(home / "models", target_is_directory=True)
     argv = [venv_bin("bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)]
-    full_env = {"BENTOML_HOME": str(server_home), "CLIP_HEALTH_INTERVAL_S": "1", **(env or {})}
+    # Its own DATA_DIR unless told: servers must not share the repeated-image cache.
+    data_dir = log_path.parent / f"data-{port}"
+    full_env = {
+        "BENTOML_HOME": str(server_home),
+        "CLIP_HEALTH_INTERVAL_S": "1",
+        "DATA_DIR": str(data_dir),
+        **(env or {}),
+    }
     server = start_process(argv, full_env, log_path, port)
     server.wait_ready(timeout=ready_timeout)
     return server
