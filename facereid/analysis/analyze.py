@@ -49,6 +49,9 @@ class EncodedCalls:
     analyze_encoded: Callable[[ImageHeader, int], Awaitable[RemoteFaces]]
     score_crops: Callable[[list[Crop], list[str] | None], Awaitable[list[Emotions]]]
     cache: AnalysisCache | None = None
+    # While CLIP is down a fresh answer has no emotions; the cache must not answer with the
+    # emotions of before, so lookups that want emotions are skipped then.
+    clip_available: Callable[[], bool] = lambda: True
 
 
 @dataclass
@@ -143,6 +146,8 @@ async def _analyze_encoded(
         header = await encoded.read_header(image_data)
     model = await calls.face_model()
     cache, key = encoded.cache, None
+    if options.include_emotions and not encoded.clip_available():
+        cache = None
     if cache is not None:
         key = cache.key(header.raw, tenant=tenant, model=model, options=options)
         cached = await cache.get(key)

@@ -84,7 +84,13 @@ class ModelClient:
         self.cache = AnalysisCache.from_settings(settings)
 
     def analysis_calls(self) -> AnalysisCalls:
-        encoded = EncodedCalls(self.read_header, self.analyze_encoded, self.score_crops, self.cache)
+        encoded = EncodedCalls(
+            self.read_header,
+            self.analyze_encoded,
+            self.score_crops,
+            self.cache,
+            lambda: self.clip_health.available,
+        )
         return AnalysisCalls(
             self.decode, self.face_model, self.detect_embed, self.emotions, self.plan_batch, encoded
         )

@@ -123,6 +123,7 @@ class EncodedFakes:
 
     def __init__(self) -> None:
         self.face_calls = 0
+        self.clip_up = True
         rng = np.random.default_rng(0)
         emb = rng.normal(size=512).astype(np.float32)
         self.face = FaceRecord((10.0, 20.0, 110.0, 140.0), 0.9, emb / np.linalg.norm(emb))
@@ -139,6 +140,8 @@ class EncodedFakes:
     async def score_crops(
         self, crops: list[analyze.Crop], labels: list[str] | None
     ) -> list[analyze.Emotions]:
+        if not self.clip_up:
+            return [None] * len(crops)
         return [{"happy": 0.25, "sad": 0.75} for _ in crops]
 
     async def face_model(self) -> dict[str, Any]:
@@ -149,7 +152,7 @@ class EncodedFakes:
             raise AssertionError("the encoded path does not decode in the API")
 
         encoded = analyze.EncodedCalls(
-            self.read_header, self.analyze_encoded, self.score_crops, cache
+            self.read_header, self.analyze_encoded, self.score_crops, cache, lambda: self.clip_up
         )
         return analyze.AnalysisCalls(unused, self.face_model, unused, unused, unused, encoded)
 
@@ -215,3 +218,21 @@ def test_ttl_expiry_through_the_cache(tmp_path: Path) -> None:
 
     hit, expired = asyncio.run(scenario())
     assert hit is not None and expired is None
+
+
+def test_while_clip_is_down_the_cache_does_not_answer_with_old_emotions(tmp_path: Path) -> None:
+    fakes = EncodedFakes()
+    calls = fakes.calls(cache_at(tmp_path))
+
+    async def scenario() -> list[dict[str, Any]]:
+        before = await analyze.analyze_image(calls, "image-a", OPTIONS, "t1")
+        fakes.clip_up = False
+        during = await analyze.analyze_image(calls, "image-a", OPTIONS, "t1")
+        fakes.clip_up = True
+        after = await analyze.analyze_image(calls, "image-a", OPTIONS, "t1")
+        return [before, during, after]
+
+    before, during, after = asyncio.run(scenario())
+    assert during["emotions"] is None  # as a fresh answer is while CLIP is down
+    assert after["emotions"] == before["emotions"]
+    assert fakes.face_calls == 2  # the degraded answer was computed, not stored; then a hit
