@@ -115,6 +115,7 @@ class FaceReID(GalleryRoutes):
     async def analyze(
         self,
         image_data: Annotated[str, Field(description="base64 image; a data: URL prefix is fine")],
+        ctx: bentoml.Context,
         return_all_faces: bool = False,
         include_emotions: bool = True,
         emotion_labels: list[str] | None = None,
@@ -123,7 +124,8 @@ class FaceReID(GalleryRoutes):
         """``embedding_encoding="base64"`` answers ``embedding_b64`` (little-endian float32)
         instead of the ``embedding`` floats: a third of the bytes, no float parsing."""
         options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
-        result = await analysis.analyze_image(self.calls, image_data, options)
+        tenant = tenant_of(ctx.request.scope)
+        result = await analysis.analyze_image(self.calls, image_data, options, tenant)
         if embedding_encoding == "base64":
             return embedding_wire.use_base64_embeddings(result)
         return result
@@ -133,13 +135,17 @@ class FaceReID(GalleryRoutes):
     async def analyze_batch(
         self,
         images: Annotated[list[str], Field(description="base64 images, at most 32")],
+        ctx: bentoml.Context,
         return_all_faces: bool = False,
         include_emotions: bool = True,
         emotion_labels: list[str] | None = None,
     ) -> dict[str, Any]:
         """One entry per image; an image's own error is its entry, the batch answers 200."""
         options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
-        return await analysis.analyze_batch(self.calls, images, options, settings.max_batch_images)
+        tenant = tenant_of(ctx.request.scope)
+        return await analysis.analyze_batch(
+            self.calls, images, options, settings.max_batch_images, tenant
+        )
 
     # -- embeddings -----------------------------------------------------------------------
 

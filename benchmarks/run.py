@@ -5,7 +5,9 @@ writes them to reports/bench.md (raw numbers in reports/bench.json).
 Knobs (environment): BENCH_PROFILE (realistic|tiny), BENCH_HOME (store; default
 reports/bentoml_home_<profile>), BENCH_CONCURRENCY (1,8,32), BENCH_SERVICE_SECONDS (25 per
 level), BENCH_LIMIT_SECONDS (5 per configuration), BENCH_FM_ROWS (1000,10000,100000),
-BENCH_IMAGE (single_1024_1face), BENCH_PARTS (limit,service,baseline,find_matches).
+BENCH_IMAGE (single_1024_1face), BENCH_PARTS (limit,service,baseline,find_matches,overhead,
+cache). The overhead part (tiny models, its own store BENCH_TINY_HOME) and the cache part are
+described in benchmarks/overhead.py: BENCH_PARTS=overhead runs it alone (~3 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import overhead
 from benchmarks.common import (
     BENCH_IMAGE,
     REPO_ROOT,
@@ -31,7 +34,9 @@ from benchmarks.common import markdown_table as md
 
 PROFILE = os.environ.get("BENCH_PROFILE", "realistic")
 HOME = Path(os.environ.get("BENCH_HOME", REPORTS / f"bentoml_home_{PROFILE}")).resolve()
-PARTS = os.environ.get("BENCH_PARTS", "limit,service,baseline,find_matches").split(",")
+PARTS = os.environ.get("BENCH_PARTS", "limit,service,baseline,find_matches,overhead,cache").split(
+    ","
+)
 
 
 def log(message: str) -> None:
@@ -105,6 +110,9 @@ def run_service(result: dict[str, Any]) -> None:
 
     env = {
         "FACE_ENGINE": "insightface",
+        # The same image on every request: with the cache on, this part would time the cache
+        # (the cache part does that), not the models.
+        "ANALYSIS_CACHE": "0",
         # Float galleries of 10k+ rows are over the default 68 MiB body limit (~210 bytes a
         # float row of 512 vs ~2.7 kB in base64): raised here so both forms are measured.
         "MAX_REQUEST_BYTES": os.environ.get("BENCH_MAX_REQUEST_BYTES", str(2**31)),
@@ -228,11 +236,12 @@ def report(result: dict[str, Any]) -> str:
             parts += ["", f"## {title}: /analyze", "", md(headers, rows)]
     if "find_matches" in result:
         parts += ["", "## /find_matches", "", find_matches.table(result["find_matches"])]
+    parts += overhead.tables(result)
     parts += [
         "",
         "## Ratios against the goals",
         "",
-        md(("ratio", "goal", "value", ""), ratios(result)),
+        md(("ratio", "goal", "value", ""), ratios(result) + overhead.ratios(result)),
     ]
     for name, why in result.get("failed", {}).items():
         parts += ["", f"**{name} failed**: {why}"]
@@ -245,8 +254,9 @@ def main() -> int:
     os.environ.setdefault("FACE_ENGINE", "insightface")
     os.environ.setdefault("PYTHONPATH", str(REPO_ROOT))
     started = time.monotonic()
-    log(f"models ({PROFILE}) in {HOME}")
-    ensure_models()
+    if PARTS != ["overhead"]:  # the overhead part has its own (tiny) store
+        log(f"models ({PROFILE}) in {HOME}")
+        ensure_models()
     result: dict[str, Any] = {
         "profile": PROFILE,
         "image": BENCH_IMAGE,
@@ -256,6 +266,12 @@ def main() -> int:
         ("limit", "limit" in PARTS, lambda: result.update(limit=run_limit())),
         ("service", "service" in PARTS or "find_matches" in PARTS, lambda: run_service(result)),
         ("baseline", "baseline" in PARTS, lambda: run_baseline(result)),
+        (
+            "overhead",
+            "overhead" in PARTS,
+            lambda: result.update(overhead=overhead.measure_overhead(log)),
+        ),
+        ("cache", "cache" in PARTS, lambda: result.update(cache=overhead.measure_cache(HOME, log))),
     ]
     for name, wanted, step in steps:
         if not wanted:

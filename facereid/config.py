@@ -128,6 +128,15 @@ class Settings(BaseSettings):
     video_job_max_attempts: int = Field(default=2, ge=1, le=10)  # then failed worker_lost
     api_workers: int = Field(default=1, ge=1, le=64)  # BentoML workers of the API service
 
+    # Serving path and repeated-image cache (issue 15, docs/benchmarks.md, docs/operations.md)
+    face_service_threads: int = Field(default=1, ge=1, le=64)  # concurrent batches per worker
+    face_service_workers: int = Field(default=1, ge=1, le=64)  # face service processes
+    face_decode_threads: int = Field(default=2, ge=1, le=64)  # image decodes in the face service
+    analysis_cache: bool = True  # ANALYSIS_CACHE=0: every request runs the models
+    analysis_cache_url: str | None = None  # redis://...: one cache for all replicas
+    analysis_cache_ttl_s: float = Field(default=300.0, gt=0, le=86_400)  # biometric: short
+    analysis_cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+
     # Models that arrive on their own (issue 16 part 1: `python -m models ensure`, docs/models.md)
     models_auto_pull: bool = True  # MODELS_AUTO_PULL=0: never download at start
     models_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)  # no network: seconds

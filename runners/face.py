@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import numpy as np
 
-from facereid.config import get_settings
+from facereid.config import Settings, get_settings
 from facereid.faces.records import FaceRecord
+from facereid.intake.service_decode import EncodedRequest, ServiceDecoder, analyze_encoded
 from facereid.ops import metrics
 from facereid.ops.logs import configure_logging
 from runners import RUNNER_CONNECTION
@@ -35,10 +37,24 @@ FACE_MAX_BATCH = 8
 FACE_MAX_LATENCY_MS = 60_000
 
 
+def engine_settings(settings: Settings) -> Settings:
+    """ORT_INTRA_OP_THREADS=0 (auto) becomes half the cores per model thread: the API
+    process, the decode pool and the HTTP stack need the other half. ONNX Runtime's own
+    default (every core per session) measured 2-3x slower under load on 2 cores
+    (docs/benchmarks.md: 14.9 against 53.7 img/s at c=32)."""
+    if settings.ort_intra_op_threads != 0:
+        return settings
+    per_model = settings.face_service_threads * settings.face_service_workers
+    threads = max(1, (os.cpu_count() or 1) // (2 * per_model))
+    return settings.model_copy(update={"ort_intra_op_threads": threads})
+
+
 @bentoml.service(
     name="FaceModel",
-    workers=1,
-    threads=1,
+    # Threads run batches side by side (ONNX Runtime releases the GIL) while the decode pool
+    # (FACE_DECODE_THREADS) decodes the next images; measured in docs/benchmarks.md.
+    workers=_settings.face_service_workers,
+    threads=_settings.face_service_threads,
     traffic={"timeout": 120, "max_concurrency": 64},
     runner_connection=RUNNER_CONNECTION,
 )
@@ -57,7 +73,8 @@ class FaceModel:
             metadata = dict(stored.info.metadata)
             info = insightface_model_info(model_labels(stored), metadata, str(stored.tag))
         configure_logging(_settings.log_format, _settings.log_level)
-        self.engine = build_engine(_settings, pack_dir, info, metadata)
+        self.engine = build_engine(engine_settings(_settings), pack_dir, info, metadata)
+        self.decoder = ServiceDecoder(_settings)
         # The terms the loaded models carry: insightface's own MODEL.LICENSE inspection,
         # stored at pull/import time, or the dlib models' published terms.
         self.license = metadata.get("license") if info is not None else DLIB_LICENSE
@@ -93,3 +110,11 @@ class FaceModel:
         for row, (owner, face) in enumerate(zip(owners, flat, strict=True)):
             results[owner].append(FaceRecord.from_detection(face, embeddings[row]).to_wire())
         return results
+
+    @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
+    def analyze_encoded(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Encoded images in (``EncodedRequest.to_wire()``), decoded here in parallel; faces in
+        original pixels and emotion crops out (``facereid.intake.service_decode``)."""
+        metrics.observe_batch_size(len(requests))
+        decoded = [EncodedRequest.from_wire(r) for r in requests]
+        return analyze_encoded(self.engine, self.decoder, decoded)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,11 +18,40 @@ from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
 from facereid.intake.shipping import ShippedImage
 from facereid.ops import metrics
+from facereid.web.tenancy import DEFAULT_TENANT
+
+if TYPE_CHECKING:
+    from facereid.analysis.cache import AnalysisCache
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in the decoded image's pixels
 Emotions = dict[str, float] | None
 # An image of a batch after planning: its header (or, in tests, the raw data) or its own error.
 Planned = ImageHeader | str | FaceReIDError
+ALL_FACES = 1_000_000  # "crop every face" for the face service
+Crop = np.ndarray | None  # an RGB face crop for CLIP, or None where the box had no crop
+
+
+@dataclass(frozen=True)
+class RemoteFaces:
+    """The face service's answer for one encoded image: faces in original pixels (largest
+    first) and the emotion crops it was asked for (``facereid.intake.service_decode``)."""
+
+    faces: list[FaceRecord]
+    crops: list[Crop]
+
+
+@dataclass
+class EncodedCalls:
+    """The serving path (issue 15): headers here, decode next to the model. The API process
+    never holds the decoded image; ``cache`` answers repeated images."""
+
+    read_header: Callable[[str | ImageHeader], Awaitable[ImageHeader]]
+    analyze_encoded: Callable[[ImageHeader, int], Awaitable[RemoteFaces]]
+    score_crops: Callable[[list[Crop], list[str] | None], Awaitable[list[Emotions]]]
+    cache: AnalysisCache | None = None
+    # While CLIP is down a fresh answer has no emotions; the cache must not answer with the
+    # emotions of before, so lookups that want emotions are skipped then.
+    clip_available: Callable[[], bool] = lambda: True
 
 
 @dataclass
@@ -39,6 +68,8 @@ class AnalysisCalls:
     # call answers ``[None] * len(boxes)`` rather than raising: emotions are optional.
     emotions: Callable[[np.ndarray, list[Box], list[str] | None], Awaitable[list[Emotions]]]
     plan_batch: Callable[[list[str]], Awaitable[Sequence[Planned]]]
+    # When set, images go to the face service encoded (the decode above is then unused).
+    encoded: EncodedCalls | None = None
 
 
 @dataclass(frozen=True)
@@ -62,13 +93,18 @@ def checked_labels(labels: Sequence[str] | None) -> list[str] | None:
 
 
 async def analyze_image(
-    calls: AnalysisCalls, image_data: str | ImageHeader, options: AnalyzeOptions
+    calls: AnalysisCalls,
+    image_data: str | ImageHeader,
+    options: AnalyzeOptions,
+    tenant: str = DEFAULT_TENANT,
 ) -> dict[str, Any]:
     """The seed's /analyze answer: the primary face (the service's first, the largest: see
     ``facereid.faces.ordering``) at the top level, ``num_faces``, and with
     ``return_all_faces`` every face in ``faces``. Raises ``NoFaceError`` on no face; bad
     labels raise before any model work."""
     options = options.checked()
+    if calls.encoded is not None:
+        return await _analyze_encoded(calls, calls.encoded, image_data, options, tenant)
     with metrics.stage_timer("decode"):
         shipped = await calls.decode(image_data)
     image = shipped.image
@@ -85,13 +121,69 @@ async def analyze_image(
             emotions = await calls.emotions(
                 image, [face.bbox for face in wanted], options.emotion_labels
             )
+    return _answer(
+        [shipped.to_original(face) for face in wanted], len(faces), emotions, model, options
+    )
+
+
+async def _analyze_encoded(
+    calls: AnalysisCalls,
+    encoded: EncodedCalls,
+    image_data: str | ImageHeader,
+    options: AnalyzeOptions,
+    tenant: str,
+) -> dict[str, Any]:
+    from facereid.analysis.cache import cacheable
+
+    with metrics.stage_timer("decode"):  # header and limits only; the decode is remote
+        header = await encoded.read_header(image_data)
+    model = await calls.face_model()
+    cache, key = encoded.cache, None
+    if options.include_emotions and not encoded.clip_available():
+        cache = None
+    if cache is not None:
+        key = cache.key(header.raw, tenant=tenant, model=model, options=options)
+        cached = await cache.get(key)
+        if cached is not None:
+            return cached
+    wanted_crops = 0  # crops for the faces the answer shows emotions for
+    if options.include_emotions:
+        wanted_crops = ALL_FACES if options.return_all_faces else 1
+    with metrics.stage_timer("detect_embed"):
+        remote = await encoded.analyze_encoded(header, wanted_crops)
+    faces = remote.faces
+    metrics.observe_faces(len(faces))
+    if not faces:
+        raise NoFaceError("no face found in the image")
+    wanted = faces if options.return_all_faces else faces[:1]
+    emotions: list[Emotions] = [None] * len(wanted)
+    if options.include_emotions:
+        with metrics.stage_timer("emotions"):
+            emotions = await encoded.score_crops(
+                remote.crops[: len(wanted)], options.emotion_labels
+            )
+    result = _answer(wanted, len(faces), emotions, model, options)
+    if cache is not None and key is not None and cacheable(result, options):
+        await cache.set(key, result)
+    return result
+
+
+def _answer(
+    wanted: list[FaceRecord],
+    num_faces: int,
+    emotions: list[Emotions],
+    model: dict[str, Any],
+    options: AnalyzeOptions,
+) -> dict[str, Any]:
+    """The primary face at the top level, ``num_faces``, and ``faces`` when all were asked
+    for; ``wanted`` is in original pixels."""
     timestamp = utc_timestamp()
     payloads = [
-        face_payload(shipped.to_original(face), emotions=emo, model=model, timestamp=timestamp)
+        face_payload(face, emotions=emo, model=model, timestamp=timestamp)
         for face, emo in zip(wanted, emotions, strict=True)
     ]
     result = dict(payloads[0])
-    result["num_faces"] = len(faces)
+    result["num_faces"] = num_faces
     if options.return_all_faces:
         result["faces"] = payloads
     return result
@@ -106,7 +198,11 @@ def check_batch(images: Sequence[str], max_images: int) -> None:
 
 
 async def analyze_batch(
-    calls: AnalysisCalls, images: Sequence[str], options: AnalyzeOptions, max_images: int
+    calls: AnalysisCalls,
+    images: Sequence[str],
+    options: AnalyzeOptions,
+    max_images: int,
+    tenant: str = DEFAULT_TENANT,
 ) -> dict[str, Any]:
     """One result per image, in order; an image's own failure is its entry's ``error``
     (the batch still answers 200). Raises on an empty or oversized batch (``check_batch``),
@@ -118,7 +214,7 @@ async def analyze_batch(
         try:
             if isinstance(planned, FaceReIDError):  # over the request's pixel budget, ...
                 raise planned
-            return await analyze_image(calls, planned, options)
+            return await analyze_image(calls, planned, options, tenant)
         except FaceReIDError as exc:
             return error_payload(exc)
 

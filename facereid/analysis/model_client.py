@@ -13,14 +13,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
+import anyio
 import numpy as np
 
-from facereid.analysis.analyze import AnalysisCalls, Box, Emotions
+from facereid.analysis.analyze import AnalysisCalls, Box, Crop, Emotions, EncodedCalls, RemoteFaces
+from facereid.analysis.cache import AnalysisCache
 from facereid.config import Settings
 from facereid.emotion.clip_health import ClipHealth
 from facereid.errors import FaceReIDError, ModelOverloadedError, ModelTimeoutError
 from facereid.faces.records import FaceRecord
-from facereid.intake.budget import ImageHeader
+from facereid.intake.budget import ImageHeader, read_header
+from facereid.intake.service_decode import EncodedRequest, error_from_wire
 from facereid.intake.shipping import ShippedImage, load_image, plan_images
 from facereid.ops import metrics
 
@@ -78,11 +81,63 @@ class ModelClient:
         self.clip_health = clip_health
         self.overloaded = overloaded
         self.model_info: dict[str, Any] | None = None
+        self.cache = AnalysisCache.from_settings(settings)
 
     def analysis_calls(self) -> AnalysisCalls:
-        return AnalysisCalls(
-            self.decode, self.face_model, self.detect_embed, self.emotions, self.plan_batch
+        encoded = EncodedCalls(
+            self.read_header,
+            self.analyze_encoded,
+            self.score_crops,
+            self.cache,
+            lambda: self.clip_health.available,
         )
+        return AnalysisCalls(
+            self.decode, self.face_model, self.detect_embed, self.emotions, self.plan_batch, encoded
+        )
+
+    async def read_header(self, data: str | ImageHeader) -> ImageHeader:
+        """Base64 and header checks off the event loop; no pixel is decoded here."""
+        if isinstance(data, ImageHeader):
+            return data
+        s = self.settings
+        return await anyio.to_thread.run_sync(
+            lambda: read_header(
+                data,
+                max_side=s.max_image_side,
+                max_pixels=s.max_image_pixels,
+                ship_side=s.max_ship_side,
+            )
+        )
+
+    async def analyze_encoded(self, header: ImageHeader, crops: int) -> RemoteFaces:
+        """The encoded image to the face service, which decodes it next to the model."""
+        wire = EncodedRequest(header.raw, crops).to_wire()
+        answer = (await self._face_call(lambda: self.face.to_async.analyze_encoded([wire])))[0]
+        if "error" in answer:
+            raise error_from_wire(answer["error"])
+        faces = [FaceRecord.from_wire(face) for face in answer["faces"]]
+        return RemoteFaces(faces, list(answer.get("crops", [])))
+
+    async def _face_call(self, call: Callable[[], Awaitable[T]]) -> T:
+        timeout = self.settings.face_timeout_s
+        try:
+            return await asyncio.wait_for(with_retries(call, "face call"), timeout=timeout)
+        except TimeoutError as exc:
+            raise ModelTimeoutError(f"face model did not answer within {timeout:g} s") from exc
+        except self.overloaded as exc:
+            raise ModelOverloadedError("face model is overloaded; retry later") from exc
+
+    async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
+        """Scores per crop; ``None`` for a missing crop and everywhere when CLIP is
+        unavailable or fails (the answer degrades, it does not fail)."""
+        present = [crop for crop in crops if crop is not None]
+        if not self.clip_health.available or not present:
+            return [None] * len(crops)
+        scores = await self._score(present, labels)
+        if scores is None:
+            return [None] * len(crops)
+        it = iter(scores)
+        return [None if crop is None else next(it) for crop in crops]
 
     async def decode(self, image_data: str | ImageHeader) -> ShippedImage:
         """Header and limits, then a gated decode at the shipping size."""
@@ -98,16 +153,8 @@ class ModelClient:
         return self.model_info
 
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
-        timeout = self.settings.face_timeout_s
-        try:
-            batch = await asyncio.wait_for(
-                with_retries(lambda: self.face.to_async.detect_embed([image]), "face call"),
-                timeout=timeout,
-            )
-        except TimeoutError as exc:
-            raise ModelTimeoutError(f"face model did not answer within {timeout:g} s") from exc
-        except self.overloaded as exc:
-            raise ModelOverloadedError("face model is overloaded; retry later") from exc
+        """A decoded image (the video pipeline's frames) to the face service."""
+        batch = await self._face_call(lambda: self.face.to_async.detect_embed([image]))
         return [FaceRecord.from_wire(face) for face in batch[0]]
 
     async def emotions(
@@ -128,6 +175,18 @@ class ModelClient:
             scored.append(index)
         if not crops:
             return [None] * len(boxes)
+        scores = await self._score(crops, labels)
+        if scores is None:
+            return [None] * len(boxes)
+        emotions: list[Emotions] = [None] * len(boxes)
+        for index, score in zip(scored, scores, strict=True):
+            emotions[index] = score
+        return emotions
+
+    async def _score(
+        self, crops: list[np.ndarray], labels: list[str] | None
+    ) -> list[dict[str, float]] | None:
+        """CLIP's scores for the crops; None when CLIP fails (and marked unavailable)."""
 
         def call() -> Awaitable[list[dict[str, float]]]:
             if labels is None:
@@ -141,11 +200,8 @@ class ModelClient:
         except Exception as exc:  # CLIP down or slow: answer without emotions
             logger.warning("emotion scoring failed: %s", describe(exc))
             self.clip_health.mark_unavailable(f"CLIP call failed ({type(exc).__name__})")
-            return [None] * len(boxes)
-        emotions: list[Emotions] = [None] * len(boxes)
-        for index, score in zip(scored, scores, strict=True):
-            emotions[index] = score
-        return emotions
+            return None
+        return scores
 
     async def check_clip(self) -> None:
         try:

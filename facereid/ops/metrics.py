@@ -50,6 +50,11 @@ def _metrics() -> dict[str, Any]:
             "1 when the CLIP emotion service answers its health check",
             multiprocess_mode="mostrecent",
         ),
+        "cache": Counter(
+            "facereid_analysis_cache_total",
+            "Repeated-image cache lookups by result (hit, miss, error)",
+            ["result"],
+        ),
         "rejections": Counter(
             "facereid_rejections_total", "Error responses by error code", ["code"]
         ),
@@ -131,3 +136,7 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def count_cache(result: str) -> None:
+    _metrics()["cache"].labels(result=result).inc()

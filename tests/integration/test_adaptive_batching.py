@@ -3,6 +3,7 @@ unbatched ones."""
 
 from __future__ import annotations
 
+import base64
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,8 @@ from tests.integration.payloads import b64_file
 pytestmark = pytest.mark.slow
 
 BATCH_METRIC = re.compile(
-    r'^bentoml_service_adaptive_batch_size_(sum|count)\{[^}]*method_name="detect_embed"'
+    r"^bentoml_service_adaptive_batch_size_(sum|count)\{[^}]*"
+    r'method_name="(?:detect_embed|analyze_encoded)"'
     r'[^}]*runner_name="FaceModel"[^}]*\} ([0-9.e+]+)$',
     re.MULTILINE,
 )
@@ -40,8 +42,11 @@ def test_concurrent_requests_are_batched_with_identical_results(
         alone = client.post("/analyze", json=body).json()
     before_sum, before_count = batch_stats(synthetic_server)
 
-    def call(_: int) -> dict[str, Any]:
-        response = httpx.post(f"{synthetic_server.url}/analyze", json=body, timeout=120)
+    def call(i: int) -> dict[str, Any]:
+        # Bytes after the JPEG's end marker: the same picture, but not a cache hit.
+        unique = base64.b64encode(t1_path.read_bytes() + b"request-%d" % i).decode()
+        request = {**body, "image_data": unique}
+        response = httpx.post(f"{synthetic_server.url}/analyze", json=request, timeout=120)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result

@@ -1,0 +1,198 @@
+"""The repeated-image cache: the same image with the same options and models answers from
+the cache instead of the models.
+
+Key: SHA-256 over the tenant, the face model (embedding space and store tag), the CLIP tag
+when emotions are asked for, the options that change the answer (return_all_faces,
+include_emotions, labels) and the detection settings, then the image's bytes. Tenants never
+share entries, and a new model never reads an old model's answers. Values are JSON (never
+pickle: a shared Redis must not be able to run code in the API) with a TTL that is short by
+default, since a cached analysis is biometric data. ``face_id`` and ``timestamp`` are
+fresh on every answer, cached or not.
+
+Backends: ``diskcache`` under ``DATA_DIR/analysis-cache`` per host (SQLite, safe across the
+API workers of one host, with its own size bound and eviction), or Redis at
+``ANALYSIS_CACHE_URL`` for replicas (size bound: Redis's ``maxmemory`` policy). Purge with
+``python -m facereid.analysis.cache purge``: it needs the host's files or the Redis URL, so
+no HTTP route exposes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+
+from facereid.analysis.analyze import AnalyzeOptions
+from facereid.analysis.responses import utc_timestamp
+from facereid.config import Settings, get_settings
+from facereid.ops import metrics
+
+logger = logging.getLogger(__name__)
+
+KEY_VERSION = "analysis-v1"
+REDIS_PREFIX = "facereid:analysis:"
+
+
+class Backend(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+    async def purge(self) -> int: ...
+
+
+class DiskBackend:
+    """``diskcache.Cache``: per-host, shared by this host's processes."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        import diskcache
+
+        directory.mkdir(parents=True, exist_ok=True)
+        # eviction "least-recently-stored" keeps writes cheap; expired entries go first.
+        self.cache = diskcache.Cache(str(directory), size_limit=max_bytes, timeout=2)
+
+    async def get(self, key: str) -> bytes | None:
+        value = await anyio.to_thread.run_sync(self.cache.get, key)
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        await anyio.to_thread.run_sync(lambda: self.cache.set(key, value, expire=ttl_s))
+
+    async def purge(self) -> int:
+        return int(await anyio.to_thread.run_sync(self.cache.clear))
+
+
+class RedisBackend:
+    """One cache for every replica; entries expire by Redis's own TTL."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.client.get(REDIS_PREFIX + key)
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        await self.client.set(REDIS_PREFIX + key, value, px=max(1, int(ttl_s * 1000)))
+
+    async def purge(self) -> int:
+        removed = 0
+        async for key in self.client.scan_iter(match=REDIS_PREFIX + "*", count=500):
+            removed += int(await self.client.delete(key))
+        return removed
+
+
+def build_backend(settings: Settings) -> Backend:
+    if settings.analysis_cache_url:
+        return RedisBackend(settings.analysis_cache_url)
+    directory = Path(settings.data_dir) / "analysis-cache"
+    return DiskBackend(directory, settings.analysis_cache_max_bytes)
+
+
+class AnalysisCache:
+    """Lookups and stores never fail a request: a broken cache only costs the speed-up."""
+
+    def __init__(self, settings: Settings, backend: Backend | None = None) -> None:
+        self.settings = settings
+        self._backend = backend
+
+    @property
+    def backend(self) -> Backend:
+        """Opened on first use: building a client touches no disk or network."""
+        if self._backend is None:
+            self._backend = build_backend(self.settings)
+        return self._backend
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnalysisCache | None:
+        return cls(settings) if settings.analysis_cache else None
+
+    def key(
+        self, raw: bytes, *, tenant: str, model: dict[str, Any], options: AnalyzeOptions
+    ) -> str:
+        s = self.settings
+        parts = {
+            "v": KEY_VERSION,
+            "tenant": tenant,
+            "face_model": [model.get("embedding_model"), model.get("tag"), model.get("name")],
+            "clip": s.clip_model_tag if options.include_emotions else None,
+            "all": options.return_all_faces,
+            "emotions": options.include_emotions,
+            "labels": options.emotion_labels,
+            "detect": [s.det_size, s.det_thresh, s.nms_thresh, s.min_face_size, s.max_faces],
+            "ship": [s.max_ship_side, s.emotion_crop_margin],
+        }
+        digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
+        digest.update(b"\0")
+        digest.update(raw)
+        return digest.hexdigest()
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            value = await self.backend.get(key)
+        except Exception as exc:  # cache down: answer from the models
+            logger.warning("analysis cache lookup failed: %s", type(exc).__name__)
+            metrics.count_cache("error")
+            return None
+        if value is None:
+            metrics.count_cache("miss")
+            return None
+        metrics.count_cache("hit")
+        return fresh_ids(json.loads(value))
+
+    async def set(self, key: str, result: dict[str, Any]) -> None:
+        try:
+            payload = json.dumps(result, separators=(",", ":")).encode()
+            await self.backend.set(key, payload, self.settings.analysis_cache_ttl_s)
+        except Exception as exc:
+            logger.warning("analysis cache store failed: %s", type(exc).__name__)
+            metrics.count_cache("error")
+
+
+def fresh_ids(result: dict[str, Any]) -> dict[str, Any]:
+    """A cached answer with new ``face_id``s and this moment's ``timestamp``; the top-level
+    (primary) face keeps the id of ``faces[0]`` as a fresh answer does."""
+    now = utc_timestamp()
+    faces = result.get("faces")
+    result["face_id"], result["timestamp"] = str(uuid.uuid4()), now
+    if isinstance(faces, list):
+        for face in faces:
+            face["face_id"], face["timestamp"] = str(uuid.uuid4()), now
+        if faces:
+            result["face_id"] = faces[0]["face_id"]
+    return result
+
+
+def cacheable(result: dict[str, Any], options: AnalyzeOptions) -> bool:
+    """Answers degraded by an unavailable CLIP (emotions asked for, none given) are not
+    stored, so CLIP coming back is seen at once. One face without emotions among scored ones
+    is its box lying outside the image, a stable part of the answer."""
+    if not options.include_emotions:
+        return True
+    faces = result.get("faces") or [result]
+    return any(face.get("emotions") is not None for face in faces)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m facereid.analysis.cache",
+        description="The repeated-image cache (ANALYSIS_CACHE_URL or DATA_DIR/analysis-cache).",
+    )
+    parser.add_argument("command", choices=("purge",), help="purge: remove every entry")
+    parser.parse_args(argv)
+    removed = anyio.run(build_backend(get_settings()).purge)
+    sys.stdout.write(f"removed {removed} cached analyses\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The face service's intake (issue 15) against the API-side intake it replaced: the same
+faces, landmarks and embeddings on real photos, per-image errors, and the pixel gate."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facereid.config import Settings
+from facereid.engines.insightface_engine import InsightFaceEngine
+from facereid.errors import CorruptImageError, FaceReIDError, ImageTooLargeError
+from facereid.faces.records import FaceRecord, ModelInfo
+from facereid.intake.service_decode import (
+    EncodedRequest,
+    ServiceDecoder,
+    ThreadPixelGate,
+    analyze_encoded,
+    error_from_wire,
+)
+from facereid.intake.shipping import load_image
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+INFO = ModelInfo(engine="insightface", name="buffalo_l", source="synthetic", embedding_dim=512)
+SETTINGS = Settings(det_size=640, ort_intra_op_threads=1, face_decode_threads=2)
+
+
+@pytest.fixture(scope="module")
+def engine(insightface_pack: Path) -> InsightFaceEngine:
+    return InsightFaceEngine(insightface_pack, INFO, SETTINGS)
+
+
+def photos(shared_faces: Path, t1_path: Path) -> list[bytes]:
+    files = sorted(
+        p for p in shared_faces.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+    )
+    t1 = cv2.imread(str(t1_path))
+    assert t1 is not None
+    big = cv2.resize(
+        t1, (3000, round(3000 * t1.shape[0] / t1.shape[1])), interpolation=cv2.INTER_CUBIC
+    )
+    ok, big_jpeg = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok and files
+    return [p.read_bytes() for p in files] + [t1_path.read_bytes(), bytes(big_jpeg)]
+
+
+def old_intake(engine: InsightFaceEngine, raw: bytes) -> list[FaceRecord]:
+    """What /analyze did before: decode in the API (load_image), ship the array, detect and
+    embed in the face service, map back with ``to_original``."""
+    shipped = asyncio.run(load_image(base64.b64encode(raw).decode(), SETTINGS))
+    faces = engine.detect([shipped.image])[0]
+    embeddings = engine.embed([shipped.image] * len(faces), faces)
+    return [
+        shipped.to_original(FaceRecord.from_detection(face, emb))
+        for face, emb in zip(faces, embeddings, strict=True)
+    ]
+
+
+def test_faces_match_the_old_intake_on_real_photos(
+    engine: InsightFaceEngine, shared_faces: Path, t1_path: Path
+) -> None:
+    raws = photos(shared_faces, t1_path)
+    decoder = ServiceDecoder(SETTINGS)
+    # Batches of three, as the face service sees them (images decoded side by side).
+    answers = []
+    for start in range(0, len(raws), 3):
+        chunk = [EncodedRequest(raw) for raw in raws[start : start + 3]]
+        answers += analyze_encoded(engine, decoder, chunk)
+    total = 0
+    for raw, answer in zip(raws, answers, strict=True):
+        expected = old_intake(engine, raw)
+        got = [FaceRecord.from_wire(face) for face in answer["faces"]]
+        assert len(got) == len(expected)
+        for new, old in zip(got, expected, strict=True):
+            assert new.bbox == pytest.approx(old.bbox, abs=1e-4)
+            assert np.allclose(new.kps or [], old.kps or [], atol=1e-4)
+            assert np.allclose(new.landmarks_106 or [], old.landmarks_106 or [], atol=1e-4)
+            assert np.allclose(new.embedding, old.embedding, atol=1e-6)
+        total += len(got)
+    assert total > 0  # the comparison saw faces, not only empty lists
+
+
+def test_geometry_of_a_downscaled_photo_is_in_original_pixels(
+    engine: InsightFaceEngine, t1_path: Path
+) -> None:
+    t1 = cv2.imread(str(t1_path))
+    assert t1 is not None
+    big = cv2.resize(t1, (2560, round(2560 * t1.shape[0] / t1.shape[1])))
+    ok, jpeg = cv2.imencode(".jpg", big)
+    assert ok
+    decoder = ServiceDecoder(SETTINGS)
+    answer = analyze_encoded(engine, decoder, [EncodedRequest(bytes(jpeg))])[0]
+    shipped = decoder.decode(bytes(jpeg))
+    assert shipped.image.shape[1] == 1920  # the face service saw the shipped size ...
+    in_shipped = engine.detect([shipped.image])[0]
+    assert in_shipped
+    scale = 2560 / 1920  # ... and answered in the original's pixels
+    for face, seen in zip(answer["faces"], in_shipped, strict=True):
+        assert np.allclose(face["bbox"], seen.bbox * scale, rtol=1e-3)
+        assert np.allclose(face["kps"], np.asarray(seen.kps) * scale, rtol=1e-3)
+
+
+def test_crops_come_for_the_faces_asked_for(engine: InsightFaceEngine, t1_path: Path) -> None:
+    raw = t1_path.read_bytes()
+    one, every = analyze_encoded(
+        engine, ServiceDecoder(SETTINGS), [EncodedRequest(raw, 1), EncodedRequest(raw, 99)]
+    )
+    assert len(one["crops"]) == 1 and len(every["crops"]) == len(every["faces"]) > 1
+    crop = one["crops"][0]
+    assert crop.ndim == 3 and crop.shape[2] == 3 and crop.dtype == np.uint8
+
+
+def test_a_broken_image_is_its_own_answer_not_the_batchs(
+    engine: InsightFaceEngine, t1_path: Path
+) -> None:
+    raw = t1_path.read_bytes()
+    requests = [EncodedRequest(raw[: len(raw) // 3]), EncodedRequest(raw), EncodedRequest(b"xx")]
+    truncated, good, junk = analyze_encoded(engine, ServiceDecoder(SETTINGS), requests)
+    assert good["faces"]
+    assert isinstance(error_from_wire(truncated["error"]), CorruptImageError)
+    assert error_from_wire(junk["error"]).code == "unsupported_image"
+
+
+def test_limits_are_checked_again_in_the_face_service(engine: InsightFaceEngine) -> None:
+    small = Settings(max_image_side=64, max_image_pixels=64 * 64)
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((100, 100, 3), np.uint8))
+    assert ok
+    answer = analyze_encoded(engine, ServiceDecoder(small), [EncodedRequest(bytes(jpeg))])[0]
+    assert isinstance(error_from_wire(answer["error"]), ImageTooLargeError)
+
+
+def test_error_from_wire_keeps_the_code_and_an_unknown_one_is_internal() -> None:
+    assert error_from_wire({"code": "corrupt_image", "message": "m"}).code == "corrupt_image"
+    unknown = error_from_wire({"code": "no-such-code", "message": "m"})
+    assert type(unknown) is FaceReIDError and unknown.code == "internal_error"
+
+
+def test_encoded_request_refuses_anything_but_bytes() -> None:
+    with pytest.raises(TypeError):
+        EncodedRequest.from_wire({"image": "not bytes"})
+    assert EncodedRequest.from_wire({"image": b"x", "crops": -3}).crops == 0
+
+
+def test_pixel_gate_never_holds_more_than_its_capacity() -> None:
+    gate = ThreadPixelGate(capacity=100)
+    peak, lock = [0], threading.Lock()
+
+    def hold(pixels: int) -> None:
+        with gate.hold(pixels):
+            with lock:
+                peak[0] = max(peak[0], gate.in_use)
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=hold, args=(p,)) for p in (60, 60, 30, 500, 10) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 0 < peak[0] <= 100  # 500 counts as the whole capacity, alone
+    assert gate.in_use == 0
