@@ -31,7 +31,9 @@ if [[ -n ${LOADTEST_URL:-} ]]; then
 else
   # The shared server harness (tests/harness.py): synthesises the store if it has no models,
   # starts `bentoml serve service:FaceReID`, waits for /health, runs locust, stops the server.
-  "$PY" -m tests.harness --home "$HOME_DIR" --profile "$PROFILE" \
+  # The users send the same few images again and again: without ANALYSIS_CACHE=0 the load test
+  # would time the repeated-image cache, not the models.
+  "$PY" -m tests.harness --home "$HOME_DIR" --profile "$PROFILE" --env "ANALYSIS_CACHE=${ANALYSIS_CACHE:-0}" \
     --log "$OUT/loadtest_server.log" --healthy-timeout "${LOADTEST_STARTUP_S:-300}" \
     -- "${LOCUST[@]}" -H "{url}" "$CLASS"
 fi
