@@ -18,6 +18,7 @@ import bentoml
 from facereid.analysis.model_client import ModelClient
 from facereid.config import get_settings
 from facereid.errors import FaceReIDError
+from facereid.gallery import schemas
 from facereid.gallery.composition import GalleryCalls, GalleryComposition
 from facereid.gallery.errors import GalleryUnavailableError
 from facereid.web.routes import error_response
@@ -68,7 +69,7 @@ class GalleryRoutes:
 
     # -- galleries ------------------------------------------------------------------------
 
-    @bentoml.api(route="/gallery/enroll")
+    @bentoml.api(route="/gallery/enroll", output_spec=schemas.EnrollResponse)
     async def gallery_enroll(
         self,
         ctx: bentoml.Context,
@@ -83,7 +84,7 @@ class GalleryRoutes:
     ) -> Any:
         return await self._gallery("enroll", ctx, locals())
 
-    @bentoml.api(route="/gallery/enroll_batch")
+    @bentoml.api(route="/gallery/enroll_batch", output_spec=schemas.EnrollBatchResponse)
     async def gallery_enroll_batch(
         self,
         ctx: bentoml.Context,
@@ -98,7 +99,7 @@ class GalleryRoutes:
     ) -> Any:
         return await self._gallery("enroll_batch", ctx, locals())
 
-    @bentoml.api(route="/gallery/search")
+    @bentoml.api(route="/gallery/search", output_spec=schemas.SearchResponse)
     async def gallery_search(
         self,
         ctx: bentoml.Context,
@@ -113,13 +114,13 @@ class GalleryRoutes:
     ) -> Any:
         return await self._gallery("search", ctx, locals())
 
-    @bentoml.api(route="/gallery/subjects")
+    @bentoml.api(route="/gallery/subjects", output_spec=schemas.SubjectsResponse)
     async def gallery_subjects(
         self, ctx: bentoml.Context, gallery: str, limit: int = 100, cursor: str | None = None
     ) -> Any:
         return await self._gallery("subjects", ctx, locals())
 
-    @bentoml.api(route="/gallery/faces")
+    @bentoml.api(route="/gallery/faces", output_spec=schemas.FacesResponse)
     async def gallery_faces(
         self,
         ctx: bentoml.Context,
@@ -130,7 +131,7 @@ class GalleryRoutes:
     ) -> Any:
         return await self._gallery("faces", ctx, locals())
 
-    @bentoml.api(route="/gallery/delete")
+    @bentoml.api(route="/gallery/delete", output_spec=schemas.DeleteResponse)
     async def gallery_delete(
         self,
         ctx: bentoml.Context,
@@ -140,27 +141,27 @@ class GalleryRoutes:
     ) -> Any:
         return await self._gallery("delete", ctx, locals())
 
-    @bentoml.api(route="/gallery/rename")
+    @bentoml.api(route="/gallery/rename", output_spec=schemas.RenameResponse)
     async def gallery_rename(
         self, ctx: bentoml.Context, gallery: str, subject: str, new_subject: str
     ) -> Any:
         return await self._gallery("rename", ctx, locals())
 
-    @bentoml.api(route="/gallery/assign")
+    @bentoml.api(route="/gallery/assign", output_spec=schemas.AssignResponse)
     async def gallery_assign(
         self, ctx: bentoml.Context, gallery: str, face_ids: list[str], subject: str
     ) -> Any:
         return await self._gallery("assign", ctx, locals())
 
-    @bentoml.api(route="/gallery/drop")
+    @bentoml.api(route="/gallery/drop", output_spec=schemas.DropResponse)
     async def gallery_drop(self, ctx: bentoml.Context, gallery: str) -> Any:
         return await self._gallery("drop", ctx, locals())
 
-    @bentoml.api(route="/gallery/list")
+    @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
     async def gallery_list(self, ctx: bentoml.Context) -> Any:
         return await self._gallery("list", ctx, {})
 
-    @bentoml.api(route="/gallery/cluster")
+    @bentoml.api(route="/gallery/cluster", output_spec=schemas.ClusterResponse)
     async def gallery_cluster(
         self,
         ctx: bentoml.Context,

@@ -1,0 +1,108 @@
+"""The documented 200 answers of the /gallery/* routes, for the OpenAPI at ``/docs.json``
+(docs/gallery.md is the prose version). The routes answer plain dicts built in
+``facereid.gallery.composition``; these models describe them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+Metadata = dict[str, str | int | float | bool | None]
+
+
+class EnrollResponse(BaseModel):
+    face_id: str
+    gallery: str
+    subject: str | None = Field(description="null: an unnamed face, to be clustered")
+    embedding_model: str
+    bbox: list[float] | None = Field(None, description="x, y, width, height, with an image")
+    num_faces: int | None = Field(None, description="faces in the image, with an image")
+
+
+class EnrollBatchResponse(BaseModel):
+    face_ids: list[str] = Field(description="in row order")
+    gallery: str | None = None
+    embedding_model: str | None = None
+
+
+class GalleryMatch(BaseModel):
+    face_id: str
+    subject: str | None
+    similarity: float = Field(description="cosine similarity, at or above the threshold")
+    metadata: Metadata | None = None
+
+
+class FaceMatches(BaseModel):
+    bbox: list[float]
+    matches: list[GalleryMatch]
+
+
+class SearchResponse(BaseModel):
+    matches: list[GalleryMatch] = Field(description="best first")
+    embedding_model: str
+    threshold: float
+    bbox: list[float] | None = None
+    num_faces: int | None = None
+    faces: list[FaceMatches] | None = Field(None, description="with all_faces: one per face")
+
+
+class SubjectCount(BaseModel):
+    subject: str
+    faces: int
+
+
+class SubjectsResponse(BaseModel):
+    subjects: list[SubjectCount]
+    next_cursor: str | None
+
+
+class GalleryFace(BaseModel):
+    face_id: str
+    subject: str | None
+    metadata: Metadata | None = None
+    created_at: str = Field(description="ISO 8601, UTC")
+
+
+class FacesResponse(BaseModel):
+    faces: list[GalleryFace]
+    next_cursor: str | None
+
+
+class DeleteResponse(BaseModel):
+    deleted: int
+
+
+class RenameResponse(BaseModel):
+    renamed: int
+    merged: bool
+
+
+class AssignResponse(BaseModel):
+    assigned: int
+
+
+class DropResponse(BaseModel):
+    dropped: str = Field(description="the gallery's name")
+    deleted: int = Field(description="faces removed with it")
+
+
+class GalleryInfo(BaseModel):
+    gallery: str
+    embedding_model: str | None = None
+    dim: int | None = None
+    faces: int
+
+
+class ListResponse(BaseModel):
+    galleries: list[GalleryInfo]
+
+
+class Cluster(BaseModel):
+    cluster_id: str = Field(description="the id of the cluster's most central face")
+    face_ids: list[str]
+    size: int
+
+
+class ClusterResponse(BaseModel):
+    clusters: list[Cluster] = Field(description="largest first")
+    unclustered: int = Field(description="unnamed faces in no cluster")
+    threshold: float
