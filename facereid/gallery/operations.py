@@ -139,7 +139,11 @@ class GalleryOperations:
     def info(self, tenant: str, gallery: str) -> dict[str, Any]:
         """One gallery's model, without counting faces (/video/submit's existence check)."""
         info = self.store.gallery_info(tenant, gallery)
-        return {"gallery": gallery, "embedding_model": info["embedding_model"], "dim": int(info["dim"])}
+        return {
+            "gallery": gallery,
+            "embedding_model": info["embedding_model"],
+            "dim": int(info["dim"]),
+        }
 
     def list(self, tenant: str) -> dict[str, Any]:
         return {"galleries": self.store.list_galleries(tenant)}
