@@ -29,6 +29,7 @@ from facereid.matching import wire as embedding_wire
 from facereid.ops.logs import configure_logging
 from facereid.video import jobs as video_jobs_mod  # issue 8
 from facereid.video import store as video_store
+from facereid.video.gallery_match import store_check, store_lookup
 from facereid.video.pipeline import ModelCalls, VideoJobRunner
 from facereid.video.scheduler import JobWorker
 from facereid.video.submit import submit_video
@@ -76,6 +77,7 @@ class FaceReID(GalleryRoutes):
                 emotions=lambda image, boxes: self.models.emotions(image, boxes, None),
                 face_model=self.models.face_model,
                 clip_available=lambda: clip_health.available,
+                gallery_lookup=store_lookup(self._gallery_execute),
             ),
         )
         self.video_worker = JobWorker(
@@ -216,9 +218,12 @@ class FaceReID(GalleryRoutes):
         ctx: bentoml.Context,
         sample_fps: float | None = None,
         include_emotions: bool = True,
+        gallery: Annotated[
+            str | None, Field(description="name the identities from this gallery (issue 13)")
+        ] = None,
     ) -> JSONResponse:
         """Checks the video's header and limits, answers 202 with a job id at once. The job
-        belongs to the caller's tenant (docs/video.md)."""
+        belongs to the caller's tenant (docs/video.md); a ``gallery`` must exist for it."""
         job = await submit_video(
             video_jobs,
             self.video_worker,
@@ -227,6 +232,8 @@ class FaceReID(GalleryRoutes):
             video,
             sample_fps,
             include_emotions,
+            gallery,
+            store_check(self._gallery_execute),
         )
         return JSONResponse(status_code=202, content=video_jobs_mod.status_payload(job))
 

@@ -32,6 +32,7 @@ OPERATIONS = frozenset(
         "assign",
         "drop",
         "list",
+        "info",
         "cluster",
     }
 )

@@ -136,6 +136,15 @@ class GalleryOperations:
     def drop(self, tenant: str, gallery: str) -> dict[str, Any]:
         return {"dropped": gallery, "deleted": self.store.drop(tenant, gallery)}
 
+    def info(self, tenant: str, gallery: str) -> dict[str, Any]:
+        """One gallery's model, without counting faces (/video/submit's existence check)."""
+        info = self.store.gallery_info(tenant, gallery)
+        return {
+            "gallery": gallery,
+            "embedding_model": info["embedding_model"],
+            "dim": int(info["dim"]),
+        }
+
     def list(self, tenant: str) -> dict[str, Any]:
         return {"galleries": self.store.list_galleries(tenant)}
 

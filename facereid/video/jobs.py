@@ -88,9 +88,16 @@ class VideoJobs:
         sample_fps: float,
         include_emotions: bool,
         frames_total: int | None = None,
+        gallery: str | None = None,
     ) -> JobRecord:
         record = JobRecord(
-            job_id, tenant, str(path), sample_fps, include_emotions, frames_total=frames_total
+            job_id,
+            tenant,
+            str(path),
+            sample_fps,
+            include_emotions,
+            frames_total=frames_total,
+            gallery=gallery,
         )
         with self._store_up():
             self.store.add(record, self.max_jobs, self.max_jobs_per_tenant)

@@ -29,6 +29,7 @@ from facereid.errors import (
 from facereid.faces.records import FaceRecord
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
+from facereid.video.gallery_match import GalleryLookup, name_identities
 from facereid.video.identities import VideoReID, identity_threshold, video_result
 from facereid.video.store import CANCELLED, COMPLETED, FAILED, JobRecord
 
@@ -49,6 +50,8 @@ class ModelCalls:
     emotions: Callable[[np.ndarray, list[Box]], Awaitable[list[dict[str, float] | None]]]
     face_model: Callable[[], Awaitable[dict[str, Any]]]
     clip_available: Callable[[], bool]
+    # Searches a gallery for the identities of jobs submitted with one (None: no gallery)
+    gallery_lookup: GalleryLookup | None = None
 
 
 @dataclass
@@ -127,7 +130,26 @@ class VideoJobRunner:
         emotions = None
         if job.include_emotions and self.calls.clip_available():
             emotions = await self._emotions(job, info, limits, reid)
-        return video_result(reid, info, report, model["embedding_model"], job.sample_fps, emotions)
+        embedding_model = model["embedding_model"]
+        result = video_result(reid, info, report, embedding_model, job.sample_fps, emotions)
+        if job.gallery is not None:
+            identities = reid.identities()
+            rows = (
+                np.stack([i.embedding() for i in identities]).astype(np.float32)
+                if identities
+                else np.zeros((0, 0), np.float32)
+            )
+            result.update(
+                await name_identities(
+                    self.calls.gallery_lookup,
+                    job.tenant,
+                    job.gallery,
+                    embedding_model,
+                    rows,
+                    result["identities"],
+                )
+            )
+        return result
 
     async def _emotions(
         self,

@@ -66,6 +66,9 @@ class JobRecord:
     worker: str | None = None
     lease_until: float | None = None
     attempts: int = 0
+    # issue 13: identities are searched in this gallery of the tenant's when the job ends
+    # (a default, so records stored before the field existed still load)
+    gallery: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -9,8 +9,10 @@ from pathlib import Path
 import anyio
 
 from facereid.config import Settings
+from facereid.gallery import requests as gallery_requests
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
+from facereid.video.gallery_match import GalleryCheck
 from facereid.video.scheduler import JobWorker
 from facereid.video.store import JobRecord
 from facereid.video.uploads import discard_upload
@@ -24,9 +26,17 @@ async def submit_video(
     video: Path,
     sample_fps: float | None,
     include_emotions: bool,
+    gallery: str | None = None,
+    check_gallery: GalleryCheck | None = None,
 ) -> JobRecord:
-    """A queued job; raises the ``FaceReIDError`` of a bad upload (which is then removed)."""
+    """A queued job; raises the ``FaceReIDError`` of a bad upload (which is then removed).
+    A ``gallery`` must exist for the tenant now (404 ``gallery_not_found`` at once, not when
+    the job ends)."""
     fps = jobs_mod.checked_sample_fps(sample_fps, settings.video_sample_fps)
+    if gallery is not None:
+        gallery = gallery_requests.gallery_name(gallery)
+        if check_gallery is not None:
+            await check_gallery(tenant, gallery)
     job_id = jobs.new_id()
     path = await anyio.to_thread.run_sync(jobs.take_upload, job_id, video, settings.video_max_bytes)
     try:
@@ -34,7 +44,7 @@ async def submit_video(
         info = await anyio.to_thread.run_sync(video_mod.probe_video, path, limits)
         total = video_mod.expected_samples(info, fps)
         job = await anyio.to_thread.run_sync(
-            lambda: jobs.create(job_id, tenant, path, fps, include_emotions, total)
+            lambda: jobs.create(job_id, tenant, path, fps, include_emotions, total, gallery)
         )
     except BaseException:
         discard_upload(path)

@@ -158,3 +158,14 @@ def test_threshold_for_prefers_the_exact_model() -> None:
     assert threshold_for("dlib/resnet/128", table) == 0.91
     assert threshold_for("insightface/buffalo_l/512", table) == 0.5
     assert threshold_for("someone/else/512", table) == 0.45
+
+
+def test_info_names_the_model_of_a_tenants_gallery_only(ops: GalleryOperations) -> None:
+    """/video/submit's existence check: the tenant's own gallery, nobody else's."""
+    enroll(ops, unit_rows(2), ["a", "b"])
+    info = ops.info("t1", "g")
+    assert (info["gallery"], info["embedding_model"], int(info["dim"])) == ("g", MODEL, 16)
+    with pytest.raises(GalleryNotFoundError):
+        ops.info("t2", "g")
+    with pytest.raises(GalleryNotFoundError):
+        ops.info("t1", "missing")

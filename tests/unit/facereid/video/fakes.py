@@ -13,6 +13,7 @@ import numpy as np
 from facereid.config import Settings
 from facereid.faces.records import FaceRecord
 from facereid.video import pipeline
+from facereid.video.gallery_match import GalleryLookup
 from facereid.video.jobs import VideoJobs
 from facereid.video.scheduler import JobWorker
 from facereid.video.store import FINISHED, JobRecord
@@ -31,6 +32,7 @@ class FakeModels:
     clip_up: bool = False
     images: list[np.ndarray] = field(default_factory=list)
     emotion_calls: list[list[pipeline.Box]] = field(default_factory=list)
+    gallery_lookup: GalleryLookup | None = None
 
     def calls(self) -> pipeline.ModelCalls:
         async def detect_embed(image: np.ndarray) -> list[FaceRecord]:
@@ -47,7 +49,9 @@ class FakeModels:
         async def face_model() -> dict[str, Any]:
             return {"engine": self.engine, "embedding_model": f"{self.engine}/fake/128"}
 
-        return pipeline.ModelCalls(detect_embed, emotions, face_model, lambda: self.clip_up)
+        return pipeline.ModelCalls(
+            detect_embed, emotions, face_model, lambda: self.clip_up, self.gallery_lookup
+        )
 
 
 def engine_faces(engine: Any) -> Callable[[np.ndarray], Faces]:
@@ -105,6 +109,7 @@ def run_job(
     sample_fps: float = 2.0,
     include_emotions: bool = False,
     tenant: str = "t",
+    gallery: str | None = None,
 ) -> FinishedJob:
     """Store one job, run it with a real ``JobWorker`` and wait until it ended."""
     jobs, settings = job_stack(path.parent.parent / "state", settings, path.parent.parent)
@@ -112,7 +117,7 @@ def run_job(
     if path != jobs.uploads.path_of(job_id):  # not in the job folder layout: moved there
         job_id = jobs.new_id()
         path = jobs.take_upload(job_id, path, 1 << 40)
-    record = jobs.create(job_id, tenant, path, sample_fps, include_emotions)
+    record = jobs.create(job_id, tenant, path, sample_fps, include_emotions, gallery=gallery)
     runner = pipeline.VideoJobRunner(settings, models.calls())
     worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 

@@ -1,0 +1,190 @@
+"""Identities named from a gallery at the end of a job (``/video/submit``'s ``gallery``): the
+production ``VideoJobRunner`` with a fake lookup at the gallery store boundary, and the store
+lookup over a fake ``execute``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from facereid.errors import EmbeddingModelMismatchError
+from facereid.gallery.errors import GalleryNotFoundError
+from facereid.video.gallery_match import GalleryMatches, store_check, store_lookup
+from facereid.video.store import COMPLETED, JobRecord
+from tests.unit.facereid.video.fakes import FakeModels, run_job
+from tests.video_builder import flat_frames, write_video
+
+DIM = 128
+
+
+def unit(axis: int) -> np.ndarray:
+    vector = np.zeros(DIM, np.float32)
+    vector[axis] = 1.0
+    return vector
+
+
+def two_people(image: np.ndarray) -> list[dict[str, Any]]:
+    """Two faces in every frame, far apart: two identities, never merged."""
+    return [
+        {"bbox": [5.0, 5.0, 25.0, 25.0], "score": 0.9, "embedding": unit(0)},
+        {"bbox": [40.0, 5.0, 60.0, 25.0], "score": 0.9, "embedding": unit(1)},
+    ]
+
+
+class FakeGallery:
+    """A one-face gallery ("lin" along axis 0) searched by exact cosine, top 1."""
+
+    def __init__(self, error: Exception | None = None, threshold: float = 0.9) -> None:
+        self.error = error
+        self.threshold = threshold
+        self.calls: list[tuple[str, str, str, np.ndarray]] = []
+
+    async def lookup(self, tenant: str, gallery: str, model: str, rows: np.ndarray) -> Any:
+        self.calls.append((tenant, gallery, model, rows))
+        if self.error is not None:
+            raise self.error
+        similarities = rows @ unit(0)
+        matches = [
+            {"face_id": "f-lin", "subject": "lin", "similarity": float(s)}
+            if s >= self.threshold
+            else None
+            for s in similarities
+        ]
+        return GalleryMatches(matches, self.threshold)
+
+
+def video(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "a.mp4", flat_frames(20))
+
+
+def by_subject(result: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
+    return {i["subject"]: i for i in result["identities"]}
+
+
+def test_identities_carry_the_gallery_subject_they_match(tmp_path: Path) -> None:
+    gallery = FakeGallery()
+    job = run_job(
+        video(tmp_path),
+        FakeModels(two_people, gallery_lookup=gallery.lookup),
+        gallery="cast",
+        tenant="acme",
+    )
+    assert job.status == COMPLETED, job.error
+    assert job.record.gallery == "cast"
+    result = job.result
+    assert result is not None and result["num_identities"] == 2
+    assert len(gallery.calls) == 1  # every identity in one lookup
+    tenant, name, model, rows = gallery.calls[0]
+    assert (tenant, name, model) == ("acme", "cast", "dlib/fake/128")
+    assert rows.shape == (2, DIM) and np.allclose(np.linalg.norm(rows, axis=1), 1.0)
+    named = by_subject(result)
+    assert set(named) == {"lin", None}
+    assert named["lin"]["similarity"] == pytest.approx(1.0)
+    assert named["lin"]["gallery_face_id"] == "f-lin"
+    assert named["lin"]["embedding"][0] == pytest.approx(1.0)  # the axis-0 person
+    assert named[None]["similarity"] is None and named[None]["gallery_face_id"] is None
+    assert result["gallery"] == "cast" and result["gallery_threshold"] == 0.9
+    assert "gallery_error" not in result
+
+
+def test_no_identity_matches_above_the_threshold(tmp_path: Path) -> None:
+    gallery = FakeGallery(threshold=1.5)  # nothing can reach it
+    job = run_job(
+        video(tmp_path), FakeModels(two_people, gallery_lookup=gallery.lookup), gallery="cast"
+    )
+    assert job.result is not None
+    assert [i["subject"] for i in job.result["identities"]] == [None, None]
+    assert [i["similarity"] for i in job.result["identities"]] == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (
+            EmbeddingModelMismatchError("gallery 'cast' holds insightface embeddings"),
+            "embedding_model_mismatch",
+        ),
+        (GalleryNotFoundError("no gallery named 'cast'"), "gallery_not_found"),
+    ],
+)
+def test_a_gallery_error_leaves_the_job_completed_with_gallery_error(
+    tmp_path: Path, error: Exception, code: str
+) -> None:
+    gallery = FakeGallery(error=error)
+    job = run_job(
+        video(tmp_path), FakeModels(two_people, gallery_lookup=gallery.lookup), gallery="cast"
+    )
+    assert job.status == COMPLETED, job.error
+    assert job.result is not None and job.result["num_identities"] == 2
+    assert job.result["gallery_error"]["code"] == code
+    assert job.result["gallery_threshold"] is None
+    assert all(i["subject"] is None for i in job.result["identities"])
+
+
+def test_a_server_without_a_gallery_store_says_so(tmp_path: Path) -> None:
+    job = run_job(video(tmp_path), FakeModels(two_people), gallery="cast")
+    assert job.status == COMPLETED
+    assert job.result is not None and job.result["gallery_error"]["code"] == "gallery_unavailable"
+
+
+def test_without_a_gallery_identities_have_no_subject_and_nothing_is_looked_up(
+    tmp_path: Path,
+) -> None:
+    gallery = FakeGallery()
+    job = run_job(video(tmp_path), FakeModels(two_people, gallery_lookup=gallery.lookup))
+    assert job.result is not None and gallery.calls == []
+    assert "gallery" not in job.result
+    assert all("subject" not in i for i in job.result["identities"])
+
+
+def test_records_stored_before_the_gallery_field_still_load() -> None:
+    record = JobRecord("j", "t", "/up", 2.0, False)
+    old = record.to_json().replace(',"gallery":null', "")
+    assert "gallery" not in old
+    assert JobRecord.from_json(old).gallery is None
+
+
+# -- the store lookup over the store service's execute ----------------------------------
+
+
+def test_store_lookup_sends_rows_in_chunks_and_keeps_their_order() -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def execute(operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        sent.append((operation, arguments))
+        rows = np.frombuffer(base64.b64decode(arguments["vectors"]), "<f4").reshape(
+            -1, arguments["dim"]
+        )
+        # row k is named after its first value; even rows match, odd rows do not
+        results = [
+            [{"face_id": f"f{int(r[0])}", "subject": f"s{int(r[0])}", "similarity": 0.95}]
+            if int(r[0]) % 2 == 0
+            else []
+            for r in rows
+        ]
+        return {"result": {"results": results, "threshold": 0.91}}
+
+    rows = np.zeros((300, 4), np.float32)
+    rows[:, 0] = np.arange(300)
+    found = asyncio.run(store_lookup(execute)("t", "cast", "dlib/x", rows))
+    assert [op for op, _ in sent] == ["search", "search"]  # 256 + 44 rows
+    assert all(a["top_k"] == 1 and a["threshold"] is None for _, a in sent)
+    assert sent[0][1]["tenant"] == "t" and sent[0][1]["model"] == "dlib/x"
+    assert len(found.matches) == 300 and found.threshold == 0.91
+    assert found.matches[298] is not None and found.matches[298]["subject"] == "s298"
+    assert found.matches[299] is None
+
+
+def test_store_errors_come_back_with_their_codes() -> None:
+    async def execute(operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"error": {"code": "gallery_not_found", "message": "no gallery", "status": 404}}
+
+    with pytest.raises(Exception) as raised:
+        asyncio.run(store_check(execute)("t", "nope"))
+    assert getattr(raised.value, "code", None) == "gallery_not_found"
+    assert getattr(raised.value, "status", None) == 404
