@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -18,6 +19,13 @@ from facereid.video.gallery_match import GalleryMatches, store_check, store_look
 from facereid.video.store import COMPLETED, JobRecord
 from tests.unit.facereid.video.fakes import FakeModels, run_job
 from tests.video_builder import flat_frames, write_video
+
+T = TypeVar("T")
+
+
+async def _wait(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
 
 DIM = 128
 
@@ -171,7 +179,7 @@ def test_store_lookup_sends_rows_in_chunks_and_keeps_their_order() -> None:
 
     rows = np.zeros((300, 4), np.float32)
     rows[:, 0] = np.arange(300)
-    found = asyncio.run(store_lookup(execute)("t", "cast", "dlib/x", rows))
+    found: GalleryMatches = asyncio.run(_wait(store_lookup(execute)("t", "cast", "dlib/x", rows)))
     assert [op for op, _ in sent] == ["search", "search"]  # 256 + 44 rows
     assert all(a["top_k"] == 1 and a["threshold"] is None for _, a in sent)
     assert sent[0][1]["tenant"] == "t" and sent[0][1]["model"] == "dlib/x"
@@ -185,6 +193,6 @@ def test_store_errors_come_back_with_their_codes() -> None:
         return {"error": {"code": "gallery_not_found", "message": "no gallery", "status": 404}}
 
     with pytest.raises(Exception) as raised:
-        asyncio.run(store_check(execute)("t", "nope"))
+        asyncio.run(_wait(store_check(execute)("t", "nope")))
     assert getattr(raised.value, "code", None) == "gallery_not_found"
     assert getattr(raised.value, "status", None) == 404
