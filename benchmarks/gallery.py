@@ -1,12 +1,12 @@
-"""Gallery store benchmark (issue 13, docs/gallery.md): Milvus Lite vs exact numpy search.
+"""Gallery store benchmark (issue 13, docs/gallery.md): the Chroma store vs exact numpy search.
 
 In one run, on one set of rows: enrol N x 512 rows through ``GalleryOperations.enroll`` in
 batches of 1,000 (what one /gallery/enroll_batch call runs in the store service, without the
-HTTP hop), wait for the HNSW index, then per query: the store's search (partition filter,
-output fields) against exact numpy search (one BLAS matvec + argpartition over the same rows),
-p50 of each and recall@10 of the store against the exact top 10. Then DBSCAN clustering of
-unnamed faces (``facereid.gallery.clustering``) and the whole /gallery/cluster operation
-(scan from the store + clustering).
+HTTP hop), wait for the HNSW index, then per query: the store's search (the gallery's own
+collection, with subject and metadata) against exact numpy search (one BLAS matvec +
+argpartition over the same rows), p50 of each and recall@10 of the store against the exact
+top 10. Then DBSCAN clustering of unnamed faces (``facereid.gallery.clustering``) and the whole
+/gallery/cluster operation (scan from the store + clustering).
 
     python -m benchmarks.gallery                          # 100k rows, 200 queries
     BENCH_GALLERY_ROWS=1000000 python -m benchmarks.gallery
@@ -14,7 +14,7 @@ unnamed faces (``facereid.gallery.clustering``) and the whole /gallery/cluster o
 Data: BENCH_GALLERY_DATA=people (default) draws faces around 1 centre per 10 rows (a gallery of
 people with several photos each, as face embeddings are); ``random`` uses unit vectors with no
 structure (the worst case for any ANN index; the issue's orientation numbers used it).
-BENCH_GALLERY_URI=http://milvus:19530 measures a Milvus server instead of a fresh Milvus Lite
+BENCH_GALLERY_URI=http://chroma:8000 measures a Chroma server instead of a fresh embedded
 folder. Bounded: BENCH_GALLERY_DEADLINE_S (default 1500) stops the run early, saying so.
 """
 
@@ -33,8 +33,7 @@ import numpy as np
 
 from facereid.gallery.clustering import cluster_faces
 from facereid.gallery.operations import GalleryOperations
-from facereid.gallery.schema import FACES
-from facereid.gallery.store import GalleryStore
+from facereid.gallery.store import GalleryStore, collection_name
 
 DIM = 512
 BATCH = 1000
@@ -65,15 +64,13 @@ def blob(rows: np.ndarray) -> str:
 
 
 def wait_for_index(store: GalleryStore, deadline: float) -> float:
-    """Seal the memtable (what the store's idle flusher does a second after writes stop)
-    and wait until every row is in the HNSW index."""
+    """Wait until Chroma has applied every logged write to the gallery's HNSW index."""
     start = time.perf_counter()
-    store.client.flush(FACES)
+    collection = store.client.get_collection(collection_name("bench", "g"))
     while time.monotonic() < deadline:
-        info = store.client.describe_index(FACES, "vector")
-        if int(info.get("pending_index_rows", 0)) == 0:
+        if collection.get_indexing_status().num_unindexed_ops == 0:
             break
-        time.sleep(1)
+        time.sleep(0.5)
     return time.perf_counter() - start
 
 
@@ -91,10 +88,10 @@ def main() -> None:
     probes = unit(rows[picks] + rng.normal(scale=0.03, size=(queries, DIM)).astype(np.float32))
 
     with tempfile.TemporaryDirectory() as folder:
-        # BENCH_GALLERY_URI: a Milvus server to measure instead (its "faces" collection must be
-        # new or use dim 512; the run's galleries are tenant "bench")
-        uri = os.environ.get("BENCH_GALLERY_URI") or str(Path(folder) / "gallery.db")
-        store = GalleryStore(uri, dim=DIM, flush_idle_s=0)
+        # BENCH_GALLERY_URI: a Chroma server to measure instead (the run's galleries are
+        # tenant "bench"; drop them first if a previous run left them)
+        uri = os.environ.get("BENCH_GALLERY_URI") or str(Path(folder) / "gallery.chroma")
+        store = GalleryStore(uri, dim=DIM, search_ef=ef)
         ops = GalleryOperations(store, {"bench": 0.3}, search_ef=ef)
         start = time.perf_counter()
         enrolled = 0

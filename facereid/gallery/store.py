@@ -31,7 +31,9 @@ from urllib.parse import urlsplit
 import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
+from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Metadata
 from chromadb.config import Settings
 from chromadb.errors import ChromaError, NotFoundError
 
@@ -88,7 +90,7 @@ class GalleryStore:
     ) -> None:
         self.client = connect(uri, token)
         self.dim = dim
-        self._hnsw = {
+        self._hnsw: CreateHNSWConfiguration = {
             "space": "cosine",
             "max_neighbors": hnsw_m,
             "ef_construction": ef_construction,
@@ -105,7 +107,7 @@ class GalleryStore:
         try:
             return self.client.get_collection(
                 collection_name(tenant, gallery),
-                embedding_function=None,  # type: ignore[arg-type]  # vectors come in ready
+                embedding_function=None,  # vectors come in ready: no text embedder
             )
         except NotFoundError:
             raise GalleryNotFoundError(f"no gallery named {gallery!r}") from None
@@ -129,9 +131,9 @@ class GalleryStore:
                 try:
                     return self.client.create_collection(
                         collection_name(tenant, gallery),
-                        configuration={"hnsw": self._hnsw},  # type: ignore[typeddict-item]
+                        configuration={"hnsw": self._hnsw},
                         metadata=metadata,
-                        embedding_function=None,  # type: ignore[arg-type]
+                        embedding_function=None,
                     )
                 except ChromaError:  # another store process created it first
                     collection = self._collection(tenant, gallery)
@@ -181,7 +183,7 @@ class GalleryStore:
         collection = self._bind(tenant, gallery, model, int(vectors.shape[1]))
         ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
         now = _now_ms()
-        rows: list[dict[str, str | int | float | bool | None]] = [
+        rows: list[Metadata] = [
             {
                 "subject": subject or "",
                 "source": source,
@@ -196,7 +198,7 @@ class GalleryStore:
             collection.add(
                 ids=ids[start:end],
                 embeddings=matrix[start:end],
-                metadatas=rows[start:end],  # type: ignore[arg-type]
+                metadatas=rows[start:end],
             )
         return ids
 
@@ -212,7 +214,7 @@ class GalleryStore:
         found = collection.query(
             query_embeddings=np.ascontiguousarray(queries, dtype=np.float32),
             n_results=top_k,
-            include=["metadatas", "distances"],  # type: ignore[list-item]
+            include=["metadatas", "distances"],
         )
         distances = found["distances"] or []
         metadatas = found["metadatas"] or []
@@ -322,7 +324,7 @@ def _info(collection: Collection) -> dict[str, Any]:
         "gallery": meta.get("gallery"),
         "tenant": meta.get("tenant"),
         "embedding_model": meta.get("embedding_model"),
-        "dim": int(meta.get("dim") or 0),  # type: ignore[arg-type]
+        "dim": int(str(meta.get("dim") or 0)),
         "created_at": meta.get("created_at"),
     }
 
