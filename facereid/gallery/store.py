@@ -209,8 +209,6 @@ class GalleryStore:
         (Chroma's ``ef_search``); hnswlib searches with max(ef, top_k)."""
         collection = self._collection(tenant, gallery)
         check_model(_info(collection), model, int(queries.shape[1]))
-        if collection.count() == 0:
-            return [[] for _ in range(len(queries))]
         found = collection.query(
             query_embeddings=np.ascontiguousarray(queries, dtype=np.float32),
             n_results=top_k,
