@@ -82,7 +82,7 @@ def main() -> None:
     n = int(os.environ.get("BENCH_GALLERY_ROWS", "100000"))
     queries = int(os.environ.get("BENCH_GALLERY_QUERIES", "200"))
     kind = os.environ.get("BENCH_GALLERY_DATA", "people")
-    ef = int(os.environ.get("BENCH_GALLERY_EF", "64"))
+    efs = [int(e) for e in os.environ.get("BENCH_GALLERY_EF", "64,128").split(",")]
     cluster_n = int(os.environ.get("BENCH_GALLERY_CLUSTER_ROWS", "10000"))
     deadline = time.monotonic() + float(os.environ.get("BENCH_GALLERY_DEADLINE_S", "1500"))
     rng = np.random.default_rng(0)
@@ -95,8 +95,8 @@ def main() -> None:
         # BENCH_GALLERY_URI: a Chroma server to measure instead (the run's galleries are
         # tenant "bench"; drop them first if a previous run left them)
         uri = os.environ.get("BENCH_GALLERY_URI") or str(Path(folder) / "gallery.chroma")
-        store = GalleryStore(uri, dim=DIM, search_ef=ef)
-        ops = GalleryOperations(store, {"bench": 0.3}, search_ef=ef)
+        store = GalleryStore(uri, dim=DIM, search_ef=efs[0])
+        ops = GalleryOperations(store, {"bench": 0.3}, search_ef=efs[0])
         start = time.perf_counter()
         enrolled = 0
         face_ids: list[str] = []
@@ -122,25 +122,12 @@ def main() -> None:
         index_wait_s = wait_for_index(store, deadline)
         log(f"enrolled {enrolled} in {enrol_s:.1f}s, index ready {index_wait_s:.1f}s later")
 
-        store.search("bench", "g", MODEL, probes[:1], 10, ef)  # warm: load segments, caches
-        ann_ms: list[float] = []
-        exact_ms: list[float] = []
-        recall: list[float] = []
-        for probe in probes:
-            if time.monotonic() > deadline:
-                log(f"deadline reached after {len(ann_ms)} queries")
-                break
-            t0 = time.perf_counter()
-            hits = store.search("bench", "g", MODEL, probe[None, :], 10, ef)[0]
-            ann_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            sims = rows @ probe
-            top = np.argpartition(-sims, 10)[:10]
-            top = top[np.argsort(-sims[top])]
-            exact_ms.append((time.perf_counter() - t0) * 1000)
-            exact = {face_ids[i] for i in top.tolist()}
-            recall.append(len(exact & {h["face_id"] for h in hits}) / 10)
-
+        measured = []
+        for ef in efs:
+            # ef_search is a collection setting in Chroma, fixed at creation; change it in place
+            collection = store.client.get_collection(collection_name("bench", "g"))
+            collection.modify(configuration={"hnsw": {"ef_search": ef}})
+            measured.append((ef, *measure(store, rows, probes, face_ids, ef, deadline)))
         # the whole /gallery/cluster operation on unnamed faces, in a gallery of its own
         people = make_rows(cluster_n, "people", rng, per_person=5)
         for first in range(0, cluster_n, BATCH):
@@ -164,24 +151,59 @@ def main() -> None:
     clusters = cluster_faces(people, [""] * cluster_n, threshold=0.5, min_faces=3)
     cluster_s = time.perf_counter() - t0
     pure = sum(len({m // 5 for m in c.members}) == 1 for c in clusters)
-    p50_ann, p50_exact = statistics.median(ann_ms), statistics.median(exact_ms)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        "| data | rows x dim | enrol rows/s | index wait s | search p50 ms | exact numpy p50 ms "
-        "| ratio | recall@10 | peak RSS MB |"
+        "| data | rows x dim | enrol rows/s | index wait s | ef | search p50 ms "
+        "| exact numpy p50 ms | ratio | recall@10 | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {kind} | {enrolled} x {DIM} | {enrolled / enrol_s:,.0f} | {index_wait_s:.1f} "
-        f"| {p50_ann:.1f} | {p50_exact:.1f} | {p50_ann / p50_exact:.2f} "
-        f"| {statistics.mean(recall):.3f} | {rss_mb:,.0f} |"
-    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for ef, p50_ann, p50_exact, recall, _ in measured:
+        print(
+            f"| {kind} | {enrolled} x {DIM} | {enrolled / enrol_s:,.0f} | {index_wait_s:.1f} "
+            f"| {ef} | {p50_ann:.1f} | {p50_exact:.1f} | {p50_ann / p50_exact:.2f} "
+            f"| {recall:.3f} | {rss_mb:,.0f} |"
+        )
     print(
         f"\nclustering {cluster_n} unnamed faces ({cluster_n // 5:,} people x 5): "
         f"DBSCAN {cluster_s:.1f}s, "
         f"{len(clusters)} clusters, {pure} pure; /gallery/cluster operation (scan + cluster) "
         f"{cluster_op_s:.1f}s, {len(result['clusters'])} clusters, "
-        f"{result['unclustered']} unclustered; queries {len(ann_ms)}, ef {ef}"
+        f"{result['unclustered']} unclustered; queries {measured[0][4]} per ef"
+    )
+
+
+def measure(
+    store: GalleryStore,
+    rows: np.ndarray,
+    probes: np.ndarray,
+    face_ids: list[str],
+    ef: int,
+    deadline: float,
+) -> tuple[float, float, float, int]:
+    """p50 of the store's search and of exact numpy search, recall@10, queries run."""
+    store.search("bench", "g", MODEL, probes[:1], 10, ef)  # warm: caches
+    ann_ms: list[float] = []
+    exact_ms: list[float] = []
+    recall: list[float] = []
+    for probe in probes:
+        if time.monotonic() > deadline:
+            log(f"deadline reached after {len(ann_ms)} queries")
+            break
+        t0 = time.perf_counter()
+        hits = store.search("bench", "g", MODEL, probe[None, :], 10, ef)[0]
+        ann_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        sims = rows @ probe
+        top = np.argpartition(-sims, 10)[:10]
+        top = top[np.argsort(-sims[top])]
+        exact_ms.append((time.perf_counter() - t0) * 1000)
+        exact = {face_ids[i] for i in top.tolist()}
+        recall.append(len(exact & {h["face_id"] for h in hits}) / 10)
+    return (
+        statistics.median(ann_ms),
+        statistics.median(exact_ms),
+        statistics.mean(recall),
+        len(ann_ms),
     )
 
 
