@@ -82,7 +82,7 @@ def main() -> None:
     n = int(os.environ.get("BENCH_GALLERY_ROWS", "100000"))
     queries = int(os.environ.get("BENCH_GALLERY_QUERIES", "200"))
     kind = os.environ.get("BENCH_GALLERY_DATA", "people")
-    ef = int(os.environ.get("BENCH_GALLERY_EF", "64"))
+    ef = int(os.environ.get("BENCH_GALLERY_EF", "256"))
     cluster_n = int(os.environ.get("BENCH_GALLERY_CLUSTER_ROWS", "10000"))
     deadline = time.monotonic() + float(os.environ.get("BENCH_GALLERY_DEADLINE_S", "1500"))
     rng = np.random.default_rng(0)

@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     gallery_thresholds: dict[str, float] = Field(
         default_factory=lambda: {"dlib": 0.91, "insightface": 0.45}
     )  # per embedding model id or engine, JSON
-    gallery_search_ef: int = 64  # HNSW ef_search, set when a gallery is created (docs/gallery.md)
+    gallery_search_ef: int = 256  # HNSW ef_search, set when a gallery is created (docs/gallery.md)
     gallery_hnsw_m: int = 16
     gallery_max_metadata_bytes: int = 2048
     gallery_max_batch: int = 1000  # embeddings per /gallery/enroll_batch

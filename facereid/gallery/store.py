@@ -85,7 +85,7 @@ class GalleryStore:
         dim: int = 512,
         hnsw_m: int = 16,
         ef_construction: int = 200,
-        search_ef: int = 64,
+        search_ef: int = 256,
         token: str | None = None,
     ) -> None:
         self.client = connect(uri, token)
