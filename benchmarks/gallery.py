@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from facereid.gallery.chroma import collection_name
 from facereid.gallery.clustering import cluster_faces
 from facereid.gallery.operations import GalleryOperations
-from facereid.gallery.store import GalleryStore, collection_name
+from facereid.gallery.store import GalleryStore
 
 DIM = 512
 BATCH = 1000

@@ -17,7 +17,6 @@ belongs to one process.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -26,56 +25,26 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-import chromadb
 import numpy as np
-from chromadb.api import ClientAPI
 from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Metadata
-from chromadb.config import Settings
 from chromadb.errors import ChromaError, NotFoundError
 
 from facereid.errors import EmbeddingModelMismatchError
+from facereid.gallery.chroma import (
+    collection_name,
+    connect,
+    gallery_of,
+    json_object,
+    rows_of,
+)
 from facereid.gallery.errors import GalleryNotFoundError, InvalidGalleryRequestError
 
 logger = logging.getLogger(__name__)
 
 _PAGE = 5_000  # rows per get() page when scanning a gallery (under Chroma's batch limit)
-_FIELDS = ("subject", "source", "created_at", "metadata")  # per-face metadata keys
-
-_NO_TELEMETRY = Settings(anonymized_telemetry=False)
-
-
-def connect(uri: str, token: str | None = None) -> ClientAPI:
-    """An embedded Chroma folder for a path, a Chroma server for an http(s):// URI."""
-    if uri.startswith(("http://", "https://")):
-        parts = urlsplit(uri)
-        settings = Settings(anonymized_telemetry=False)
-        if token:
-            settings = Settings(
-                anonymized_telemetry=False,
-                chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
-                chroma_client_auth_credentials=token,
-            )
-        return chromadb.HttpClient(
-            host=parts.hostname or "localhost",
-            port=parts.port or (443 if parts.scheme == "https" else 8000),
-            ssl=parts.scheme == "https",
-            settings=settings,
-        )
-    return chromadb.PersistentClient(path=uri, settings=_NO_TELEMETRY)
-
-
-def gallery_key(tenant: str, gallery: str) -> str:
-    return f"{tenant}/{gallery}"
-
-
-def collection_name(tenant: str, gallery: str) -> str:
-    """Chroma names allow [a-zA-Z0-9._-] only; tenants and galleries allow more, so a digest."""
-    digest = hashlib.sha256(gallery_key(tenant, gallery).encode()).hexdigest()[:40]
-    return f"g-{digest}"
 
 
 class GalleryStore:
@@ -113,7 +82,7 @@ class GalleryStore:
             raise GalleryNotFoundError(f"no gallery named {gallery!r}") from None
 
     def gallery_info(self, tenant: str, gallery: str) -> dict[str, Any]:
-        return _info(self._collection(tenant, gallery))
+        return gallery_of(self._collection(tenant, gallery))
 
     def _bind(self, tenant: str, gallery: str, model: str, dim: int) -> Collection:
         """The first face binds a gallery to its embedding model; others must match."""
@@ -137,7 +106,7 @@ class GalleryStore:
                     )
                 except ChromaError:  # another store process created it first
                     collection = self._collection(tenant, gallery)
-        check_model(_info(collection), model, dim)
+        check_model(gallery_of(collection), model, dim)
         return collection
 
     def list_galleries(self, tenant: str) -> list[dict[str, Any]]:
@@ -146,7 +115,7 @@ class GalleryStore:
             meta = collection.metadata or {}
             if meta.get("tenant") != tenant or "gallery" not in meta:
                 continue
-            info = _info(collection)
+            info = gallery_of(collection)
             result.append(
                 {
                     "gallery": info["gallery"],
@@ -208,7 +177,7 @@ class GalleryStore:
         """Cosine top-k per query. ``ef`` is fixed per collection when it is created
         (Chroma's ``ef_search``); hnswlib searches with max(ef, top_k)."""
         collection = self._collection(tenant, gallery)
-        check_model(_info(collection), model, int(queries.shape[1]))
+        check_model(gallery_of(collection), model, int(queries.shape[1]))
         found = collection.query(
             query_embeddings=np.ascontiguousarray(queries, dtype=np.float32),
             n_results=top_k,
@@ -222,7 +191,7 @@ class GalleryStore:
                     "face_id": face_id,
                     "subject": meta.get("subject") or None,
                     "similarity": 1.0 - float(distance),
-                    "metadata": _json(meta.get("metadata")),
+                    "metadata": json_object(meta.get("metadata")),
                 }
                 for face_id, distance, meta in zip(ids, dists, metas, strict=True)
             ]
@@ -247,7 +216,7 @@ class GalleryStore:
         collection = self._collection(tenant, gallery)
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), _PAGE):
-            rows += _rows(collection, fields, ids=list(ids[start : start + _PAGE]))
+            rows += rows_of(collection, fields, ids=list(ids[start : start + _PAGE]))
         return rows
 
     def scan(
@@ -257,7 +226,7 @@ class GalleryStore:
         where = {"subject": subject} if subject is not None else None
         rows: list[dict[str, Any]] = []
         while True:  # paged: one get() of a whole large gallery would exceed Chroma's limits
-            page = _rows(collection, fields, where=where, limit=_PAGE, offset=len(rows))
+            page = rows_of(collection, fields, where=where, limit=_PAGE, offset=len(rows))
             rows += page
             if len(page) < _PAGE:
                 return rows
@@ -284,52 +253,6 @@ class GalleryStore:
             raise InvalidGalleryRequestError(
                 f"embeddings of {vectors.shape[1]} dimensions; the gallery holds at most {self.dim}"
             )
-
-
-def _rows(
-    collection: Collection,
-    fields: Sequence[str],
-    ids: list[str] | None = None,
-    where: dict[str, Any] | None = None,
-    limit: int | None = None,
-    offset: int | None = None,
-) -> list[dict[str, Any]]:
-    """``collection.get`` as a list of row dicts with the store's field names."""
-    include: list[Any] = ["metadatas"]
-    if "vector" in fields:
-        include.append("embeddings")
-    got = collection.get(ids=ids, where=where, limit=limit, offset=offset, include=include)
-    metas = got["metadatas"] or []
-    vectors = got["embeddings"] if "vector" in fields else None
-    rows = []
-    for i, face_id in enumerate(got["ids"]):
-        meta = metas[i]
-        row: dict[str, Any] = {"face_id": face_id}
-        for field in fields:
-            if field == "metadata":
-                row[field] = _json(meta.get("metadata"))
-            elif field == "vector" and vectors is not None:
-                row[field] = np.asarray(vectors[i], dtype=np.float32)
-            elif field in _FIELDS:
-                row[field] = meta.get(field)
-        rows.append(row)
-    return rows
-
-
-def _info(collection: Collection) -> dict[str, Any]:
-    meta = collection.metadata or {}
-    return {
-        "gallery": meta.get("gallery"),
-        "tenant": meta.get("tenant"),
-        "embedding_model": meta.get("embedding_model"),
-        "dim": int(str(meta.get("dim") or 0)),
-        "created_at": meta.get("created_at"),
-    }
-
-
-def _json(text: Any) -> dict[str, Any]:
-    value = json.loads(text) if isinstance(text, str) and text else {}
-    return value if isinstance(value, dict) else {}
 
 
 def check_model(info: dict[str, Any], model: str, dim: int) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import psutil
 import pytest
 
-from facereid.gallery.store import collection_name, connect
+from facereid.gallery.chroma import collection_name, connect
 from tests.harness import Server, free_port, start_server
 from tests.integration.payloads import b64_file, b64_flat
 
