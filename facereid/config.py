@@ -144,14 +144,14 @@ class Settings(BaseSettings):
     bento_path: str | None = None  # set by BentoML images: the Bento's packed models count
 
     # Galleries (issue 13, docs/gallery.md)
-    # (DATA_DIR above: Milvus Lite keeps the gallery store in DATA_DIR/gallery.db)
-    gallery_uri: str | None = None  # http://milvus:19530: a Milvus server instead of the file
-    gallery_token: str | None = Field(default=None, repr=False)  # Milvus "user:password"
-    gallery_dim: int = 512  # widest embedding stored; narrower ones are zero-padded
+    # (DATA_DIR above: embedded Chroma keeps the gallery store in DATA_DIR/gallery.chroma)
+    gallery_uri: str | None = None  # http://chroma:8000: a Chroma server instead of the folder
+    gallery_token: str | None = Field(default=None, repr=False)  # Chroma server auth token
+    gallery_dim: int = 512  # widest embedding a gallery accepts
     gallery_thresholds: dict[str, float] = Field(
         default_factory=lambda: {"dlib": 0.91, "insightface": 0.45}
     )  # per embedding model id or engine, JSON
-    gallery_search_ef: int = 64  # HNSW ef at query time (recall vs speed, docs/gallery.md)
+    gallery_search_ef: int = 256  # HNSW ef_search, set when a gallery is created (docs/gallery.md)
     gallery_hnsw_m: int = 16
     gallery_max_metadata_bytes: int = 2048
     gallery_max_batch: int = 1000  # embeddings per /gallery/enroll_batch

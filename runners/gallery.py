@@ -1,8 +1,8 @@
 """GalleryStore: the one process that owns the gallery store (docs/gallery.md).
 
-Milvus Lite allows one process per data folder, so the store lives in this one-worker service
+An embedded Chroma folder belongs to one process, so the store lives in this one-worker service
 and the API service reaches it through ``bentoml.depends``; with ``GALLERY_URI`` set, the same
-client talks to a Milvus server instead. One API, ``execute``, runs a named operation of
+client talks to a Chroma server instead. One API, ``execute``, runs a named operation of
 ``facereid.gallery.operations`` and answers ``{"result": ...}`` or ``{"error": ...}``: the
 store's errors (unknown gallery, model mismatch) must reach the caller with their codes, and a
 raised exception would cross the process boundary as a bare 500.
@@ -38,28 +38,12 @@ OPERATIONS = frozenset(
 )
 
 
-class _SkipTimestampProbe(logging.Filter):
-    """pymilvus asks every new connection's server for AllocTimestamp, which Milvus Lite's gRPC
-    server does not implement; grpc logs that as an ERROR with a traceback although pymilvus
-    falls back by itself. Drop exactly that record so real errors stay visible."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, NotImplementedError) and "AllocTimestamp" in _trace(record))
-
-
-def _trace(record: logging.LogRecord) -> str:
-    import traceback
-
-    return "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else ""
-
-
 def store_uri(data_dir: str, gallery_uri: str | None) -> str:
     if gallery_uri:
         return gallery_uri
     folder = Path(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    return str(folder.resolve() / "gallery.db")  # Milvus Lite: a folder named *.db
+    return str(folder.resolve() / "gallery.chroma")  # an embedded Chroma folder
 
 
 @bentoml.service(name="GalleryStore", workers=1, traffic={"timeout": 120})
@@ -68,13 +52,13 @@ class GalleryStoreService:
         from facereid.gallery.operations import GalleryOperations
         from facereid.gallery.store import GalleryStore
 
-        logging.getLogger("grpc._server").addFilter(_SkipTimestampProbe())
         settings = get_settings()
         uri = store_uri(settings.data_dir, settings.gallery_uri)
         store = GalleryStore(
             uri,
             dim=settings.gallery_dim,
             hnsw_m=settings.gallery_hnsw_m,
+            search_ef=settings.gallery_search_ef,
             token=settings.gallery_token,
         )
         self.operations = GalleryOperations(

@@ -5,6 +5,13 @@
 # trackers (ByteTrack for video) asks for opencv-python too; same treatment.
 set -eu
 uv pip install --no-deps "insightface==2.1" "trackers==2.6.1"
+# chromadb (the gallery store) asks for onnxruntime, so a GPU image's lock holds both
+# onnxruntime and onnxruntime-gpu, one module: keep the GPU build, reinstalled over it.
+gpu_ort=$(python -c 'from importlib import metadata as m; print(m.version("onnxruntime-gpu"))' 2>/dev/null || true)
+if [ -n "$gpu_ort" ] && python -c 'from importlib import metadata as m; m.version("onnxruntime")' 2>/dev/null; then
+    uv pip uninstall onnxruntime
+    uv pip install --reinstall --no-deps "onnxruntime-gpu==$gpu_ort"
+fi
 python - <<'PY'
 from importlib import metadata
 for family in (("opencv-python", "opencv-python-headless", "opencv-contrib-python",

@@ -43,7 +43,7 @@ class GalleryOperations:
         self,
         store: GalleryStore,
         thresholds: Mapping[str, float],
-        search_ef: int = 64,
+        search_ef: int = 256,
         max_cluster_faces: int = 50_000,
     ) -> None:
         self.store = store

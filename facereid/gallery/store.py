@@ -1,14 +1,18 @@
-"""The gallery store over Milvus (Milvus Lite in a local folder, or a Milvus server by URI).
+"""The gallery store over Chroma (an embedded folder under DATA_DIR, or a Chroma server by URI).
 
-One ``faces`` collection holds every tenant's galleries: ``gkey`` ("tenant/gallery") is the
-partition key, so a search touches one gallery's partition only. Vectors are L2-normalised
-and zero-padded to ``dim`` (the widest model we serve): padding keeps the norm and every cosine
-between two padded vectors unchanged, so 128-d dlib and 512-d ArcFace galleries share the
-collection. A small ``galleries`` collection records each gallery's embedding model (Milvus
-needs a vector field in every collection, hence its 2-d placeholder vector).
+Each gallery is one Chroma collection, named by a digest of "tenant/gallery" and carrying the
+tenant, the gallery name and the embedding model it is bound to in its metadata. A search
+therefore walks one gallery's own HNSW graph with no filter at all: Chroma's metadata filters
+run through SQLite and cost ~90 ms per search at 20k rows (docs/gallery.md), while an
+unfiltered search of a collection is a native HNSW query. Tenants never share a collection, so
+an id or a search can never reach another tenant's faces.
 
-Only the store service (runners/gallery.py) constructs this class: Milvus Lite allows one
-process per data folder.
+Per face, Chroma keeps the vector (cosine space) and flat metadata: ``subject`` ("" for
+unnamed), ``source`` (image digest or ``image_id``), ``created_at`` and ``metadata`` (the
+caller's JSON object, serialised: Chroma metadata values are scalars).
+
+Only the store service (runners/gallery.py) constructs this class: an embedded Chroma folder
+belongs to one process.
 """
 
 from __future__ import annotations
@@ -23,34 +27,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pymilvus import MilvusClient
+from chromadb.api.collection_configuration import CreateHNSWConfiguration
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Metadata
+from chromadb.errors import ChromaError, NotFoundError
 
 from facereid.errors import EmbeddingModelMismatchError
+from facereid.gallery.chroma import (
+    collection_name,
+    connect,
+    gallery_of,
+    json_object,
+    rows_of,
+)
 from facereid.gallery.errors import GalleryNotFoundError, InvalidGalleryRequestError
-from facereid.gallery.schema import FACES, GALLERIES, ensure_collections
 
 logger = logging.getLogger(__name__)
 
-_SCAN_BATCH = 16_384  # rows per query page when scanning a gallery
-
-
-# pymilvus pings every 10 s even when idle; a Milvus Lite server (a plain grpc server, which
-# allows one ping per 5 min without calls) answers GOAWAY "too many pings" and the next call
-# fails. Pinging only during calls, and no more often than that, suits every Milvus server.
-_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
-
-
-def connect(uri: str, token: str | None = None) -> MilvusClient:
-    return MilvusClient(uri, token=token or "", grpc_options=_GRPC_OPTIONS)
-
-
-def gallery_key(tenant: str, gallery: str) -> str:
-    return f"{tenant}/{gallery}"
-
-
-def literal(text: str) -> str:
-    """A Milvus filter string literal (Milvus Lite has no filter templates)."""
-    return json.dumps(text, ensure_ascii=False)
+_PAGE = 5_000  # rows per get() page when scanning a gallery (under Chroma's batch limit)
 
 
 class GalleryStore:
@@ -60,106 +54,85 @@ class GalleryStore:
         dim: int = 512,
         hnsw_m: int = 16,
         ef_construction: int = 200,
+        search_ef: int = 256,
         token: str | None = None,
-        flush_idle_s: float = 1.0,
     ) -> None:
         self.client = connect(uri, token)
         self.dim = dim
+        self._hnsw: CreateHNSWConfiguration = {
+            "space": "cosine",
+            "max_neighbors": hnsw_m,
+            "ef_construction": ef_construction,
+            "ef_search": search_ef,
+        }
         self._lock = threading.Lock()  # binds a new gallery's model atomically
-        ensure_collections(self.client, dim, hnsw_m, ef_construction)
-        self._unflushed = threading.Event()
-        self._last_write = 0.0
-        self._closed = threading.Event()
-        self.flush_idle_s = flush_idle_s
-        if flush_idle_s > 0:
-            threading.Thread(
-                target=self._flush_when_idle, name="gallery-flush", daemon=True
-            ).start()
-
-    def _flush_when_idle(self) -> None:
-        """Seal fresh rows into indexed segments once writes pause.
-
-        Milvus Lite searches rows still in its memtable by brute force in Python (about 1 s
-        for 5,000 rows here) and only sealed segments through the HNSW index; the WAL already
-        makes the rows durable, so flushing is only about search speed.
-        """
-        while not self._closed.is_set():
-            self._unflushed.wait(timeout=1.0)
-            if self._closed.is_set():
-                return
-            if not self._unflushed.is_set():
-                continue
-            if time.monotonic() - self._last_write < self.flush_idle_s:
-                time.sleep(self.flush_idle_s / 2)
-                continue
-            self._unflushed.clear()
-            try:
-                self.client.flush(FACES)
-            except Exception:  # the next write retries; searches stay correct meanwhile
-                logger.exception("gallery flush failed")
-                self._unflushed.set()
-
-    def _wrote(self) -> None:
-        self._last_write = time.monotonic()
-        self._unflushed.set()
 
     def close(self) -> None:
-        self._closed.set()
-        self._unflushed.set()
-        self.client.close()
+        """Nothing to release: Chroma commits each write before it returns."""
 
     # -- galleries ------------------------------------------------------------------------
 
-    def gallery_info(self, tenant: str, gallery: str) -> dict[str, Any]:
-        rows = self.client.get(GALLERIES, ids=[gallery_key(tenant, gallery)])
-        if not rows:
-            raise GalleryNotFoundError(f"no gallery named {gallery!r}")
-        return dict(rows[0])
+    def _collection(self, tenant: str, gallery: str) -> Collection:
+        try:
+            return self.client.get_collection(
+                collection_name(tenant, gallery),
+                embedding_function=None,  # vectors come in ready: no text embedder
+            )
+        except NotFoundError:
+            raise GalleryNotFoundError(f"no gallery named {gallery!r}") from None
 
-    def _bind(self, tenant: str, gallery: str, model: str, dim: int) -> None:
+    def gallery_info(self, tenant: str, gallery: str) -> dict[str, Any]:
+        return gallery_of(self._collection(tenant, gallery))
+
+    def _bind(self, tenant: str, gallery: str, model: str, dim: int) -> Collection:
         """The first face binds a gallery to its embedding model; others must match."""
         with self._lock:
             try:
-                info = self.gallery_info(tenant, gallery)
+                collection = self._collection(tenant, gallery)
             except GalleryNotFoundError:
-                row = {
-                    "gkey": gallery_key(tenant, gallery),
+                metadata = {
                     "tenant": tenant,
                     "gallery": gallery,
                     "embedding_model": model,
                     "dim": dim,
                     "created_at": _now_ms(),
-                    "placeholder": [0.0, 0.0],
                 }
-                self.client.insert(GALLERIES, [row])
-                return
-        check_model(info, model, dim)
+                try:
+                    return self.client.create_collection(
+                        collection_name(tenant, gallery),
+                        configuration={"hnsw": self._hnsw},
+                        metadata=metadata,
+                        embedding_function=None,
+                    )
+                except ChromaError:  # another store process created it first
+                    collection = self._collection(tenant, gallery)
+        check_model(gallery_of(collection), model, dim)
+        return collection
 
     def list_galleries(self, tenant: str) -> list[dict[str, Any]]:
-        rows = self.client.query(
-            GALLERIES,
-            filter=f"tenant == {literal(tenant)}",
-            output_fields=["gallery", "embedding_model", "dim", "created_at"],
-        )
         result = []
-        for row in sorted(rows, key=lambda r: str(r["gallery"])):
-            count = self.count(tenant, row["gallery"])
-            result.append({**_plain(row, ("gallery", "embedding_model", "dim")), "faces": count})
-        return result
+        for collection in self.client.list_collections():
+            meta = collection.metadata or {}
+            if meta.get("tenant") != tenant or "gallery" not in meta:
+                continue
+            info = gallery_of(collection)
+            result.append(
+                {
+                    "gallery": info["gallery"],
+                    "embedding_model": info["embedding_model"],
+                    "dim": info["dim"],
+                    "faces": collection.count(),
+                }
+            )
+        return sorted(result, key=lambda r: str(r["gallery"]))
 
     def drop(self, tenant: str, gallery: str) -> int:
-        self.gallery_info(tenant, gallery)
-        count = self.count(tenant, gallery)
-        self.client.delete(FACES, filter=self._in_gallery(tenant, gallery))
-        self.client.delete(GALLERIES, ids=[gallery_key(tenant, gallery)])
-        self._wrote()
+        count = self._collection(tenant, gallery).count()
+        self.client.delete_collection(collection_name(tenant, gallery))
         return count
 
     def count(self, tenant: str, gallery: str) -> int:
-        rows = self.client.query(
-            FACES, filter=self._in_gallery(tenant, gallery), output_fields=["count(*)"]
-        )
-        return int(rows[0]["count(*)"]) if rows else 0
+        return self._collection(tenant, gallery).count()
 
     # -- faces ----------------------------------------------------------------------------
 
@@ -173,55 +146,56 @@ class GalleryStore:
         metadata: Sequence[dict[str, Any]],
         sources: Sequence[str],
     ) -> list[str]:
-        """Insert normalised rows; returns their new face ids. Written to the WAL when this
+        """Insert rows; returns their new face ids. Committed to Chroma's log when this
         returns, so an acknowledged enrolment survives the process being killed."""
-        self._bind(tenant, gallery, model, int(vectors.shape[1]))
+        self._check_width(vectors)
+        collection = self._bind(tenant, gallery, model, int(vectors.shape[1]))
         ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
         now = _now_ms()
-        padded = self._padded(vectors)
-        key = gallery_key(tenant, gallery)
-        rows = [
+        rows: list[Metadata] = [
             {
-                "face_id": face_id,
-                "gkey": key,
                 "subject": subject or "",
                 "source": source,
                 "created_at": now,
-                "metadata": meta,
-                "vector": vector,
+                "metadata": json.dumps(meta, ensure_ascii=False),
             }
-            for face_id, subject, meta, source, vector in zip(
-                ids, subjects, metadata, sources, list(padded), strict=True
-            )
+            for subject, meta, source in zip(subjects, metadata, sources, strict=True)
         ]
-        self.client.insert(FACES, rows)
-        self._wrote()
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        for start in range(0, len(ids), _PAGE):
+            end = start + _PAGE
+            collection.add(
+                ids=ids[start:end],
+                embeddings=matrix[start:end],
+                metadatas=rows[start:end],
+            )
         return ids
 
     def search(
         self, tenant: str, gallery: str, model: str, queries: np.ndarray, top_k: int, ef: int
     ) -> list[list[dict[str, Any]]]:
-        check_model(self.gallery_info(tenant, gallery), model, int(queries.shape[1]))
-        hits = self.client.search(
-            FACES,
-            data=list(self._padded(queries)),
-            anns_field="vector",
-            filter=self._in_gallery(tenant, gallery),
-            limit=top_k,
-            output_fields=["subject", "metadata"],
-            search_params={"metric_type": "COSINE", "params": {"ef": max(ef, top_k)}},
+        """Cosine top-k per query. ``ef`` is fixed per collection when it is created
+        (Chroma's ``ef_search``); hnswlib searches with max(ef, top_k)."""
+        collection = self._collection(tenant, gallery)
+        check_model(gallery_of(collection), model, int(queries.shape[1]))
+        found = collection.query(
+            query_embeddings=np.ascontiguousarray(queries, dtype=np.float32),
+            n_results=top_k,
+            include=["metadatas", "distances"],
         )
+        distances = found["distances"] or []
+        metadatas = found["metadatas"] or []
         return [
             [
                 {
-                    "face_id": hit["face_id"] if "face_id" in hit else hit["id"],
-                    "subject": hit["entity"].get("subject") or None,
-                    "similarity": float(hit["distance"]),
-                    "metadata": hit["entity"].get("metadata") or {},
+                    "face_id": face_id,
+                    "subject": meta.get("subject") or None,
+                    "similarity": 1.0 - float(distance),
+                    "metadata": json_object(meta.get("metadata")),
                 }
-                for hit in per_query
+                for face_id, distance, meta in zip(ids, dists, metas, strict=True)
             ]
-            for per_query in hits
+            for ids, dists, metas in zip(found["ids"], distances, metadatas, strict=True)
         ]
 
     def face_ids(self, tenant: str, gallery: str, subject: str | None = None) -> list[str]:
@@ -236,63 +210,49 @@ class GalleryStore:
     def get_faces(
         self, tenant: str, gallery: str, ids: Sequence[str], fields: Sequence[str]
     ) -> list[dict[str, Any]]:
+        """Rows of these ids in this gallery; ids of other galleries are simply not there."""
         if not ids:
             return []
-        rows = self.client.get(FACES, ids=list(ids), output_fields=["gkey", *fields])
-        key = gallery_key(tenant, gallery)
-        return [dict(r) for r in rows if r["gkey"] == key]  # ids of other galleries: unseen
+        collection = self._collection(tenant, gallery)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), _PAGE):
+            rows += rows_of(collection, fields, ids=list(ids[start : start + _PAGE]))
+        return rows
 
     def scan(
         self, tenant: str, gallery: str, fields: Sequence[str], subject: str | None = None
     ) -> list[dict[str, Any]]:
-        self.gallery_info(tenant, gallery)
-        expr = self._in_gallery(tenant, gallery)
-        if subject is not None:
-            expr += f" and subject == {literal(subject)}"
-        iterator = self.client.query_iterator(
-            FACES, batch_size=_SCAN_BATCH, filter=expr, output_fields=list(fields)
-        )
+        collection = self._collection(tenant, gallery)
+        where = {"subject": subject} if subject is not None else None
         rows: list[dict[str, Any]] = []
-        try:
-            while batch := iterator.next():
-                rows.extend(dict(r) for r in batch)
-        finally:
-            iterator.close()
-        return rows
+        while True:  # paged: one get() of a whole large gallery would exceed Chroma's limits
+            page = rows_of(collection, fields, where=where, limit=_PAGE, offset=len(rows))
+            rows += page
+            if len(page) < _PAGE:
+                return rows
 
     def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> int:
         found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
         if found:
-            self.client.delete(FACES, ids=found)
-            self._wrote()
+            collection = self._collection(tenant, gallery)
+            for start in range(0, len(found), _PAGE):
+                collection.delete(ids=found[start : start + _PAGE])
         return len(found)
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
-        """Milvus updates a row by upserting all of it, so the vectors travel back once."""
-        fields = ["face_id", "subject", "source", "created_at", "metadata", "vector"]
-        changed = 0
-        for start in range(0, len(ids), 1000):
-            rows = self.get_faces(tenant, gallery, ids[start : start + 1000], fields)
-            for row in rows:
-                row["subject"] = subject
-            if rows:
-                self.client.upsert(FACES, rows)
-                self._wrote()
-            changed += len(rows)
-        return changed
+        """Chroma merges the given metadata keys into each row; the vectors stay put."""
+        found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
+        collection = self._collection(tenant, gallery)
+        for start in range(0, len(found), _PAGE):
+            chunk = found[start : start + _PAGE]
+            collection.update(ids=chunk, metadatas=[{"subject": subject}] * len(chunk))
+        return len(found)
 
-    def _padded(self, vectors: np.ndarray) -> np.ndarray:
+    def _check_width(self, vectors: np.ndarray) -> None:
         if vectors.shape[1] > self.dim:
             raise InvalidGalleryRequestError(
                 f"embeddings of {vectors.shape[1]} dimensions; the gallery holds at most {self.dim}"
             )
-        padded = np.zeros((len(vectors), self.dim), dtype=np.float32)
-        padded[:, : vectors.shape[1]] = vectors
-        return padded
-
-    @staticmethod
-    def _in_gallery(tenant: str, gallery: str) -> str:
-        return f"gkey == {literal(gallery_key(tenant, gallery))}"
 
 
 def check_model(info: dict[str, Any], model: str, dim: int) -> None:
@@ -301,10 +261,6 @@ def check_model(info: dict[str, Any], model: str, dim: int) -> None:
             f"gallery {info['gallery']!r} holds {info['embedding_model']} embeddings "
             f"({info['dim']} dimensions); got {model} ({dim} dimensions)"
         )
-
-
-def _plain(row: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    return {k: row[k] for k in keys}
 
 
 def _now_ms() -> int:

@@ -1,5 +1,5 @@
-"""Galleries end to end (issue 13): real photos through the dlib engine, a real Milvus Lite
-store on disk, restarts, kill -9, two tenants, and a Milvus Lite server reached by URI."""
+"""Galleries end to end (issue 13): real photos through the dlib engine, a real embedded Chroma
+store on disk, restarts, kill -9, two tenants, and a Chroma server reached by URI."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import psutil
 import pytest
 
-from facereid.gallery.store import connect
+from facereid.gallery.chroma import collection_name, connect
 from tests.harness import Server, free_port, start_server
 from tests.integration.payloads import b64_file, b64_flat
 
@@ -361,41 +361,42 @@ def test_bad_inputs_get_their_codes(gallery: Gallery) -> None:
 
 
 @pytest.fixture
-def milvus_lite_server(tmp_path: Path) -> Iterator[str]:
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """Chroma's own server (``chroma run``, shipped in the chromadb package) on 127.0.0.1."""
     port = free_port()
-    milvus_lite = Path(sys.executable).with_name("milvus-lite")
+    chroma = Path(sys.executable).with_name("chroma")
     process = subprocess.Popen(
         [
-            str(milvus_lite),
-            "server",
-            "--data-dir",
-            str(tmp_path / "milvus"),
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path / "chroma"),
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
         ],
-        stdout=(tmp_path / "milvus.log").open("wb"),
+        stdout=(tmp_path / "chroma.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            connect(uri).list_collections()
+            connect(uri).heartbeat()
             break
         except Exception:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                pytest.fail((tmp_path / "milvus.log").read_text())
+                pytest.fail((tmp_path / "chroma.log").read_text())
             time.sleep(0.5)
     yield uri
     process.terminate()
     process.wait(timeout=30)
 
 
-def test_gallery_on_a_milvus_server_by_uri(milvus_lite_server: str, tmp_path: Path) -> None:
-    g = Gallery(tmp_path / "remote", {"GALLERY_URI": milvus_lite_server})
+def test_gallery_on_a_chroma_server_by_uri(chroma_server: str, tmp_path: Path) -> None:
+    g = Gallery(tmp_path / "remote", {"GALLERY_URI": chroma_server})
     try:
         rows = unit_rows(3, seed=10)
         ids = g.ok(
@@ -414,7 +415,10 @@ def test_gallery_on_a_milvus_server_by_uri(milvus_lite_server: str, tmp_path: Pa
         assert found["matches"][0]["face_id"] == ids[1]
     finally:
         g.server.stop()
-    # the rows live in the server's folder, not in a local DATA_DIR file
-    assert not (tmp_path / "remote" / "data" / "gallery.db").exists()
-    stored = connect(milvus_lite_server).get("faces", ids=ids, output_fields=["subject"])
-    assert sorted(r["subject"] for r in stored) == ["a", "b", "c"]
+    # the rows live in the server's folder, not in a local DATA_DIR folder
+    assert not (tmp_path / "remote" / "data" / "gallery.chroma").exists()
+    collections = [c for c in connect(chroma_server).list_collections() if c.metadata]
+    (remote,) = [c for c in collections if c.metadata and c.metadata["gallery"] == "r"]
+    assert remote.name == collection_name(str(remote.metadata["tenant"]), "r")
+    stored = remote.get(ids=ids)
+    assert sorted(str(m["subject"]) for m in stored["metadatas"] or []) == ["a", "b", "c"]

@@ -54,7 +54,7 @@ class FakeFaces:
 
 @pytest.fixture
 def gallery(tmp_path: Path) -> Iterator[GalleryComposition]:
-    store = GalleryStore(str(tmp_path / "g.db"), dim=16, flush_idle_s=0)
+    store = GalleryStore(str(tmp_path / "g"), dim=16)
     ops = GalleryOperations(store, {"fake": 0.5})
 
     async def execute(operation: str, arguments: dict[str, Any]) -> dict[str, Any]:

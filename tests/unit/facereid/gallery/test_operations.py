@@ -1,4 +1,4 @@
-"""GalleryOperations over a real Milvus Lite folder (no fakes: the store is the thing tested)."""
+"""GalleryOperations over a real embedded Chroma folder (no fakes: the store is under test)."""
 
 from __future__ import annotations
 
