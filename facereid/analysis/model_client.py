@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
-import anyio
 import numpy as np
 
 from facereid.analysis.analyze import AnalysisCalls, Box, Crop, Emotions, EncodedCalls, RemoteFaces
@@ -22,9 +21,9 @@ from facereid.config import Settings
 from facereid.emotion.clip_health import ClipHealth
 from facereid.errors import FaceReIDError, ModelOverloadedError, ModelTimeoutError
 from facereid.faces.records import FaceRecord
-from facereid.intake.budget import ImageHeader, read_header
+from facereid.intake.budget import ImageHeader
 from facereid.intake.service_decode import EncodedRequest, error_from_wire
-from facereid.intake.shipping import ShippedImage, load_image, plan_images
+from facereid.intake.shipping import ShippedImage, image_header, load_image, plan_images
 from facereid.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -97,17 +96,7 @@ class ModelClient:
 
     async def read_header(self, data: str | ImageHeader) -> ImageHeader:
         """Base64 and header checks off the event loop; no pixel is decoded here."""
-        if isinstance(data, ImageHeader):
-            return data
-        s = self.settings
-        return await anyio.to_thread.run_sync(
-            lambda: read_header(
-                data,
-                max_side=s.max_image_side,
-                max_pixels=s.max_image_pixels,
-                ship_side=s.max_ship_side,
-            )
-        )
+        return await image_header(data, self.settings)
 
     async def analyze_encoded(self, header: ImageHeader, crops: int) -> RemoteFaces:
         """The encoded image to the face service, which decodes it next to the model."""

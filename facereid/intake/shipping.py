@@ -86,23 +86,26 @@ def _gate(settings: Settings) -> PixelGate:
     return gate
 
 
+async def image_header(data: str | ImageHeader, settings: Settings) -> ImageHeader:
+    """Base64 and header checks off the event loop; no pixel is decoded here."""
+    if isinstance(data, ImageHeader):
+        return data
+    return await anyio.to_thread.run_sync(
+        lambda: read_header(
+            data,
+            max_side=settings.max_image_side,
+            max_pixels=settings.max_image_pixels,
+            ship_side=settings.max_ship_side,
+        )
+    )
+
+
 async def load_image(data: str | ImageHeader, settings: Settings) -> ShippedImage:
     """/analyze's intake: header and limits, then a gated decode at the shipping size."""
-    ship_side = settings.max_ship_side
-    if isinstance(data, ImageHeader):
-        header = data
-    else:
-        header = await anyio.to_thread.run_sync(
-            lambda: read_header(
-                data,
-                max_side=settings.max_image_side,
-                max_pixels=settings.max_image_pixels,
-                ship_side=ship_side,
-            )
-        )
+    header = await image_header(data, settings)
     async with _gate(settings).hold(header.decoded_pixels):
         return await anyio.to_thread.run_sync(
-            lambda: decode_for_shipping(header, ship_side=ship_side)
+            lambda: decode_for_shipping(header, ship_side=settings.max_ship_side)
         )
 
 
