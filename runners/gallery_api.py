@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import bentoml
+from starlette.responses import JSONResponse
 
 from facereid.analysis.model_client import ModelClient
 from facereid.config import get_settings
@@ -58,9 +59,11 @@ class GalleryRoutes:
             self._gallery_composition = GalleryComposition(settings, calls)
         request = {k: v for k, v in request.items() if k not in ("self", "ctx")}
         try:
-            return await self._gallery_composition.handle(
+            answer = await self._gallery_composition.handle(
                 route, tenant_of(ctx.request.scope), request
             )
+            # A Response goes out as built; output_spec (schemas) documents it in /docs.json.
+            return JSONResponse(content=answer)
         except FaceReIDError as exc:
             # with a ctx parameter BentoML 1.4.40 answers ctx.response.status_code, not the
             # returned response's status

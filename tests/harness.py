@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import psutil
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +103,18 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
+            # BentoML's workers may run in sessions of their own: note them first, so none
+            # outlives the server (an orphaned worker holds its model's memory and ports).
+            workers = _descendants(self.process.pid)
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+            _, alive = psutil.wait_procs(workers, timeout=10)
+            for worker in alive:
+                worker.kill()
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -117,6 +124,13 @@ class Server:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return []
 
 
 def start_process(argv: Sequence[str], env: dict[str, str], log_path: Path, port: int) -> Server:
@@ -151,7 +165,29 @@ def start_server(
     benchmark's) can use the store's home itself. Each server also gets its own DATA_DIR (the
     gallery store's file allows one process, and uploads must not mix) unless ``env`` names one.
     """
-    port = port or free_port()
+    # BentoML picks its internal (circus/ZMQ) ports as we pick ours: free a moment before they
+    # are bound, so two servers starting together can collide ("Address already in use").
+    # Such a start is retried on fresh ports; any other failure is raised at once.
+    for attempt in range(3):
+        try:
+            return _start_once(
+                target, home, log_path, env, port or free_port(), isolate_home, ready_timeout
+            )
+        except ServerError as exc:
+            if "Address already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(
+    target: str,
+    home: Path,
+    log_path: Path,
+    env: dict[str, str] | None,
+    port: int,
+    isolate_home: bool,
+    ready_timeout: float,
+) -> Server:
     (home / "models").mkdir(parents=True, exist_ok=True)
     server_home = home
     if isolate_home:
