@@ -124,9 +124,7 @@ class JobWorker:
                 outcome = work.result()
                 if outcome.retryable and await self._retry(job):
                     return
-                ended = await anyio.to_thread.run_sync(self._finish, job, progress, outcome)
-                if ended:
-                    discard_upload(Path(job.upload))
+                await anyio.to_thread.run_sync(self._finish, job, progress, outcome)
         except asyncio.CancelledError:
             work.cancel()  # shutting down: the job's own task must not run on orphaned
             raise
@@ -175,6 +173,11 @@ class JobWorker:
         self.store.heartbeat(
             job.job_id, self.worker_id, self.lease_s, progress.frames_done, progress.frames_total
         )
-        return self.store.finish(
+        ended = self.store.finish(
             job.job_id, self.worker_id, outcome.status, self.ttl_s, outcome.error, outcome.result
         )
+        if ended:
+            # Here, in the same thread as the write: a stop() that cancels the awaiting task
+            # once the end is recorded must not leave the upload behind.
+            discard_upload(Path(job.upload))
+        return ended

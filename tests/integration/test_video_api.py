@@ -75,7 +75,15 @@ def test_video_job_end_to_end(dlib_server: Server, scenario_mp4: bytes, t1_path:
     body = result.json()
     assert body["num_identities"] == 7
     assert body["embedding_model"].startswith("dlib/")
-    returning = [i for i in body["identities"] if len(i["segments"]) == 2]
+    # Back after leaving (tests/unit/facereid/video/test_identities.py): a face missed in one
+    # sampled frame of the first window may split it, so count first/last segments.
+    returning = [
+        i
+        for i in body["identities"]
+        if len(i["segments"]) >= 2
+        and i["segments"][0]["start_s"] < 0.3
+        and i["segments"][-1]["start_s"] > 5.0
+    ]
     assert len(returning) == 3
     assert all(i["emotions"] is None for i in body["identities"])  # no CLIP on this server
     first = np.asarray(body["identities"][0]["embedding"])

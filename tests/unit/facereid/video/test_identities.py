@@ -80,13 +80,25 @@ def test_seven_people(result: dict[str, Any]) -> None:
 
 
 def test_faces_that_leave_and_come_back_keep_their_identity(result: dict[str, Any]) -> None:
-    returning = [i for i in result["identities"] if len(i["segments"]) == 2]
+    # Seen in the first window (0-1.5 s) and again at 5.5-6.5 s. A face HOG misses in one
+    # sampled frame of the first window splits it into two segments (seen in CI runs, with
+    # the same 7 people): the identity still came back, which is what this test is about.
+    returning = [i for i in result["identities"] if came_back(spans(i))]
     assert len(returning) == 3  # C, F and E of t1's left half
     for identity in returning:
-        (a0, a1), (b0, b1) = spans(identity)
-        assert a0 == pytest.approx(0.0, abs=STEP) and a1 == pytest.approx(1.5, abs=STEP)
-        assert b0 == pytest.approx(5.5, abs=STEP) and b1 == pytest.approx(6.5, abs=STEP)
         assert len(identity["tracks"]) >= 2  # separate tracks merged by embedding
+
+
+def came_back(segments: list[tuple[float, float]]) -> bool:
+    """First seen at 0 s within the first window, back at 5.5-6.5 s, nothing in between."""
+    (a0, _), (b0, b1) = segments[0], segments[-1]
+    return (
+        len(segments) >= 2
+        and a0 == pytest.approx(0.0, abs=STEP)
+        and all(end <= 1.5 + STEP for _, end in segments[:-1])
+        and b0 == pytest.approx(5.5, abs=STEP)
+        and b1 == pytest.approx(6.5, abs=STEP)
+    )
 
 
 def test_the_cut_to_another_photo_is_one_new_person(result: dict[str, Any]) -> None:
