@@ -111,19 +111,12 @@ async def analyze_image(
     model = await calls.face_model()
     with metrics.stage_timer("detect_embed"):
         faces = await calls.detect_embed(image)
-    metrics.observe_faces(len(faces))
-    if not faces:
-        raise NoFaceError("no face found in the image")
-    wanted = faces if options.return_all_faces else faces[:1]
-    emotions: list[Emotions] = [None] * len(wanted)
-    if options.include_emotions:
-        with metrics.stage_timer("emotions"):
-            emotions = await calls.emotions(
-                image, [face.bbox for face in wanted], options.emotion_labels
-            )
-    return _answer(
-        [shipped.to_original(face) for face in wanted], len(faces), emotions, model, options
-    )
+
+    async def score(wanted: list[FaceRecord]) -> list[Emotions]:
+        boxes = [face.bbox for face in wanted]  # in the shipped image's pixels
+        return await calls.emotions(image, boxes, options.emotion_labels)
+
+    return await _answer(faces, model, options, score, shipped.to_original)
 
 
 async def _analyze_encoded(
@@ -151,7 +144,27 @@ async def _analyze_encoded(
         wanted_crops = ALL_FACES if options.return_all_faces else 1
     with metrics.stage_timer("detect_embed"):
         remote = await encoded.analyze_encoded(header, wanted_crops)
-    faces = remote.faces
+
+    async def score(wanted: list[FaceRecord]) -> list[Emotions]:
+        return await encoded.score_crops(remote.crops[: len(wanted)], options.emotion_labels)
+
+    result = await _answer(remote.faces, model, options, score)
+    if cache is not None and key is not None and cacheable(result, options):
+        await cache.set(key, result)
+    return result
+
+
+async def _answer(
+    faces: list[FaceRecord],
+    model: dict[str, Any],
+    options: AnalyzeOptions,
+    score: Callable[[list[FaceRecord]], Awaitable[list[Emotions]]],
+    to_original: Callable[[FaceRecord], FaceRecord] = lambda face: face,
+) -> dict[str, Any]:
+    """Both paths' answer from the faces the service found (largest first): ``NoFaceError``
+    on none, emotions (``score``) for the primary face or all of them, then the primary face
+    at the top level, ``num_faces``, and ``faces`` when all were asked for, in original
+    pixels (``to_original``)."""
     metrics.observe_faces(len(faces))
     if not faces:
         raise NoFaceError("no face found in the image")
@@ -159,31 +172,14 @@ async def _analyze_encoded(
     emotions: list[Emotions] = [None] * len(wanted)
     if options.include_emotions:
         with metrics.stage_timer("emotions"):
-            emotions = await encoded.score_crops(
-                remote.crops[: len(wanted)], options.emotion_labels
-            )
-    result = _answer(wanted, len(faces), emotions, model, options)
-    if cache is not None and key is not None and cacheable(result, options):
-        await cache.set(key, result)
-    return result
-
-
-def _answer(
-    wanted: list[FaceRecord],
-    num_faces: int,
-    emotions: list[Emotions],
-    model: dict[str, Any],
-    options: AnalyzeOptions,
-) -> dict[str, Any]:
-    """The primary face at the top level, ``num_faces``, and ``faces`` when all were asked
-    for; ``wanted`` is in original pixels."""
+            emotions = await score(wanted)
     timestamp = utc_timestamp()
     payloads = [
-        face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+        face_payload(to_original(face), emotions=emo, model=model, timestamp=timestamp)
         for face, emo in zip(wanted, emotions, strict=True)
     ]
     result = dict(payloads[0])
-    result["num_faces"] = num_faces
+    result["num_faces"] = len(faces)
     if options.return_all_faces:
         result["faces"] = payloads
     return result
