@@ -4,10 +4,12 @@ the compose files validate against the compose-spec schema that check-jsonschema
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -58,6 +60,7 @@ def test_overlay_validates_against_kubernetes_schemas(overlay: str) -> None:
         ["Namespace", "ConfigMap", "Secret", "Service", "Service", "Deployment", "Deployment"]
         + ["HorizontalPodAutoscaler"] * 2
         + ["StatefulSet", "Service", "PersistentVolumeClaim"]  # the shared job store
+        + ["StatefulSet", "Service", "NetworkPolicy"]  # the shared gallery store (Chroma)
     )
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -128,6 +131,63 @@ def test_replicas_share_the_job_store_and_data_dir(overlay: str) -> None:
     assert mounts["data"] == settings["DATA_DIR"]
 
 
+def served_port(service: dict[str, Any], workload: dict[str, Any], port: int) -> int:
+    """The container port behind ``port`` of ``service``, which must select ``workload``'s pods."""
+    pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    target = next(p for p in service["spec"]["ports"] if p["port"] == port)["targetPort"]
+    ports = container(workload)["ports"]
+    if isinstance(target, str):
+        return int(next(p for p in ports if p["name"] == target)["containerPort"])
+    assert target in {p["containerPort"] for p in ports}
+    return int(target)
+
+
+def probe_port(probe: dict[str, Any], workload: dict[str, Any]) -> int:
+    port = probe["httpGet"]["port"]
+    if isinstance(port, str):
+        port = next(p for p in container(workload)["ports"] if p["name"] == port)["containerPort"]
+    return int(port)
+
+
+CHROMA_IMAGE = re.compile(r"chromadb/chroma:1\.\d+\.\d+")  # a pinned 1.x, like the client
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_replicas_share_the_gallery_store(overlay: str) -> None:
+    """GALLERY_URI names the rendered Chroma Service and port, which reaches the StatefulSet's
+    server; its data sits on a claim per pod, its probes ask the heartbeat on the served port,
+    and only the face pods may connect (docs/gallery.md, docs/security.md)."""
+    docs = render(overlay)
+    settings = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    uri = urlsplit(settings["GALLERY_URI"])
+    assert uri.scheme == "http"
+    chroma = by_kind(docs, "StatefulSet")[uri.hostname or ""]  # KeyError: no such server
+    service = by_kind(docs, "Service")[uri.hostname or ""]
+    assert service["spec"].get("type", "ClusterIP") == "ClusterIP"  # no auth: never exposed
+    assert uri.port is not None
+    assert served_port(service, chroma, uri.port) == 8000  # the image's port
+    server = container(chroma)
+    assert CHROMA_IMAGE.fullmatch(server["image"]), server["image"]
+    (claim,) = chroma["spec"]["volumeClaimTemplates"]  # a volume of its own, kept across restarts
+    mounts = {m["name"]: m["mountPath"] for m in server["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == "/data"  # the image's persist_path
+    for kind in ("livenessProbe", "readinessProbe"):
+        assert server[kind]["httpGet"]["path"] == "/api/v2/heartbeat", kind
+        assert probe_port(server[kind], chroma) == 8000, kind
+    assert server["resources"]["requests"]["memory"]
+    assert chroma["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    # Only the face pods reach it.
+    policy = by_kind(docs, "NetworkPolicy")[uri.hostname or ""]
+    chroma_labels = chroma["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= chroma_labels.items()
+    face_labels = by_kind(docs, "Deployment")["facereid"]["spec"]["template"]["metadata"]["labels"]
+    (rule,) = policy["spec"]["ingress"]
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= face_labels.items()
+    assert [p["port"] for p in rule["ports"]] == [8000]
+
+
 class _ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here
     """Compose's merge tags (!reset, !override) carry ordinary values."""
 
@@ -174,3 +234,24 @@ def test_compose_wires_clip_and_gpus() -> None:
     broken = {**compose, "services": {"facereid": {**face, "healthcheck": {"test": 5}}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, compose_schema())
+
+
+def test_compose_shares_the_gallery_store() -> None:
+    """The face service's default GALLERY_URI is the gallery-store service on its exposed port;
+    the face service waits for its health check, and the galleries sit on a named volume."""
+    compose = yaml.safe_load((REPO_ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    face = services["facereid"]
+    default = re.fullmatch(r"\$\{GALLERY_URI:-(.+)\}", face["environment"]["GALLERY_URI"])
+    assert default, face["environment"]["GALLERY_URI"]
+    uri = urlsplit(default.group(1))
+    store = services[uri.hostname or ""]  # KeyError: no such service
+    assert str(uri.port) in store["expose"]
+    assert "ports" not in store  # no auth: never published on the host
+    assert face["depends_on"][uri.hostname]["condition"] == "service_healthy"
+    assert CHROMA_IMAGE.fullmatch(store["image"]), store["image"]
+    volume, path = next(v.split(":")[:2] for v in store["volumes"])
+    assert volume in compose["volumes"] and path == "/data"  # a named volume at persist_path
+    probe = " ".join(store["healthcheck"]["test"])
+    assert f"/dev/tcp/127.0.0.1/{uri.port}" in probe and "/api/v2/heartbeat" in probe
+    assert "curl" not in probe and "wget" not in probe  # the image has neither
