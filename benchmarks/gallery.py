@@ -28,9 +28,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from benchmarks.common import markdown_table as md
 from facereid.gallery.chroma import collection_name
 from facereid.gallery.clustering import cluster_faces
 from facereid.gallery.operations import GalleryOperations
@@ -79,11 +81,14 @@ def wait_for_index(store: GalleryStore, deadline: float) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def measure_gallery() -> dict[str, Any]:
+    """The whole run; the numbers as a dict (``make bench``'s gallery part stores them)."""
     n = int(os.environ.get("BENCH_GALLERY_ROWS", "100000"))
     queries = int(os.environ.get("BENCH_GALLERY_QUERIES", "200"))
     kind = os.environ.get("BENCH_GALLERY_DATA", "people")
     ef = int(os.environ.get("BENCH_GALLERY_EF", "256"))
+    ef_construction = int(os.environ.get("BENCH_GALLERY_EF_CONSTRUCTION", "200"))
+    hnsw_m = int(os.environ.get("BENCH_GALLERY_M", "16"))
     cluster_n = int(os.environ.get("BENCH_GALLERY_CLUSTER_ROWS", "10000"))
     deadline = time.monotonic() + float(os.environ.get("BENCH_GALLERY_DEADLINE_S", "1500"))
     rng = np.random.default_rng(0)
@@ -91,12 +96,15 @@ def main() -> None:
     # queries: other photos of enrolled people (a stored row plus fresh noise)
     picks = rng.integers(0, n, size=queries)
     probes = unit(rows[picks] + rng.normal(scale=0.03, size=(queries, DIM)).astype(np.float32))
+    rss_before_mb = _rss_mb()
 
     with tempfile.TemporaryDirectory() as folder:
         # BENCH_GALLERY_URI: a Chroma server to measure instead (the run's galleries are
         # tenant "bench"; drop them first if a previous run left them)
         uri = os.environ.get("BENCH_GALLERY_URI") or str(Path(folder) / "gallery.chroma")
-        store = GalleryStore(uri, dim=DIM, search_ef=ef)
+        store = GalleryStore(
+            uri, dim=DIM, hnsw_m=hnsw_m, ef_construction=ef_construction, search_ef=ef
+        )
         ops = GalleryOperations(store, {"bench": 0.3}, search_ef=ef)
         start = time.perf_counter()
         enrolled = 0
@@ -117,15 +125,18 @@ def main() -> None:
                 [""] * len(chunk),
             )["face_ids"]
             enrolled += len(chunk)
+            if enrolled % 100_000 == 0:
+                log(f"  {enrolled} rows, {enrolled / (time.perf_counter() - start):,.0f}/s")
         enrol_s = time.perf_counter() - start
         rows = rows[:enrolled]
-        log(f"enrolled {enrolled} in {enrol_s:.1f}s")
         index_wait_s = wait_for_index(store, deadline)
         log(f"enrolled {enrolled} in {enrol_s:.1f}s, index ready {index_wait_s:.1f}s later")
+        store_rss_mb = _rss_mb() - rss_before_mb
+        disk_mb = _folder_mb(Path(folder))
 
         # ef_search is fixed when Chroma creates the collection: one ef per run (changing it
         # in place with collection.modify did not change recall in the same process)
-        measured = [(ef, *measure(store, rows, probes, face_ids, ef, deadline))]
+        p50_ann, p50_exact, recall, queried = measure(store, rows, probes, face_ids, ef, deadline)
         # the whole /gallery/cluster operation on unnamed faces, in a gallery of its own
         people = make_rows(cluster_n, "people", rng, per_person=5)
         for first in range(0, cluster_n, BATCH):
@@ -148,26 +159,113 @@ def main() -> None:
     t0 = time.perf_counter()
     clusters = cluster_faces(people, [""] * cluster_n, threshold=0.5, min_faces=3)
     cluster_s = time.perf_counter() - t0
-    pure = sum(len({m // 5 for m in c.members}) == 1 for c in clusters)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        "| data | rows x dim | enrol rows/s | index wait s | ef | search p50 ms "
-        "| exact numpy p50 ms | ratio | recall@10 | peak RSS MB |"
+    return {
+        "data": kind,
+        "rows": enrolled,
+        "dim": DIM,
+        "hnsw_m": hnsw_m,
+        "ef_construction": ef_construction,
+        "ef": ef,
+        "enrol_rows_per_s": enrolled / enrol_s,
+        "index_wait_s": index_wait_s,
+        "search_p50_ms": p50_ann,
+        "exact_p50_ms": p50_exact,
+        "recall_at_10": recall,
+        "queries": queried,
+        "store_rss_growth_mb": store_rss_mb,
+        "disk_mb": disk_mb if "BENCH_GALLERY_URI" not in os.environ else None,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cluster_faces": cluster_n,
+        "dbscan_s": cluster_s,
+        "clusters": len(clusters),
+        "pure_clusters": sum(len({m // 5 for m in c.members}) == 1 for c in clusters),
+        "cluster_operation_s": cluster_op_s,
+        "cluster_operation_clusters": len(result["clusters"]),
+        "unclustered": result["unclustered"],
+    }
+
+
+def table(r: dict[str, Any]) -> str:
+    headers = (
+        "data",
+        "rows x dim",
+        "M / ef_construction / ef",
+        "enrol rows/s",
+        "search p50 ms",
+        "exact numpy p50 ms",
+        "ratio",
+        "recall@10",
+        "store RSS growth MB",
+        "on disk MB",
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for ef, p50_ann, p50_exact, recall, _ in measured:
-        print(
-            f"| {kind} | {enrolled} x {DIM} | {enrolled / enrol_s:,.0f} | {index_wait_s:.1f} "
-            f"| {ef} | {p50_ann:.1f} | {p50_exact:.1f} | {p50_ann / p50_exact:.2f} "
-            f"| {recall:.3f} | {rss_mb:,.0f} |"
-        )
-    print(
-        f"\nclustering {cluster_n} unnamed faces ({cluster_n // 5:,} people x 5): "
-        f"DBSCAN {cluster_s:.1f}s, "
-        f"{len(clusters)} clusters, {pure} pure; /gallery/cluster operation (scan + cluster) "
-        f"{cluster_op_s:.1f}s, {len(result['clusters'])} clusters, "
-        f"{result['unclustered']} unclustered; queries {measured[0][4]}"
+    row = (
+        r["data"],
+        f"{r['rows']:,} x {r['dim']}",
+        f"{r['hnsw_m']} / {r['ef_construction']} / {r['ef']}",
+        round(r["enrol_rows_per_s"]),
+        r["search_p50_ms"],
+        r["exact_p50_ms"],
+        r["search_p50_ms"] / r["exact_p50_ms"],
+        r["recall_at_10"],
+        round(r["store_rss_growth_mb"]),
+        "-" if r["disk_mb"] is None else round(r["disk_mb"]),
     )
+    clustering = (
+        f"Clustering {r['cluster_faces']:,} unnamed faces ({r['cluster_faces'] // 5:,} people x 5):"
+        f" DBSCAN {r['dbscan_s']:.1f} s, {r['clusters']} clusters, {r['pure_clusters']} pure;"
+        f" the /gallery/cluster operation (scan + cluster) {r['cluster_operation_s']:.1f} s,"
+        f" {r['unclustered']} faces unclustered."
+    )
+    return md(headers, [row]) + "\n\n" + clustering
+
+
+def ratios(r: dict[str, Any]) -> list[tuple[str, str, float, str]]:
+    """Issue 13's goals; the 1M goal (search <= 0.5x numpy) applies from 1M rows."""
+    ratio = r["search_p50_ms"] / r["exact_p50_ms"]
+    big = r["rows"] >= 1_000_000
+    goal = 0.5 if big else 1.5
+    rows = f"{r['rows']:,}"
+    return [
+        (f"gallery search p50 / exact numpy, {rows} rows", f"<= {goal}", ratio, _ok(ratio <= goal)),
+        (
+            f"gallery recall@10, {rows} rows",
+            ">= 0.98",
+            r["recall_at_10"],
+            _ok(r["recall_at_10"] >= 0.98),
+        ),
+        (
+            f"gallery enrolment rows/s, batches of {BATCH}",
+            ">= 2000",
+            r["enrol_rows_per_s"],
+            _ok(r["enrol_rows_per_s"] >= 2000),
+        ),
+        (
+            f"/gallery/cluster of {r['cluster_faces']:,} unnamed faces, s",
+            "< 30",
+            r["cluster_operation_s"],
+            _ok(r["cluster_operation_s"] < 30),
+        ),
+    ]
+
+
+def _ok(passed: bool) -> str:
+    return "met" if passed else "NOT met"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def main() -> None:
+    r = measure_gallery()
+    print(table(r))
+    print()
+    print(md(("ratio", "goal", "value", ""), ratios(r)))
 
 
 def measure(

@@ -6,7 +6,8 @@ Knobs (environment): BENCH_PROFILE (realistic|tiny), BENCH_HOME (store; default
 reports/bentoml_home_<profile>), BENCH_CONCURRENCY (1,8,32), BENCH_SERVICE_SECONDS (25 per
 level), BENCH_LIMIT_SECONDS (5 per configuration), BENCH_FM_ROWS (1000,10000,100000),
 BENCH_IMAGE (single_1024_1face), BENCH_PARTS (limit,service,baseline,find_matches,overhead,
-cache). The overhead part (tiny models, its own store BENCH_TINY_HOME) and the cache part are
+cache,gallery). The gallery part is benchmarks/gallery.py (100k rows; its BENCH_GALLERY_*
+knobs apply). The overhead part (tiny models, its own store BENCH_TINY_HOME) and the cache part are
 described in benchmarks/overhead.py: BENCH_PARTS=overhead runs it alone (~3 min on 2 cores).
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import overhead
+from benchmarks import gallery, overhead
 from benchmarks.common import (
     BENCH_IMAGE,
     REPO_ROOT,
@@ -34,9 +35,9 @@ from benchmarks.common import markdown_table as md
 
 PROFILE = os.environ.get("BENCH_PROFILE", "realistic")
 HOME = Path(os.environ.get("BENCH_HOME", REPORTS / f"bentoml_home_{PROFILE}")).resolve()
-PARTS = os.environ.get("BENCH_PARTS", "limit,service,baseline,find_matches,overhead,cache").split(
-    ","
-)
+PARTS = os.environ.get(
+    "BENCH_PARTS", "limit,service,baseline,find_matches,overhead,cache,gallery"
+).split(",")
 
 
 def log(message: str) -> None:
@@ -65,6 +66,17 @@ def run_limit() -> dict[str, Any]:
     code = (
         "import json, sys; from benchmarks import limit; "
         f"json.dump(limit.measure(), open({str(out)!r}, 'w'))"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+    return dict(json.loads(out.read_text()))
+
+
+def run_gallery() -> dict[str, Any]:
+    """In its own process too: 100k rows of numpy and Chroma's index stay out of this one."""
+    out = REPORTS / "bench_gallery.json"
+    code = (
+        "import json; from benchmarks import gallery; "
+        f"json.dump(gallery.measure_gallery(), open({str(out)!r}, 'w'))"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
     return dict(json.loads(out.read_text()))
@@ -237,11 +249,23 @@ def report(result: dict[str, Any]) -> str:
     if "find_matches" in result:
         parts += ["", "## /find_matches", "", find_matches.table(result["find_matches"])]
     parts += overhead.tables(result)
+    gallery_ratios = []
+    if "gallery" in result:
+        parts += [
+            "",
+            "## Gallery store (Chroma) vs exact numpy",
+            "",
+            gallery.table(result["gallery"]),
+        ]
+        gallery_ratios = gallery.ratios(result["gallery"])
     parts += [
         "",
         "## Ratios against the goals",
         "",
-        md(("ratio", "goal", "value", ""), ratios(result) + overhead.ratios(result)),
+        md(
+            ("ratio", "goal", "value", ""),
+            ratios(result) + overhead.ratios(result) + gallery_ratios,
+        ),
     ]
     for name, why in result.get("failed", {}).items():
         parts += ["", f"**{name} failed**: {why}"]
@@ -254,7 +278,7 @@ def main() -> int:
     os.environ.setdefault("FACE_ENGINE", "insightface")
     os.environ.setdefault("PYTHONPATH", str(REPO_ROOT))
     started = time.monotonic()
-    if PARTS != ["overhead"]:  # the overhead part has its own (tiny) store
+    if set(PARTS) - {"overhead", "gallery"}:  # those two need no realistic models
         log(f"models ({PROFILE}) in {HOME}")
         ensure_models()
     result: dict[str, Any] = {
@@ -272,6 +296,7 @@ def main() -> int:
             lambda: result.update(overhead=overhead.measure_overhead(log)),
         ),
         ("cache", "cache" in PARTS, lambda: result.update(cache=overhead.measure_cache(HOME, log))),
+        ("gallery", "gallery" in PARTS, lambda: result.update(gallery=run_gallery())),
     ]
     for name, wanted, step in steps:
         if not wanted:

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     face_service_threads: int = Field(default=1, ge=1, le=64)  # concurrent batches per worker
     face_service_workers: int = Field(default=1, ge=1, le=64)  # face service processes
     face_decode_threads: int = Field(default=2, ge=1, le=64)  # image decodes in the face service
+    # A batch split into this many groups, each decoded, detected and embedded on its own
+    # decode thread (CPU inference: one ONNX Runtime thread per group keeps every core busy).
+    # 0 = auto: 1 on a GPU or with dlib (one batched call is the point there), else
+    # min(FACE_DECODE_THREADS, cores). docs/benchmarks.md
+    face_batch_groups: int = Field(default=0, ge=0, le=64)
     analysis_cache: bool = True  # ANALYSIS_CACHE=0: every request runs the models
     analysis_cache_url: str | None = None  # redis://...: one cache for all replicas
     analysis_cache_ttl_s: float = Field(default=300.0, gt=0, le=86_400)  # biometric: short
@@ -153,6 +158,7 @@ class Settings(BaseSettings):
     )  # per embedding model id or engine, JSON
     gallery_search_ef: int = 256  # HNSW ef_search, set when a gallery is created (docs/gallery.md)
     gallery_hnsw_m: int = 16
+    gallery_hnsw_ef_construction: int = Field(default=200, ge=16, le=2048)
     gallery_max_metadata_bytes: int = 2048
     gallery_max_batch: int = 1000  # embeddings per /gallery/enroll_batch
     gallery_max_cluster_faces: int = 50_000

@@ -11,6 +11,7 @@ import bentoml
 import numpy as np
 
 from facereid.config import Settings, get_settings
+from facereid.faces.onnx_runtime import CPU, select_providers
 from facereid.faces.records import FaceRecord
 from facereid.intake.service_decode import EncodedRequest, ServiceDecoder, analyze_encoded
 from facereid.ops import metrics
@@ -38,15 +39,27 @@ FACE_MAX_LATENCY_MS = 60_000
 
 
 def engine_settings(settings: Settings) -> Settings:
-    """ORT_INTRA_OP_THREADS=0 (auto) becomes half the cores per model thread: the API
+    """ORT_INTRA_OP_THREADS=0 (auto) becomes half the cores per model thread (threads x
+    workers x batch groups, each running ONNX Runtime at the same time): the API
     process, the decode pool and the HTTP stack need the other half. ONNX Runtime's own
     default (every core per session) measured 2-3x slower under load on 2 cores
     (docs/benchmarks.md: 14.9 against 53.7 img/s at c=32)."""
     if settings.ort_intra_op_threads != 0:
         return settings
     per_model = settings.face_service_threads * settings.face_service_workers
+    per_model *= batch_groups(settings, "insightface")  # groups run ONNX side by side
     threads = max(1, (os.cpu_count() or 1) // (2 * per_model))
     return settings.model_copy(update={"ort_intra_op_threads": threads})
+
+
+def batch_groups(settings: Settings, engine: str, cores: int | None = None) -> int:
+    """FACE_BATCH_GROUPS, or for 0 (auto): one group where one batched call is the point (a
+    CUDA provider; dlib, which holds the GIL), else one per decode thread up to the cores."""
+    if settings.face_batch_groups:
+        return settings.face_batch_groups
+    if engine == "dlib" or select_providers()[0] != CPU:
+        return 1
+    return max(1, min(settings.face_decode_threads, cores or os.cpu_count() or 1))
 
 
 @bentoml.service(
@@ -75,6 +88,7 @@ class FaceModel:
         configure_logging(_settings.log_format, _settings.log_level)
         self.engine = build_engine(engine_settings(_settings), pack_dir, info, metadata)
         self.decoder = ServiceDecoder(_settings)
+        self.groups = batch_groups(_settings, self.engine.model_info.engine)
         # The terms the loaded models carry: insightface's own MODEL.LICENSE inspection,
         # stored at pull/import time, or the dlib models' published terms.
         self.license = metadata.get("license") if info is not None else DLIB_LICENSE
@@ -117,4 +131,4 @@ class FaceModel:
         original pixels and emotion crops out (``facereid.intake.service_decode``)."""
         metrics.observe_batch_size(len(requests))
         decoded = [EncodedRequest.from_wire(r) for r in requests]
-        return analyze_encoded(self.engine, self.decoder, decoded)
+        return analyze_encoded(self.engine, self.decoder, decoded, self.groups)

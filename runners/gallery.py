@@ -58,6 +58,7 @@ class GalleryStoreService:
             uri,
             dim=settings.gallery_dim,
             hnsw_m=settings.gallery_hnsw_m,
+            ef_construction=settings.gallery_hnsw_ef_construction,
             search_ef=settings.gallery_search_ef,
             token=settings.gallery_token,
         )

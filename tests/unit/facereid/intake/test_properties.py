@@ -7,6 +7,7 @@ import base64
 import io
 import struct
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -16,7 +17,12 @@ from PIL import Image
 
 from facereid.errors import FaceReIDError, ImageTooLargeError
 from facereid.intake.budget import plan_batch, read_header
-from facereid.intake.images import decode_image_b64, decode_image_bytes
+from facereid.intake.images import (
+    b64_to_bytes,
+    decode_image_b64,
+    decode_image_bytes,
+    lenient_b64_to_bytes,
+)
 from facereid.intake.shipping import decode_for_shipping
 
 MAX_SIDE = 256
@@ -155,3 +161,25 @@ def test_batch_plans_hold_headers_or_our_errors_within_budget(
     taken = sum(p.decoded_pixels for p in plans if not isinstance(p, FaceReIDError))
     assert taken <= budget
     assert all(isinstance(p, FaceReIDError) or p.decoded_pixels > 0 for p in plans)
+
+
+def _outcome(decode: Callable[[str], bytes], text: str) -> bytes | str:
+    try:
+        return decode(text)
+    except FaceReIDError as exc:
+        return exc.code
+
+
+@PROFILE
+@given(
+    st.one_of(
+        st.text(alphabet="ABCabc019+/=-_ \n\t:;,", max_size=40),
+        st.binary(max_size=30).map(lambda b: base64.b64encode(b).decode()),
+        st.binary(max_size=30).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")),
+        st.text(max_size=40),
+    )
+)
+def test_the_strict_fast_path_decodes_what_the_lenient_path_decodes(text: str) -> None:
+    """b64_to_bytes tries one strict C pass first; whatever it accepts must be exactly what
+    the lenient path gives, and what it refuses must get the lenient path's answer."""
+    assert _outcome(b64_to_bytes, text) == _outcome(lenient_b64_to_bytes, text.strip())

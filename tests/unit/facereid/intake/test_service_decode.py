@@ -165,3 +165,39 @@ def test_pixel_gate_never_holds_more_than_its_capacity() -> None:
         t.join()
     assert 0 < peak[0] <= 100  # 500 counts as the whole capacity, alone
     assert gate.in_use == 0
+
+
+@pytest.mark.parametrize("groups", [2, 3, 8])
+def test_a_batch_in_groups_answers_what_one_group_answers(
+    engine: InsightFaceEngine, t1_path: Path, groups: int
+) -> None:
+    """Groups run side by side on the decode pool (CPU inference); every image must still get
+    its own answer, in order, errors included, whatever the split."""
+    raw = t1_path.read_bytes()
+    t1 = cv2.imread(str(t1_path))
+    assert t1 is not None
+    ok, flipped = cv2.imencode(".jpg", t1[:, ::-1])
+    assert ok
+    requests = [
+        EncodedRequest(raw, 2),
+        EncodedRequest(b"xx"),
+        EncodedRequest(bytes(flipped), 1),
+        EncodedRequest(raw[: len(raw) // 3]),
+        EncodedRequest(bytes(flipped)),
+    ]
+    decoder = ServiceDecoder(SETTINGS)
+    whole = analyze_encoded(engine, decoder, requests)
+    split = analyze_encoded(engine, decoder, requests, groups=groups)
+    assert len(split) == len(whole) == len(requests)
+    for one, other in zip(whole, split, strict=True):
+        assert one.keys() == other.keys()
+        if "error" in one:
+            assert one["error"] == other["error"]
+            continue
+        assert len(one["faces"]) == len(other["faces"]) > 0
+        for a, b in zip(one["faces"], other["faces"], strict=True):
+            assert a["bbox"] == pytest.approx(b["bbox"], rel=1e-6)
+            assert np.allclose(a["embedding"], b["embedding"], rtol=1e-5, atol=1e-6)
+        assert [c.shape for c in one["crops"]] == [c.shape for c in other["crops"]]
+    # the flipped photo's faces are not the original's: answers did not trade places
+    assert split[0]["faces"][0]["bbox"] != pytest.approx(split[2]["faces"][0]["bbox"], abs=1.0)
