@@ -32,7 +32,7 @@ def analyze_like() -> dict[str, Any]:
 
 def test_values_are_what_the_standard_encoder_gave() -> None:
     body = analyze_like()
-    rendered = FastJSONResponse(content=body).body
+    rendered = bytes(FastJSONResponse(content=body).body)
     assert json.loads(rendered) == json.loads(json.dumps(body))
     assert rendered.decode("utf-8").count("Zoë") == 1  # UTF-8, not \\u escapes
 
@@ -52,8 +52,8 @@ def test_a_route_answers_json_and_an_error_its_contract_body() -> None:
         raise NoFaceError("no face found in the image")
 
     good = ok()
-    assert good.status_code == 200 and json.loads(good.body) == {"similarity": 0.5}
+    assert good.status_code == 200 and json.loads(bytes(good.body)) == {"similarity": 0.5}
     assert good.headers["content-type"] == "application/json"
     bad = refused()
     assert bad.status_code == 422
-    assert json.loads(bad.body)["error"]["code"] == "no_face_detected"
+    assert json.loads(bytes(bad.body))["error"]["code"] == "no_face_detected"
