@@ -54,7 +54,10 @@ class GalleryRoutes:
         if self._gallery_composition is None:
             models = self.models
             calls = GalleryCalls(
-                self._gallery_execute, models.decode, models.detect_embed, models.face_model
+                self._gallery_execute,
+                models.read_header,
+                models.analyze_encoded,
+                models.face_model,
             )
             self._gallery_composition = GalleryComposition(settings, calls)
         request = {k: v for k, v in request.items() if k not in ("self", "ctx")}

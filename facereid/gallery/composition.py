@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from facereid.analysis.analyze import RemoteFaces
 from facereid.config import Settings
 from facereid.errors import FaceReIDError, NoFaceError
 from facereid.faces.records import FaceRecord
 from facereid.gallery import requests as check
 from facereid.gallery.errors import InvalidGalleryRequestError, error_from_payload
-from facereid.intake.shipping import ShippedImage
+from facereid.intake.budget import ImageHeader
 from facereid.matching.similarity import l2_normalize
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,11 @@ Execute = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 @dataclass
 class GalleryCalls:
     execute: Execute  # the store service's ``execute``
-    # /analyze's own intake and model calls (facereid.analysis.model_client): header-first
-    # limits, gated decode at the shipping size, faces mapped back to original pixels.
-    decode: Callable[[str], Awaitable[ShippedImage]]
-    detect_embed: Callable[[np.ndarray], Awaitable[list[FaceRecord]]]
+    # /analyze's own intake and model calls (facereid.analysis.model_client): the header and
+    # limits checked here, the encoded bytes decoded in the face service next to the model
+    # (no decoded image crosses the process boundary), faces in original pixels.
+    read_header: Callable[[str], Awaitable[ImageHeader]]
+    analyze_encoded: Callable[[ImageHeader, int], Awaitable[RemoteFaces]]
     face_model: Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -75,15 +77,14 @@ class GalleryComposition:
         if image_data is None:
             vectors = check.one_embedding(embedding, embedding_b64)
             return Query(vectors, check.model_name(embedding_model))
-        shipped = await self.calls.decode(image_data)
+        header = await self.calls.read_header(image_data)
         model = await self.calls.face_model()
-        found = await self.calls.detect_embed(shipped.image)
-        if not found:
+        faces = (await self.calls.analyze_encoded(header, 0)).faces  # no emotion crops
+        if not faces:
             raise NoFaceError("no face found in the image")
-        faces = [shipped.to_original(face) for face in found]
         wanted = faces if all_faces else faces[:1]
         rows = [l2_normalize(np.asarray(f.embedding, np.float32)) for f in wanted]
-        source = hashlib.blake2b(shipped.image.tobytes(), digest_size=16).hexdigest()
+        source = hashlib.blake2b(header.raw, digest_size=16).hexdigest()  # the file's bytes
         return Query(
             np.stack(rows).astype(np.float32), str(model["embedding_model"]), source, faces
         )

@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facereid.analysis.analyze import RemoteFaces
 from facereid.config import Settings
 from facereid.errors import FaceReIDError
 from facereid.faces.records import FaceRecord
 from facereid.gallery.composition import GalleryCalls, GalleryComposition
 from facereid.gallery.operations import GalleryOperations
 from facereid.gallery.store import GalleryStore
-from facereid.intake.shipping import ShippedImage
+from facereid.intake.budget import ImageHeader
 
 MODEL = "fake/face/8"
 
@@ -39,14 +40,17 @@ def vec(i: int) -> list[float]:
 class FakeFaces:
     """Two faces per image: embeddings e0 and e1, boxes at known places."""
 
-    async def decode(self, image_data: str) -> ShippedImage:
-        return ShippedImage(np.zeros((100, 120, 3), np.uint8), width=120, height=100)
+    async def read_header(self, image_data: str) -> ImageHeader:
+        raw = base64.b64decode(image_data)
+        return ImageHeader(raw, width=120, height=100, format="PNG", decoded_pixels=12_000)
 
-    async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
-        return [
+    async def analyze_encoded(self, header: ImageHeader, crops: int) -> RemoteFaces:
+        assert crops == 0  # a gallery never asks for emotion crops
+        faces = [
             FaceRecord.from_wire({"bbox": [10, 10, 40, 50], "embedding": vec(0), "score": 0.9}),
             FaceRecord.from_wire({"bbox": [50, 5, 90, 45], "embedding": vec(1), "score": 0.8}),
         ]
+        return RemoteFaces(faces, [])
 
     async def face_model(self) -> dict[str, Any]:
         return {"embedding_model": MODEL}
@@ -65,7 +69,8 @@ def gallery(tmp_path: Path) -> Iterator[GalleryComposition]:
 
     faces = FakeFaces()
     yield GalleryComposition(
-        Settings(), GalleryCalls(execute, faces.decode, faces.detect_embed, faces.face_model)
+        Settings(),
+        GalleryCalls(execute, faces.read_header, faces.analyze_encoded, faces.face_model),
     )
     store.close()
 
