@@ -60,23 +60,14 @@ def ensure_models() -> None:
     subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def run_limit() -> dict[str, Any]:
-    """In its own process, so its threads and memory do not share the servers' runs."""
-    out = REPORTS / "bench_limit.json"
+def in_own_process(module: str, function: str) -> dict[str, Any]:
+    """``benchmarks.<module>.<function>()`` in a process of its own, so its threads and memory
+    (the limit's model sessions, the gallery's 100k rows and Chroma index) do not share the
+    servers' runs; its dict comes back through reports/bench_<module>.json."""
+    out = REPORTS / f"bench_{module}.json"
     code = (
-        "import json, sys; from benchmarks import limit; "
-        f"json.dump(limit.measure(), open({str(out)!r}, 'w'))"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
-    return dict(json.loads(out.read_text()))
-
-
-def run_gallery() -> dict[str, Any]:
-    """In its own process too: 100k rows of numpy and Chroma's index stay out of this one."""
-    out = REPORTS / "bench_gallery.json"
-    code = (
-        "import json; from benchmarks import gallery; "
-        f"json.dump(gallery.measure_gallery(), open({str(out)!r}, 'w'))"
+        f"import json; from benchmarks import {module}; "
+        f"json.dump({module}.{function}(), open({str(out)!r}, 'w'))"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
     return dict(json.loads(out.read_text()))
@@ -206,6 +197,10 @@ def _ok(passed: bool) -> str:
     return "met" if passed else "NOT met"
 
 
+def section(title: str, body: str) -> list[str]:
+    return ["", f"## {title}", "", body]
+
+
 def report(result: dict[str, Any]) -> str:
     from benchmarks import find_matches, limit
 
@@ -216,12 +211,7 @@ def report(result: dict[str, Any]) -> str:
         f"Command: `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
     ]
     if "limit" in result:
-        parts += [
-            "",
-            "## Limit (models alone, no HTTP, no decode)",
-            "",
-            limit.table(result["limit"]),
-        ]
+        parts += section("Limit (models alone, no HTTP, no decode)", limit.table(result["limit"]))
     for key, title in (("service", "Service (bentoml serve)"), ("baseline", "Baseline (FastAPI)")):
         if key in result:
             rows = [
@@ -251,12 +241,7 @@ def report(result: dict[str, Any]) -> str:
     parts += overhead.tables(result)
     gallery_ratios = []
     if "gallery" in result:
-        parts += [
-            "",
-            "## Gallery store (Chroma) vs exact numpy",
-            "",
-            gallery.table(result["gallery"]),
-        ]
+        parts += section("Gallery store (Chroma) vs exact numpy", gallery.table(result["gallery"]))
         gallery_ratios = gallery.ratios(result["gallery"])
     parts += [
         "",
@@ -287,7 +272,11 @@ def main() -> int:
         "machine": machine_description(),
     }
     steps: list[tuple[str, bool, Callable[[], object]]] = [
-        ("limit", "limit" in PARTS, lambda: result.update(limit=run_limit())),
+        (
+            "limit",
+            "limit" in PARTS,
+            lambda: result.update(limit=in_own_process("limit", "measure")),
+        ),
         ("service", "service" in PARTS or "find_matches" in PARTS, lambda: run_service(result)),
         ("baseline", "baseline" in PARTS, lambda: run_baseline(result)),
         (
@@ -296,7 +285,11 @@ def main() -> int:
             lambda: result.update(overhead=overhead.measure_overhead(log)),
         ),
         ("cache", "cache" in PARTS, lambda: result.update(cache=overhead.measure_cache(HOME, log))),
-        ("gallery", "gallery" in PARTS, lambda: result.update(gallery=run_gallery())),
+        (
+            "gallery",
+            "gallery" in PARTS,
+            lambda: result.update(gallery=in_own_process("gallery", "measure_gallery")),
+        ),
     ]
     for name, wanted, step in steps:
         if not wanted:
