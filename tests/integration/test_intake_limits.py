@@ -119,8 +119,13 @@ def _post_raw(url: str, path: str, body_size: int, chunked: bool) -> tuple[int, 
             except OSError:  # the server closed the connection after answering
                 break
         sock.settimeout(30)
-        while b"\r\n\r\n" not in answer:
-            more = sock.recv(65536)
+        # the whole answer: the headers and the body can arrive in separate segments (the
+        # server closes the connection after a 413, so read to its end or its length)
+        while not _complete(answer):
+            try:
+                more = sock.recv(65536)
+            except OSError:
+                break
             if not more:
                 break
             answer += more
@@ -128,6 +133,17 @@ def _post_raw(url: str, path: str, body_size: int, chunked: bool) -> tuple[int, 
         sock.close()
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
     return status, answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False  # no length: read until the server closes
 
 
 @pytest.mark.parametrize("chunked", [False, True])
