@@ -148,6 +148,7 @@ def measure_overhead(log: Callable[[str], None]) -> dict[str, Any]:
                         "p50_ms": r.p(50),
                         "p95_ms": r.p(95),
                         "errors": r.errors,
+                        "client_cpu_ms": r.cpu_ms_per_request,
                     }
                 )
     return result
@@ -235,14 +236,31 @@ def tables(result: dict[str, Any]) -> list[str]:
                 v["images_per_s"],
                 v["p50_ms"],
                 "-",
+                "-",
             )
             for k, v in overhead["in_process"].items()
         ]
         rows += [
-            ("service", r["side"], r["concurrency"], r["images_per_s"], r["p50_ms"], r["errors"])
+            (
+                "service",
+                r["side"],
+                r["concurrency"],
+                r["images_per_s"],
+                r["p50_ms"],
+                r["errors"],
+                r.get("client_cpu_ms", float("nan")),
+            )
             for r in overhead["service"]
         ]
-        headers = ("path", "image px", "concurrency", "images/s", "p50 ms", "errors")
+        headers = (
+            "path",
+            "image px",
+            "concurrency",
+            "images/s",
+            "p50 ms",
+            "errors",
+            "load generator CPU ms/request",
+        )
         parts += [
             "",
             "## Overhead (tiny models, no emotions, t1.jpg re-encoded)",
