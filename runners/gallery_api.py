@@ -2,7 +2,8 @@
 
 BentoML 1.4.40 gathers a service's APIs with ``dir()`` over the class, so ``@bentoml.api``
 methods and ``bentoml.depends`` attributes of a base class are served like the service's own.
-Each route is a signature and one call into ``facereid.gallery.composition``; the service
+Each route is a signature and one call into ``facereid.gallery.composition``, answered by
+``facereid.web.routes.json_route`` like every other route; the service
 provides ``models`` (``facereid.analysis.model_client.ModelClient``, the /analyze path's intake
 and model calls).
 """
@@ -14,15 +15,13 @@ import logging
 from typing import Any
 
 import bentoml
-from starlette.responses import JSONResponse
 
 from facereid.analysis.model_client import ModelClient
 from facereid.config import get_settings
-from facereid.errors import FaceReIDError
 from facereid.gallery import schemas
 from facereid.gallery.composition import GalleryCalls, GalleryComposition
 from facereid.gallery.errors import GalleryUnavailableError
-from facereid.web.routes import error_response
+from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners.gallery import GalleryStoreService
 
@@ -50,7 +49,9 @@ class GalleryRoutes:
             ) from exc
         return dict(answer)
 
-    async def _gallery(self, route: str, ctx: bentoml.Context, request: dict[str, Any]) -> Any:
+    async def _gallery(
+        self, route: str, ctx: bentoml.Context, request: dict[str, Any]
+    ) -> dict[str, Any]:
         if self._gallery_composition is None:
             models = self.models
             calls = GalleryCalls(
@@ -61,21 +62,13 @@ class GalleryRoutes:
             )
             self._gallery_composition = GalleryComposition(settings, calls)
         request = {k: v for k, v in request.items() if k not in ("self", "ctx")}
-        try:
-            answer = await self._gallery_composition.handle(
-                route, tenant_of(ctx.request.scope), request
-            )
-            # A Response goes out as built; output_spec (schemas) documents it in /docs.json.
-            return JSONResponse(content=answer)
-        except FaceReIDError as exc:
-            # with a ctx parameter BentoML 1.4.40 answers ctx.response.status_code, not the
-            # returned response's status
-            ctx.response.status_code = exc.status
-            return error_response(exc)
+        # json_route (on each route) answers the dict, or a FaceReIDError with its status
+        return await self._gallery_composition.handle(route, tenant_of(ctx.request.scope), request)
 
     # -- galleries ------------------------------------------------------------------------
 
     @bentoml.api(route="/gallery/enroll", output_spec=schemas.EnrollResponse)
+    @json_route
     async def gallery_enroll(
         self,
         ctx: bentoml.Context,
@@ -91,6 +84,7 @@ class GalleryRoutes:
         return await self._gallery("enroll", ctx, locals())
 
     @bentoml.api(route="/gallery/enroll_batch", output_spec=schemas.EnrollBatchResponse)
+    @json_route
     async def gallery_enroll_batch(
         self,
         ctx: bentoml.Context,
@@ -106,6 +100,7 @@ class GalleryRoutes:
         return await self._gallery("enroll_batch", ctx, locals())
 
     @bentoml.api(route="/gallery/search", output_spec=schemas.SearchResponse)
+    @json_route
     async def gallery_search(
         self,
         ctx: bentoml.Context,
@@ -121,12 +116,14 @@ class GalleryRoutes:
         return await self._gallery("search", ctx, locals())
 
     @bentoml.api(route="/gallery/subjects", output_spec=schemas.SubjectsResponse)
+    @json_route
     async def gallery_subjects(
         self, ctx: bentoml.Context, gallery: str, limit: int = 100, cursor: str | None = None
     ) -> Any:
         return await self._gallery("subjects", ctx, locals())
 
     @bentoml.api(route="/gallery/faces", output_spec=schemas.FacesResponse)
+    @json_route
     async def gallery_faces(
         self,
         ctx: bentoml.Context,
@@ -138,6 +135,7 @@ class GalleryRoutes:
         return await self._gallery("faces", ctx, locals())
 
     @bentoml.api(route="/gallery/delete", output_spec=schemas.DeleteResponse)
+    @json_route
     async def gallery_delete(
         self,
         ctx: bentoml.Context,
@@ -148,26 +146,31 @@ class GalleryRoutes:
         return await self._gallery("delete", ctx, locals())
 
     @bentoml.api(route="/gallery/rename", output_spec=schemas.RenameResponse)
+    @json_route
     async def gallery_rename(
         self, ctx: bentoml.Context, gallery: str, subject: str, new_subject: str
     ) -> Any:
         return await self._gallery("rename", ctx, locals())
 
     @bentoml.api(route="/gallery/assign", output_spec=schemas.AssignResponse)
+    @json_route
     async def gallery_assign(
         self, ctx: bentoml.Context, gallery: str, face_ids: list[str], subject: str
     ) -> Any:
         return await self._gallery("assign", ctx, locals())
 
     @bentoml.api(route="/gallery/drop", output_spec=schemas.DropResponse)
+    @json_route
     async def gallery_drop(self, ctx: bentoml.Context, gallery: str) -> Any:
         return await self._gallery("drop", ctx, locals())
 
     @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
+    @json_route
     async def gallery_list(self, ctx: bentoml.Context) -> Any:
         return await self._gallery("list", ctx, {})
 
     @bentoml.api(route="/gallery/cluster", output_spec=schemas.ClusterResponse)
+    @json_route
     async def gallery_cluster(
         self,
         ctx: bentoml.Context,
