@@ -21,11 +21,15 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from facereid.errors import EmptyImageError, FaceReIDError, PixelBudgetExceededError
 from facereid.intake.images import b64_to_bytes, check_image_size, open_image_header
+
+if TYPE_CHECKING:
+    from facereid.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,16 @@ class ImageHeader:
     height: int
     format: str
     decoded_pixels: int  # what the decode will allocate (JPEG draft included)
+
+
+def header_limits(settings: Settings) -> dict[str, int]:
+    """The per-image limits ``read_header`` and ``plan_batch`` take, from the settings: one
+    place for the API's header check and the face service's check again."""
+    return {
+        "max_side": settings.max_image_side,
+        "max_pixels": settings.max_image_pixels,
+        "ship_side": settings.max_ship_side,
+    }
 
 
 def read_header(

@@ -27,7 +27,7 @@ import numpy as np
 from facereid.config import Settings
 from facereid.errors import FaceReIDError
 from facereid.faces.records import DetectedFace, FaceRecord, FloatArray
-from facereid.intake.budget import read_header
+from facereid.intake.budget import header_limits, read_header
 from facereid.intake.images import BGRImage
 from facereid.intake.shipping import ShippedImage, decode_for_shipping
 
@@ -95,12 +95,9 @@ class ServiceDecoder:
 
     def decode(self, raw: bytes) -> ShippedImage:
         """Limits checked again (the API's check is not trusted), then a gated decode."""
-        s = self.settings
-        header = read_header(
-            raw, max_side=s.max_image_side, max_pixels=s.max_image_pixels, ship_side=s.max_ship_side
-        )
+        header = read_header(raw, **header_limits(self.settings))
         with self.gate.hold(header.decoded_pixels):
-            return decode_for_shipping(header, ship_side=s.max_ship_side)
+            return decode_for_shipping(header, ship_side=self.settings.max_ship_side)
 
     def decode_or_error(self, raw: bytes) -> ShippedImage | FaceReIDError:
         try:

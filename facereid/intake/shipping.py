@@ -21,7 +21,7 @@ import anyio
 from facereid.config import Settings
 from facereid.errors import CorruptImageError, FaceReIDError
 from facereid.faces.records import FaceRecord
-from facereid.intake.budget import ImageHeader, PixelGate, draft_size, read_header
+from facereid.intake.budget import ImageHeader, PixelGate, draft_size, header_limits, read_header
 from facereid.intake.images import BGRImage, decode_image_bytes, finish_decode, open_image_header
 
 logger = logging.getLogger(__name__)
@@ -90,14 +90,7 @@ async def image_header(data: str | ImageHeader, settings: Settings) -> ImageHead
     """Base64 and header checks off the event loop; no pixel is decoded here."""
     if isinstance(data, ImageHeader):
         return data
-    return await anyio.to_thread.run_sync(
-        lambda: read_header(
-            data,
-            max_side=settings.max_image_side,
-            max_pixels=settings.max_image_pixels,
-            ship_side=settings.max_ship_side,
-        )
-    )
+    return await anyio.to_thread.run_sync(lambda: read_header(data, **header_limits(settings)))
 
 
 async def load_image(data: str | ImageHeader, settings: Settings) -> ShippedImage:
@@ -113,12 +106,7 @@ async def plan_images(images: list[str], settings: Settings) -> list[ImageHeader
     """/analyze_batch's intake plan (``budget.plan_batch``) off the event loop."""
     from facereid.intake.budget import plan_batch
 
+    limits = header_limits(settings)
     return await anyio.to_thread.run_sync(
-        lambda: plan_batch(
-            images,
-            max_side=settings.max_image_side,
-            max_pixels=settings.max_image_pixels,
-            ship_side=settings.max_ship_side,
-            budget=settings.max_batch_pixels,
-        )
+        lambda: plan_batch(images, **limits, budget=settings.max_batch_pixels)
     )
