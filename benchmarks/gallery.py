@@ -66,6 +66,15 @@ def blob(rows: np.ndarray) -> str:
     return base64.b64encode(rows.astype("<f4").tobytes()).decode()
 
 
+def enrol(ops: GalleryOperations, gallery: str, chunk: np.ndarray, sources: list[str]) -> list[str]:
+    """One /gallery/enroll_batch's work in the store service: unnamed rows, no metadata."""
+    n = len(chunk)
+    ids: list[str] = ops.enroll(
+        "bench", gallery, MODEL, blob(chunk), DIM, [None] * n, [{}] * n, sources
+    )["face_ids"]
+    return ids
+
+
 def wait_for_index(store: GalleryStore, deadline: float) -> float:
     """Wait until a Chroma server has indexed every logged write. Embedded Chroma applies
     each write to the HNSW index before the call returns (it has no indexing status)."""
@@ -114,16 +123,7 @@ def measure_gallery() -> dict[str, Any]:
                 log(f"deadline reached after {enrolled} rows")
                 break
             chunk = rows[first : first + BATCH]
-            face_ids += ops.enroll(
-                "bench",
-                "g",
-                MODEL,
-                blob(chunk),
-                DIM,
-                [None] * len(chunk),
-                [{}] * len(chunk),
-                [""] * len(chunk),
-            )["face_ids"]
+            face_ids += enrol(ops, "g", chunk, [""] * len(chunk))
             enrolled += len(chunk)
             if enrolled % 100_000 == 0:
                 log(f"  {enrolled} rows, {enrolled / (time.perf_counter() - start):,.0f}/s")
@@ -141,16 +141,7 @@ def measure_gallery() -> dict[str, Any]:
         people = make_rows(cluster_n, "people", rng, per_person=5)
         for first in range(0, cluster_n, BATCH):
             chunk = people[first : first + BATCH]
-            ops.enroll(
-                "bench",
-                "unnamed",
-                MODEL,
-                blob(chunk),
-                DIM,
-                [None] * len(chunk),
-                [{}] * len(chunk),
-                [f"img{first + i}" for i in range(len(chunk))],
-            )
+            enrol(ops, "unnamed", chunk, [f"img{first + i}" for i in range(len(chunk))])
         t0 = time.perf_counter()
         result = ops.cluster("bench", "unnamed", min_faces=3, threshold=0.5)
         cluster_op_s = time.perf_counter() - t0

@@ -69,9 +69,8 @@ async def _closed_loop(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu0
-    result = LoadResult(concurrency, len(latencies), errors, elapsed, latencies)
-    result.cpu_ms_per_request = 1000 * cpu / max(1, len(latencies) + errors)
-    return result
+    cpu_ms = 1000 * cpu / max(1, len(latencies) + errors)
+    return LoadResult(concurrency, len(latencies), errors, elapsed, latencies, cpu_ms)
 
 
 def run_load(
