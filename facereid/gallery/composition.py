@@ -21,7 +21,7 @@ from facereid.faces.records import FaceRecord
 from facereid.gallery import requests as check
 from facereid.gallery.errors import InvalidGalleryRequestError, error_from_payload
 from facereid.intake.budget import ImageHeader
-from facereid.matching.similarity import l2_normalize
+from facereid.matching.similarity import encode_embedding_b64, l2_normalize
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ class Query:
     source: str = ""  # digest of the image the faces came from
     faces: list[FaceRecord] | None = None  # detections when an image was sent
 
+    def detection(self) -> dict[str, Any]:
+        """The primary face's box and the face count, for answers to an image; else nothing."""
+        if self.faces is None:
+            return {}
+        return {"bbox": self.faces[0].xywh(), "num_faces": len(self.faces)}
+
 
 class GalleryComposition:
     def __init__(self, settings: Settings, calls: GalleryCalls) -> None:
@@ -61,14 +67,12 @@ class GalleryComposition:
         result: dict[str, Any] = answer["result"]
         return result
 
-    async def query(
-        self,
-        image_data: str | None,
-        embedding: list[float] | None,
-        embedding_b64: str | None,
-        embedding_model: str | None,
-        all_faces: bool = False,
-    ) -> Query:
+    async def query(self, request: dict[str, Any], all_faces: bool = False) -> Query:
+        """The request's one image (its faces) or one embedding, as rows to enrol or search."""
+        image_data = request.get("image_data")
+        embedding = request.get("embedding")
+        embedding_b64 = request.get("embedding_b64")
+        embedding_model = request.get("embedding_model")
         given = sum(x is not None for x in (image_data, embedding, embedding_b64))
         if given != 1:
             raise InvalidGalleryRequestError(
@@ -98,19 +102,13 @@ class GalleryComposition:
             request.get("metadata"), self.settings.gallery_max_metadata_bytes
         )
         image_id = _image_id(request.get("image_id"))
-        q = await self.query(
-            request.get("image_data"),
-            request.get("embedding"),
-            request.get("embedding_b64"),
-            request.get("embedding_model"),
-        )
+        q = await self.query(request)
         result = await self.store(
             "enroll",
             tenant=tenant,
             gallery=gallery,
             model=q.model,
-            vectors=_blob(q.vectors),
-            dim=int(q.vectors.shape[1]),
+            **store_rows(q.vectors),
             subjects=[subject],
             metadata=[metadata],
             sources=[image_id or q.source],
@@ -121,9 +119,7 @@ class GalleryComposition:
             "subject": subject,
             "embedding_model": q.model,
         }
-        if q.faces is not None:
-            answer["bbox"] = q.faces[0].xywh()
-            answer["num_faces"] = len(q.faces)
+        answer.update(q.detection())
         return answer
 
     async def enroll_batch(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +141,7 @@ class GalleryComposition:
             tenant=tenant,
             gallery=gallery,
             model=model,
-            vectors=_blob(vectors),
-            dim=int(vectors.shape[1]),
+            **store_rows(vectors),
             subjects=[
                 check.subject_name(s, field=f"subjects[{i}]") for i, s in enumerate(subjects)
             ],
@@ -164,20 +159,13 @@ class GalleryComposition:
         all_faces = request.get("all_faces") is True
         if all_faces and request.get("image_data") is None:
             raise InvalidGalleryRequestError("all_faces needs image_data")
-        q = await self.query(
-            request.get("image_data"),
-            request.get("embedding"),
-            request.get("embedding_b64"),
-            request.get("embedding_model"),
-            all_faces=all_faces,
-        )
+        q = await self.query(request, all_faces=all_faces)
         result = await self.store(
             "search",
             tenant=tenant,
             gallery=gallery,
             model=q.model,
-            vectors=_blob(q.vectors),
-            dim=int(q.vectors.shape[1]),
+            **store_rows(q.vectors),
             top_k=top_k,
             threshold=threshold,
         )
@@ -186,9 +174,7 @@ class GalleryComposition:
             "embedding_model": q.model,
             "threshold": result["threshold"],
         }
-        if q.faces is not None:
-            answer["bbox"] = q.faces[0].xywh()
-            answer["num_faces"] = len(q.faces)
+        answer.update(q.detection())
         if all_faces and q.faces is not None:
             answer["faces"] = [
                 {"bbox": face.xywh(), "matches": matches}
@@ -279,10 +265,10 @@ class GalleryComposition:
             raise GalleryUnavailableError(f"gallery store not reachable: {exc}") from exc
 
 
-def _blob(vectors: np.ndarray) -> str:
-    import base64
-
-    return base64.b64encode(np.ascontiguousarray(vectors, dtype="<f4").tobytes()).decode()
+def store_rows(vectors: np.ndarray) -> dict[str, Any]:
+    """Rows as the store service's ``enroll`` and ``search`` take them: one little-endian
+    float32 base64 blob (``operations.decode_matrix`` reads it) and its width."""
+    return {"vectors": encode_embedding_b64(vectors), "dim": int(vectors.shape[1])}
 
 
 def _limit(value: object) -> int:

@@ -13,7 +13,6 @@ away for a name lookup. The result carries ``gallery_error`` instead, and every 
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from facereid.errors import FaceReIDError
+from facereid.gallery.composition import store_rows
 from facereid.gallery.errors import GalleryUnavailableError, error_from_payload
 
 logger = logging.getLogger(__name__)
@@ -69,15 +69,13 @@ def store_lookup(execute: Execute) -> GalleryLookup:
         matches: list[dict[str, Any] | None] = []
         threshold = 0.0
         for start in range(0, len(rows), _ROWS_PER_CALL):
-            chunk = np.ascontiguousarray(rows[start : start + _ROWS_PER_CALL], dtype="<f4")
             result = await _store(
                 execute,
                 "search",
                 tenant=tenant,
                 gallery=gallery,
                 model=model,
-                vectors=base64.b64encode(chunk.tobytes()).decode(),
-                dim=int(chunk.shape[1]),
+                **store_rows(rows[start : start + _ROWS_PER_CALL]),
                 top_k=1,
                 threshold=None,  # the gallery's threshold for this model
             )
