@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from facereid.errors import FaceReIDError
 from facereid.faces.records import FaceRecord, Points
 
@@ -25,12 +27,12 @@ def face_payload(
     return {
         "face_id": str(uuid.uuid4()),
         "bbox": face.xywh(),
-        "landmarks": _rounded(face.landmarks_106 or face.kps or []),
+        "landmarks": _rounded(face.kps if face.landmarks_106 is None else face.landmarks_106),
         "embedding": face.embedding.tolist(),
         "confidence": round(face.score, 6),
         "emotions": emotions,
         "timestamp": timestamp,
-        "keypoints": _rounded(face.kps or []),
+        "keypoints": _rounded(face.kps),
         "embedding_model": model["embedding_model"],
         "model_synthetic": bool(model["synthetic"]),
     }
@@ -45,5 +47,5 @@ def utc_timestamp() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _rounded(points: Points) -> Points:
-    return [[round(x, 2), round(y, 2)] for x, y in points]
+def _rounded(points: Points | None) -> list[list[float]]:
+    return [] if points is None else np.round(points, 2).tolist()

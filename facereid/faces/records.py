@@ -63,7 +63,9 @@ class DetectedFace:
         return float(self.bbox[3] - self.bbox[1])
 
 
-Points = list[list[float]]
+# N x 2 float64 (x, y) in pixels: arrays cross the service boundary as pickle buffers, which
+# unpickle in one copy where a list of pairs built ~2 float objects per point.
+Points = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,8 @@ class FaceRecord:
             bbox=(x1, y1, x2, y2),
             score=float(face.score),
             embedding=np.asarray(embedding, dtype=np.float32),
-            kps=None if face.kps is None else np.asarray(face.kps, float).tolist(),
-            landmarks_106=None
-            if face.landmarks_106 is None
-            else np.asarray(face.landmarks_106, float).tolist(),
+            kps=_points(face.kps),
+            landmarks_106=_points(face.landmarks_106),
         )
 
     @classmethod
@@ -127,7 +127,7 @@ class FaceRecord:
         x1, y1, x2, y2 = self.bbox
 
         def points(value: Points | None) -> Points | None:
-            return None if value is None else [[x * fx, y * fy] for x, y in value]
+            return None if value is None else value * np.array([fx, fy])
 
         return replace(
             self,
@@ -138,6 +138,7 @@ class FaceRecord:
 
 
 def _points(value: Any) -> Points | None:
+    """Pairs (a list or an array, from an engine or the wire) as an N x 2 float64 array."""
     if value is None:
         return None
-    return [[float(x), float(y)] for x, y in value]
+    return np.asarray(value, dtype=np.float64).reshape(-1, 2)

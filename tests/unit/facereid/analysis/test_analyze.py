@@ -34,7 +34,7 @@ def face(x1: float, y1: float, x2: float, y2: float, score: float = 0.9) -> Face
         bbox=(x1, y1, x2, y2),
         score=score,
         embedding=vector / np.linalg.norm(vector),
-        kps=[[x1 + 1.0, y1 + 1.0]] * 5,
+        kps=np.array([[x1 + 1.0, y1 + 1.0]] * 5),
     )
 
 

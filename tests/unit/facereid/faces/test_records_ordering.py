@@ -23,10 +23,17 @@ def test_record_survives_the_wire_and_keeps_float32() -> None:
     back = FaceRecord.from_wire(record.to_wire())
     assert back.bbox == (1.5, 2.5, 11.5, 22.5) and isinstance(back.score, float)
     assert back.embedding.dtype == np.float32
-    assert back.kps == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0]]
+    # points travel as N x 2 float64 arrays (pickle buffers, not lists of float objects)
+    assert back.kps is not None and back.kps.dtype == np.float64 and back.kps.shape == (5, 2)
+    assert back.kps.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0]]
     assert back.landmarks_106 is None
     assert back.xywh() == [1.5, 2.5, 10.0, 20.0]
-    assert back.scaled(2.0).bbox == (3.0, 5.0, 23.0, 45.0)
+    twice = back.scaled(2.0, 3.0)
+    assert twice.bbox == (3.0, 7.5, 23.0, 67.5)
+    assert twice.kps is not None and twice.kps[1].tolist() == [4.0, 9.0]
+    # a list of pairs (an older face service, a test fake) reads the same
+    listed = FaceRecord.from_wire({**record.to_wire(), "kps": [[0, 1]] * 5})
+    assert listed.kps is not None and listed.kps.shape == (5, 2)
 
 
 def test_largest_first_then_score_then_input_order() -> None:

@@ -103,7 +103,8 @@ def _record(
 ) -> FaceRecord:
     x1, y1, x2, y2 = bbox
     embedding = np.full(4, 0.5, np.float32)
-    return FaceRecord((x1, y1, x2, y2), 0.9, embedding, kps, landmarks)
+    points = [None if p is None else np.asarray(p, np.float64) for p in (kps, landmarks)]
+    return FaceRecord((x1, y1, x2, y2), 0.9, embedding, *points)
 
 
 def test_to_original_scales_every_point() -> None:
@@ -111,10 +112,11 @@ def test_to_original_scales_every_point() -> None:
     face = _record([10.0, 20.0, 110.0, 220.0], [[50.0, 60.0], [70.0, 80.0]], [[1.0, 2.0]])
     out = shipped.to_original(face)
     assert out.bbox == (20.0, 40.0, 220.0, 440.0)
-    assert out.kps == [[100.0, 120.0], [140.0, 160.0]]
-    assert out.landmarks_106 == [[2.0, 4.0]]
+    assert out.kps is not None and out.kps.tolist() == [[100.0, 120.0], [140.0, 160.0]]
+    assert out.landmarks_106 is not None and out.landmarks_106.tolist() == [[2.0, 4.0]]
     assert out.score == 0.9 and out.embedding is face.embedding
     assert face.bbox == (10.0, 20.0, 110.0, 220.0)  # the input is not modified
+    assert face.kps is not None and face.kps.tolist() == [[50.0, 60.0], [70.0, 80.0]]
     assert shipped.to_original(_record([0, 0, 1, 1])).kps is None
 
 
