@@ -46,7 +46,7 @@ def engine_settings(settings: Settings) -> Settings:
     (docs/benchmarks.md: 14.9 against 53.7 img/s at c=32)."""
     if settings.ort_intra_op_threads != 0:
         return settings
-    per_model = settings.face_service_threads * settings.face_service_workers
+    per_model = settings.face_service_threads * service_workers(settings)
     per_model *= batch_groups(settings, "insightface")  # groups run ONNX side by side
     threads = max(1, (os.cpu_count() or 1) // (2 * per_model))
     return settings.model_copy(update={"ort_intra_op_threads": threads})
@@ -62,11 +62,25 @@ def batch_groups(settings: Settings, engine: str, cores: int | None = None) -> i
     return max(1, min(settings.face_decode_threads, cores or os.cpu_count() or 1))
 
 
+def service_workers(settings: Settings, cores: int | None = None) -> int:
+    """FACE_SERVICE_WORKERS, or for 0 (auto): 1 with a CUDA provider (one CUDA context and
+    one batch queue per GPU), else 2 where there are two cores. BentoML's dispatcher runs one
+    batch at a time per worker, so while one worker does the serial part of a batch
+    (unpickling requests, packing answers, the hop back) only a second worker keeps the other
+    core busy: 140 -> 154 img/s at c=32 on 2 cores (docs/benchmarks.md). More than 2 is not
+    measured; the batch groups already spread one batch over the cores."""
+    if settings.face_service_workers:
+        return settings.face_service_workers
+    if select_providers()[0] != CPU:
+        return 1
+    return max(1, min(2, cores or os.cpu_count() or 1))
+
+
 @bentoml.service(
     name="FaceModel",
     # Threads run batches side by side (ONNX Runtime releases the GIL) while the decode pool
     # (FACE_DECODE_THREADS) decodes the next images; measured in docs/benchmarks.md.
-    workers=_settings.face_service_workers,
+    workers=service_workers(_settings),
     threads=_settings.face_service_threads,
     traffic={"timeout": 120, "max_concurrency": 64},
     runner_connection=RUNNER_CONNECTION,
