@@ -7,7 +7,7 @@ are documented in ``docs/operations.md``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,28 +29,28 @@ class Settings(BaseSettings):
     face_model_tag: str = f"{FACE_MODEL_NAME}:latest"
     clip_model_tag: str = f"{CLIP_MODEL_NAME}:latest"
     clip_service_url: str | None = None
-    clip_timeout_s: float = 5.0
-    clip_health_interval_s: float = 5.0
-    face_timeout_s: float = 60.0
+    clip_timeout_s: float = Field(default=5.0, gt=0, le=3600)
+    clip_health_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    face_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Limits from the seed
-    max_image_side: int = 4096
-    min_face_size: int = 20
-    max_faces: int = 32
-    max_batch_images: int = 32
-    max_image_pixels: int = 4096 * 4096
-    max_gallery_rows: int = 100_000
+    max_image_side: int = Field(default=4096, ge=1, le=65_535)
+    min_face_size: int = Field(default=20, ge=0, le=65_535)
+    max_faces: int = Field(default=32, ge=0, le=1024)
+    max_batch_images: int = Field(default=32, ge=1, le=1024)
+    max_image_pixels: int = Field(default=4096 * 4096, ge=1, le=1 << 32)
+    max_gallery_rows: int = Field(default=100_000, ge=1, le=10_000_000)
 
     # Detection
-    det_thresh: float = 0.5
-    nms_thresh: float = 0.4
-    det_size: int = 640
+    det_thresh: float = Field(default=0.5, ge=0, le=1)
+    nms_thresh: float = Field(default=0.4, ge=0, le=1)
+    det_size: int = Field(default=640, ge=32, le=4096, multiple_of=32)
     dlib_detector: Literal["hog", "cnn"] = "hog"
-    dlib_upsample: int = 1
+    dlib_upsample: int = Field(default=1, ge=0, le=4)
 
     # Emotions
     emotion_labels: tuple[str, ...] = DEFAULT_EMOTION_LABELS
-    emotion_crop_margin: float = 0.25
+    emotion_crop_margin: float = Field(default=0.25, ge=0, le=4)
 
     # Protection and operations (facereid/web/chain.py; docs/operations.md, docs/security.md)
     rate_limit: str = ""  # e.g. "120/minute"; empty: no global limit
@@ -64,12 +64,12 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", repr=False)  # comma-separated keys
     api_keys_file: str | None = None  # per line: sha256 hex digest [tenant]
     auth_exempt_paths: str = "/health,/livez,/healthz,/readyz,/metrics"
-    max_request_bytes: int = 68 * 1024 * 1024
+    max_request_bytes: int = Field(default=68 * 1024 * 1024, ge=1, le=1 << 34)
     cors_allow_origins: str = ""  # comma-separated; "*" for any; empty: CORS off
     cors_allow_credentials: bool = False
-    cors_max_age_s: int = 600
+    cors_max_age_s: int = Field(default=600, ge=0, le=604_800)
     behind_tls: bool = False  # adds Strict-Transport-Security
-    hsts_max_age_s: int = 31_536_000
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0, le=63_072_000)
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 
@@ -79,45 +79,67 @@ class Settings(BaseSettings):
     # start); required: refuse to start without keys; off: explicitly open, one shared tenant.
     auth: Literal["auto", "required", "off"] = "auto"
     failed_auth_limit: str = "20/minute"  # 401s per client address; empty: not limited
-    rate_limit_store_timeout_s: float = 0.25  # per store call; a slower store is skipped
-    rate_limit_breaker_failures: int = 3  # consecutive store failures that open the breaker
-    rate_limit_breaker_reset_s: float = 30.0  # open breaker: store skipped this long
-    max_concurrency: int = 256  # requests in flight in the API process; more: 503 overloaded
-    request_timeout_s: float = 110.0  # a request still running after this: 504 timeout
+    # per store call; a slower store is skipped
+    rate_limit_store_timeout_s: float = Field(default=0.25, gt=0, le=60)
+    # consecutive store failures that open the breaker
+    rate_limit_breaker_failures: int = Field(default=3, ge=1, le=1000)
+    # open breaker: store skipped this long
+    rate_limit_breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
+    # requests in flight in the API process; more: 503 overloaded
+    max_concurrency: int = Field(default=256, ge=1, le=100_000)
+    # a request still running after this: 504 timeout
+    request_timeout_s: float = Field(default=110.0, gt=0, le=86_400)
     metrics_require_key: bool = False  # true: /metrics needs a key like any route
 
     # Runtime
-    ort_intra_op_threads: int = 0  # 0: let ONNX Runtime decide
-    torch_threads: int = 0
+    ort_intra_op_threads: int = Field(default=0, ge=0, le=1024)  # 0: let ONNX Runtime decide
+    torch_threads: int = Field(default=0, ge=0, le=1024)
 
     # Intake limits: decode budget, body caps per route, embedding sizes (issue 12,
     # docs/security.md)
-    max_embedding_dim: int = 4096  # longest embedding /compare and /find_matches accept
-    max_match_values: int = 100_000 * 512  # /find_matches rows x dim
-    route_max_bytes: dict[str, int] = Field(default_factory=dict)  # JSON, path -> bytes
-    max_batch_pixels: int = 8 * 4096 * 4096  # decoded pixels per /analyze_batch request
-    max_concurrent_decodes: int = 2  # full-size image decodes at once, per API process
-    max_ship_side: int = 1920  # longer images are downscaled before the face service
+    # longest embedding /compare and /find_matches accept
+    max_embedding_dim: int = Field(default=4096, ge=1, le=65_536)
+    # /find_matches rows x dim
+    max_match_values: int = Field(default=100_000 * 512, ge=1, le=1 << 34)
+    # JSON, path -> bytes
+    route_max_bytes: dict[str, Annotated[int, Field(ge=1, le=1 << 34)]] = Field(
+        default_factory=dict
+    )
+    # decoded pixels per /analyze_batch request
+    max_batch_pixels: int = Field(default=8 * 4096 * 4096, ge=1, le=1 << 36)
+    # full-size image decodes at once, per API process
+    max_concurrent_decodes: int = Field(default=2, ge=1, le=1024)
+    # longer images are downscaled before the face service
+    max_ship_side: int = Field(default=1920, ge=32, le=65_535)
 
     # Video re-identification (issue 8, docs/video.md)
-    video_sample_fps: float = 2.0
-    video_max_bytes: int = 64 * 1024 * 1024  # keep under MAX_REQUEST_BYTES
-    video_max_seconds: float = 600.0
-    video_max_side: int = 3840  # larger frames are rejected
-    video_process_side: int = 640  # larger frames are downscaled before detection
-    video_result_ttl_s: float = 3600.0
-    video_max_jobs: int = 16  # queued + running jobs held at once
-    video_concurrent_jobs: int = 1
-    video_chunk_frames: int = 8  # frames sent to the face service concurrently
-    video_track_lost_s: float = 1.0  # how long a lost track may be re-found by motion
-    video_identity_threshold: float | None = None  # None: per embedding model (dlib 0.91)
+    video_sample_fps: float = Field(default=2.0, gt=0, le=240)
+    # keep under MAX_REQUEST_BYTES
+    video_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=1 << 40)
+    video_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    video_max_side: int = Field(default=3840, ge=16, le=16_384)  # larger frames are rejected
+    # larger frames are downscaled before detection
+    video_process_side: int = Field(default=640, ge=32, le=16_384)
+    video_result_ttl_s: float = Field(default=3600.0, gt=0, le=2_592_000)
+    video_max_jobs: int = Field(default=16, ge=1, le=100_000)  # queued + running jobs held at once
+    video_concurrent_jobs: int = Field(default=1, ge=1, le=64)
+    # frames sent to the face service concurrently
+    video_chunk_frames: int = Field(default=8, ge=1, le=1024)
+    # how long a lost track may be re-found by motion
+    video_track_lost_s: float = Field(default=1.0, ge=0, le=3600)
+    # None: per embedding model (dlib 0.91)
+    video_identity_threshold: float | None = Field(default=None, ge=-1, le=1)
 
     # Video safety (issue 12, docs/video.md, docs/security.md)
     data_dir: str = "./data"  # the service's own files; video uploads under video-uploads/
-    video_max_frames: int = 100_000  # decoded frames per video (600 s at 166 fps)
-    video_max_decode_s: float = 600.0  # wall time in the decoder per pass over a video
-    video_max_tracks: int = 5_000  # face tracks per job; more fail it (video_too_complex)
-    video_max_jobs_per_tenant: int = 4  # queued + running jobs of one tenant
+    # decoded frames per video (600 s at 166 fps)
+    video_max_frames: int = Field(default=100_000, ge=1, le=100_000_000)
+    # wall time in the decoder per pass over a video
+    video_max_decode_s: float = Field(default=600.0, gt=0, le=86_400)
+    # face tracks per job; more fail it (video_too_complex)
+    video_max_tracks: int = Field(default=5_000, ge=1, le=1_000_000)
+    # queued + running jobs of one tenant
+    video_max_jobs_per_tenant: int = Field(default=4, ge=1, le=100_000)
 
     # Durable video jobs and shared state (issue 14, docs/video.md "Durable jobs")
     job_store_url: str = ""  # "": SQLite (WAL) at DATA_DIR/jobs.sqlite3; redis://host:6379/0
@@ -130,7 +152,9 @@ class Settings(BaseSettings):
 
     # Serving path and repeated-image cache (issue 15, docs/benchmarks.md, docs/operations.md)
     face_service_threads: int = Field(default=1, ge=1, le=64)  # concurrent batches per worker
-    face_service_workers: int = Field(default=1, ge=1, le=64)  # face service processes
+    # Face service processes; 0 = auto: 1 with a CUDA provider (one CUDA context per GPU),
+    # else 2 (BentoML runs one batch at a time per worker). runners/face.py, docs/benchmarks.md
+    face_service_workers: int = Field(default=0, ge=0, le=64)
     face_decode_threads: int = Field(default=2, ge=1, le=64)  # image decodes in the face service
     # A batch split into this many groups, each decoded, detected and embedded on its own
     # decode thread (CPU inference: one ONNX Runtime thread per group keeps every core busy).
@@ -140,7 +164,7 @@ class Settings(BaseSettings):
     analysis_cache: bool = True  # ANALYSIS_CACHE=0: every request runs the models
     analysis_cache_url: str | None = None  # redis://...: one cache for all replicas
     analysis_cache_ttl_s: float = Field(default=300.0, gt=0, le=86_400)  # biometric: short
-    analysis_cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    analysis_cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024, le=1 << 40)
 
     # Models that arrive on their own (issue 16 part 1: `python -m models ensure`, docs/models.md)
     models_auto_pull: bool = True  # MODELS_AUTO_PULL=0: never download at start
@@ -152,17 +176,20 @@ class Settings(BaseSettings):
     # (DATA_DIR above: embedded Chroma keeps the gallery store in DATA_DIR/gallery.chroma)
     gallery_uri: str | None = None  # http://chroma:8000: a Chroma server instead of the folder
     gallery_token: str | None = Field(default=None, repr=False)  # Chroma server auth token
-    gallery_dim: int = 512  # widest embedding a gallery accepts
-    gallery_thresholds: dict[str, float] = Field(
+    gallery_dim: int = Field(default=512, ge=1, le=4096)  # widest embedding a gallery accepts
+    # per embedding model id or engine, JSON
+    gallery_thresholds: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
         default_factory=lambda: {"dlib": 0.91, "insightface": 0.45}
-    )  # per embedding model id or engine, JSON
-    gallery_search_ef: int = 256  # HNSW ef_search, set when a gallery is created (docs/gallery.md)
-    gallery_hnsw_m: int = 16
+    )
+    # HNSW ef_search, set when a gallery is created (docs/gallery.md)
+    gallery_search_ef: int = Field(default=256, ge=1, le=8192)
+    gallery_hnsw_m: int = Field(default=16, ge=2, le=128)
     gallery_hnsw_ef_construction: int = Field(default=200, ge=16, le=2048)
-    gallery_max_metadata_bytes: int = 2048
-    gallery_max_batch: int = 1000  # embeddings per /gallery/enroll_batch
-    gallery_max_cluster_faces: int = 50_000
-    gallery_timeout_s: float = 60.0
+    gallery_max_metadata_bytes: int = Field(default=2048, ge=2, le=1 << 20)
+    # embeddings per /gallery/enroll_batch
+    gallery_max_batch: int = Field(default=1000, ge=1, le=100_000)
+    gallery_max_cluster_faces: int = Field(default=50_000, ge=1, le=10_000_000)
+    gallery_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
 
 @lru_cache(maxsize=1)
