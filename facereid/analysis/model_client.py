@@ -80,6 +80,7 @@ class ModelClient:
         self.clip_health = clip_health
         self.overloaded = overloaded
         self.model_info: dict[str, Any] | None = None
+        self._clip_failures = 0  # health checks failed in a row
         self.cache = AnalysisCache.from_settings(settings)
 
     def analysis_calls(self) -> AnalysisCalls:
@@ -198,9 +199,20 @@ class ModelClient:
                 self.emotion.to_async.health(), timeout=self.settings.clip_timeout_s
             )
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
-            logger.warning("CLIP health check failed: %s", describe(exc))
+            # One failure is logged at INFO: the first poll can run before BentoML has set
+            # up the dependency's client (an AttributeError for the route at start-up).
+            # From the second in a row it is a warning.
+            self._clip_failures += 1
+            level = logging.WARNING if self._clip_failures > 1 else logging.INFO
+            logger.log(
+                level,
+                "CLIP health check failed (%d in a row): %s",
+                self._clip_failures,
+                describe(exc),
+            )
             self.clip_health.mark_unavailable(f"CLIP service not reachable ({type(exc).__name__})")
             return
+        self._clip_failures = 0
         if detail.get("available"):
             self.clip_health.mark_available(detail)
         else:

@@ -151,3 +151,30 @@ def test_health_degraded_and_synthetic_warning() -> None:
     status, body = asyncio.run(endpoint())
     assert status == 200 and body["status"] == "degraded" and body["clip_model"] is None
     assert body["reason"] == "CLIP model not loaded" and "synthetic" in body["warning"]
+
+
+def test_one_failed_clip_check_is_info_two_in_a_row_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers: list[Any] = [AttributeError("health"), AttributeError("health"), {"available": True}]
+
+    async def clip_health() -> dict[str, Any]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+    models = client(handle(), handle(health=clip_health))
+    caplog.set_level("INFO", logger="facereid.analysis.model_client")
+    levels = []
+    for _ in range(3):
+        caplog.clear()
+        asyncio.run(models.check_clip())
+        levels.append([r.levelname for r in caplog.records if "health check" in r.message])
+    assert levels == [["INFO"], ["WARNING"], []]
+    assert models.clip_health.available  # the third check answered
+    answers.append(AttributeError("health"))
+    caplog.clear()
+    asyncio.run(models.check_clip())  # a success reset the count: INFO again
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert not models.clip_health.available
