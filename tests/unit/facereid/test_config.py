@@ -54,7 +54,10 @@ def test_out_of_range_and_mistyped_values_are_refused(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     low, high = _bounds(name)
-    for value in (str(low - 1), str(high * 2 + 1), "many", "1e400", "nan"):
+    values = [str(low - 1), str(high * 2 + 1), "many", "1e400", "nan", ""]
+    if Settings.model_fields[name].annotation is int:
+        values.append(str(low + 0.5))  # a fraction where a count is meant
+    for value in values:
         monkeypatch.setenv(name.upper(), value)
         with pytest.raises(ValidationError):
             Settings()
