@@ -11,6 +11,11 @@ top 10. Then DBSCAN clustering of unnamed faces (``facereid.gallery.clustering``
     python -m benchmarks.gallery                          # 100k rows, 200 queries
     BENCH_GALLERY_ROWS=1000000 python -m benchmarks.gallery
 
+Then the same first BENCH_GALLERY_HTTP_ROWS rows (default 20,000; 0 skips it) are enrolled
+again twice, each into a fresh store: in-process as above, and over HTTP through
+/gallery/enroll_batch of a ``bentoml serve`` server (dlib engine, no models needed; one blob
+of 1,000 float32 rows per call, one client), so the route's own cost shows beside the store's.
+
 Data: BENCH_GALLERY_DATA=people (default) draws faces around 1 centre per 10 rows (a gallery of
 people with several photos each, as face embeddings are); ``random`` uses unit vectors with no
 structure (the worst case for any ANN index; the issue's orientation numbers used it).
@@ -150,7 +155,10 @@ def measure_gallery() -> dict[str, Any]:
     t0 = time.perf_counter()
     clusters = cluster_faces(people, [""] * cluster_n, threshold=0.5, min_faces=3)
     cluster_s = time.perf_counter() - t0
+    http_rows = min(int(os.environ.get("BENCH_GALLERY_HTTP_ROWS", "20000")), enrolled)
+    http = measure_http_enrol(rows[:http_rows], deadline) if http_rows else {}
     return {
+        **http,
         "data": kind,
         "rows": enrolled,
         "dim": DIM,
@@ -207,6 +215,12 @@ def table(r: dict[str, Any]) -> str:
         f" the /gallery/cluster operation (scan + cluster) {r['cluster_operation_s']:.1f} s,"
         f" {r['unclustered']} faces unclustered."
     )
+    if r.get("http_rows"):
+        clustering += (
+            f" Enrolling the first {r['http_rows']:,} rows again into fresh stores:"
+            f" {r['http_in_process_rows_per_s']:,.0f} rows/s in-process,"
+            f" {r['http_rows_per_s']:,.0f} rows/s through /gallery/enroll_batch over HTTP."
+        )
     return md(headers, [row]) + "\n\n" + clustering
 
 
@@ -230,6 +244,18 @@ def ratios(r: dict[str, Any]) -> list[tuple[str, str, float, str]]:
             r["enrol_rows_per_s"],
             _ok(r["enrol_rows_per_s"] >= 2000),
         ),
+        *(
+            [
+                (
+                    f"gallery enrolment rows/s over HTTP, first {r['http_rows']:,} rows",
+                    ">= 2000",
+                    r["http_rows_per_s"],
+                    _ok(r["http_rows_per_s"] >= 2000),
+                )
+            ]
+            if r.get("http_rows")
+            else []
+        ),
         (
             f"/gallery/cluster of {r['cluster_faces']:,} unnamed faces, s",
             "< 30",
@@ -237,6 +263,50 @@ def ratios(r: dict[str, Any]) -> list[tuple[str, str, float, str]]:
             _ok(r["cluster_operation_s"] < 30),
         ),
     ]
+
+
+def measure_http_enrol(rows: np.ndarray, deadline: float) -> dict[str, Any]:
+    """Rows/s of the same rows enrolled in-process and through /gallery/enroll_batch."""
+    import httpx
+
+    from tests.harness import start_server
+
+    with tempfile.TemporaryDirectory() as folder:
+        ops = GalleryOperations(GalleryStore(str(Path(folder) / "gallery.chroma"), dim=DIM), {})
+        start = time.perf_counter()
+        for first in range(0, len(rows), BATCH):
+            chunk = rows[first : first + BATCH]
+            enrol(ops, "g", chunk, [""] * len(chunk))
+        in_process_s = time.perf_counter() - start
+        ops.store.close()
+    with tempfile.TemporaryDirectory() as home:
+        env = {"FACE_ENGINE": "dlib", "ANALYSIS_CACHE": "0", "MODELS_AUTO_PULL": "0"}
+        log_path = Path(home) / "server.log"
+        with start_server("service:FaceReID", Path(home), log_path, env) as server:
+            with httpx.Client(base_url=server.url, timeout=120) as client:
+                start = time.perf_counter()
+                for first in range(0, len(rows), BATCH):
+                    if time.monotonic() > deadline:
+                        log(f"deadline reached after {first} rows over HTTP")
+                        rows = rows[:first]
+                        break
+                    chunk = rows[first : first + BATCH]
+                    body = {
+                        "gallery": "g",
+                        "embedding_model": MODEL,
+                        "embeddings_b64": blob(chunk),
+                        "dim": DIM,
+                    }
+                    answer = client.post("/gallery/enroll_batch", json=body)
+                    answer.raise_for_status()
+                    assert len(answer.json()["face_ids"]) == len(chunk)
+                http_s = time.perf_counter() - start
+    log(f"enrolled {len(rows)} rows in-process in {in_process_s:.1f}s, over HTTP {http_s:.1f}s")
+    return {
+        "http_rows": len(rows),
+        "http_in_process_rows_per_s": len(rows) / in_process_s,
+        "http_rows_per_s": len(rows) / http_s if len(rows) else 0.0,
+    }
 
 
 def _ok(passed: bool) -> str:
