@@ -1,7 +1,10 @@
 """The torch parts of the benchmark on CUDA: the CLIP ViT-B/32 image tower (what the emotion
 service runs; random weights, the realistic synthetic profile's architecture) at several
-batch sizes in fp32 and fp16, the zero-shot text features, and the CPU->GPU preprocess copy.
-Standalone (torch + open_clip only) so it runs on a bare GPU machine.
+batch sizes in fp32 and fp16, the zero-shot text features, the CPU->GPU preprocess copy, and
+the emotion service's own preprocessing of 32 face crops (``BatchPreprocess``) with 1 thread
+and with CLIP_PREPROCESS_THREADS auto, alone and in front of the tower. Needs only torch,
+open_clip and Pillow (``facereid.emotion.clip_model`` imports nothing else of the project's
+dependencies), so it runs on a bare GPU machine.
 
     python3 benchmarks/gpu_bench.py --out $OUT/gpu_bench.md --seconds 3
 """
@@ -10,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -102,6 +107,8 @@ def main() -> int:
             )
         )
 
+    rows += preprocess_rows(model, device, sync, args.seconds)
+
     lines = [
         f"# GPU check: {name}, torch {torch.__version__}",
         "",
@@ -115,6 +122,56 @@ def main() -> int:
     args.out.with_suffix(".json").write_text(json.dumps({"device": name, "rows": rows}))
     print(text_out)
     return 0
+
+
+def preprocess_rows(
+    model: Any, device: torch.device, sync: Callable[[], object], seconds: float
+) -> list[tuple[str, str, int, float, float]]:
+    """The emotion service's own preprocessing (``facereid.emotion.clip_model.BatchPreprocess``
+    over open_clip's eval transform) for 32 face crops of 100-400 px, with 1 thread and with
+    one per core up to 8 (CLIP_PREPROCESS_THREADS auto), alone and followed by the tower: how
+    close the service's scoring path comes to the bare tower's rate at the same batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import open_clip
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for facereid
+    from facereid.emotion.clip_model import BatchPreprocess
+
+    preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)[2]
+    rng = np.random.default_rng(0)
+    sides = rng.integers(100, 400, size=32)
+    crops = [
+        Image.fromarray(rng.integers(0, 256, (int(s), int(s * 0.8), 3), dtype=np.uint8))
+        for s in sides
+    ]
+    rows = []
+    for threads in sorted({1, min(8, os.cpu_count() or 1)}):
+        with ThreadPoolExecutor(threads) as pool:
+            batch = BatchPreprocess(preprocess, device, pool if threads > 1 else None)
+
+            def prep(batch: BatchPreprocess = batch) -> None:
+                batch(crops)
+
+            def prep_and_tower(batch: BatchPreprocess = batch) -> None:
+                with torch.inference_mode():
+                    model.encode_image(batch(crops), normalize=True)
+
+            for part, fn in (("preprocess", prep), ("preprocess + tower", prep_and_tower)):
+                calls, spent = timed(fn, seconds, sync)
+                rows.append(
+                    (
+                        f"service {part}, {threads} thread(s)",
+                        "float32",
+                        32,
+                        1000 * spent / calls,
+                        32 * calls / spent,
+                    )
+                )
+                print(rows[-1], flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # Emotions
     emotion_labels: tuple[str, ...] = DEFAULT_EMOTION_LABELS
     emotion_crop_margin: float = Field(default=0.25, ge=0, le=4)
+    # threads that resize a batch's crops for CLIP side by side; 0 = auto (cores, at most 8)
+    clip_preprocess_threads: int = Field(default=0, ge=0, le=64)
 
     # Protection and operations (facereid/web/chain.py; docs/operations.md, docs/security.md)
     rate_limit: str = ""  # e.g. "120/minute"; empty: no global limit

@@ -8,9 +8,11 @@ The computation is open_clip's own zero-shot classification: a prompt ensemble p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +60,12 @@ class CacheInfo:
     size: int
 
 
+def preprocess_threads(setting: int, cores: int | None = None) -> int:
+    """CLIP_PREPROCESS_THREADS, or for 0 (auto) one per core up to 8: a batch's crops are
+    resized side by side (docs/benchmarks.md)."""
+    return setting or max(1, min(8, cores or os.cpu_count() or 1))
+
+
 def _to_pil(crop: Crop) -> Image.Image:
     if isinstance(crop, Image.Image):
         return crop.convert("RGB")
@@ -92,7 +100,9 @@ class EmotionScorer:
         )
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._batch_preprocess = BatchPreprocess(bundle.preprocess, bundle.device)
+        threads = preprocess_threads(get_settings().clip_preprocess_threads)
+        pool = ThreadPoolExecutor(threads, "clip-preprocess") if threads > 1 else None
+        self._batch_preprocess = BatchPreprocess(bundle.preprocess, bundle.device, pool)
         self._hits = 0
         self._misses = 0
 

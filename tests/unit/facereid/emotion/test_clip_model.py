@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from facereid.emotion.clip_model import (
     load_clip,
     register_model_config,
 )
+from facereid.emotion.scorer import preprocess_threads
 from facereid.errors import ModelNotAvailableError
 
 
@@ -28,14 +30,23 @@ def test_bundle_describes_the_model(bundle: ClipBundle) -> None:
     assert str(bundle.device) == "cpu" and not bundle.model.training
 
 
-def test_batch_preprocess_equals_the_per_crop_transform(bundle: ClipBundle) -> None:
+@pytest.mark.parametrize("threads", [0, 3])
+def test_batch_preprocess_equals_the_per_crop_transform(bundle: ClipBundle, threads: int) -> None:
+    """Bit for bit, and in input order when a pool resizes the crops side by side."""
     rng = np.random.default_rng(0)
-    sizes = [(37, 50), (300, 120), (224, 224), (9, 400)]
+    sizes = [(37, 50), (300, 120), (224, 224), (9, 400), (640, 480), (120, 90)]
     crops = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in sizes]
-    batched = BatchPreprocess(bundle.preprocess, bundle.device)
-    assert batched.geometry is not None  # the vectorised path, not the fallback
-    expected = torch.stack([bundle.preprocess(c) for c in crops])
-    assert torch.equal(batched(crops), expected)
+    with ThreadPoolExecutor(threads or 1) as pool:
+        batched = BatchPreprocess(bundle.preprocess, bundle.device, pool if threads else None)
+        assert batched.geometry is not None  # the vectorised path, not the fallback
+        expected = torch.stack([bundle.preprocess(c) for c in crops])
+        assert torch.equal(batched(crops), expected)
+        assert torch.equal(batched(crops[:1]), expected[:1])  # a lone crop skips the pool
+
+
+def test_preprocess_threads_auto_is_one_per_core_up_to_eight() -> None:
+    assert [preprocess_threads(0, cores) for cores in (1, 2, 16)] == [1, 2, 8]
+    assert preprocess_threads(3, cores=16) == 3
 
 
 def test_batch_preprocess_falls_back_for_an_unknown_transform(bundle: ClipBundle) -> None:
