@@ -247,10 +247,12 @@ def ratios(r: dict[str, Any]) -> list[tuple[str, str, float, str]]:
         *(
             [
                 (
-                    f"gallery enrolment rows/s over HTTP, first {r['http_rows']:,} rows",
-                    ">= 2000",
-                    r["http_rows_per_s"],
-                    _ok(r["http_rows_per_s"] >= 2000),
+                    # a fresh store's first rows insert faster than the 100k above: the
+                    # HTTP rate is compared with the same rows in-process, not with the goal
+                    f"gallery enrolment over HTTP / in-process, first {r['http_rows']:,} rows",
+                    "-",
+                    r["http_rows_per_s"] / r["http_in_process_rows_per_s"],
+                    "",
                 )
             ]
             if r.get("http_rows")
