@@ -82,7 +82,8 @@ def dlib_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """No models in the store: the dlib engine answers and CLIP is unavailable."""
     home = tmp_path_factory.mktemp("empty-store")
     logs = tmp_path_factory.mktemp("logs")
-    with start_server(
-        "service:FaceReID", home, logs / "dlib.log", {"FACE_ENGINE": "auto"}
-    ) as server:
+    # Progress reaches /video/status with each heartbeat: at 0.2 s a short test video (about
+    # a second with two dlib face workers) still shows progress between its chunks.
+    env = {"FACE_ENGINE": "auto", "VIDEO_JOB_HEARTBEAT_S": "0.2"}
+    with start_server("service:FaceReID", home, logs / "dlib.log", env) as server:
         yield server
