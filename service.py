@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bentoml
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
 from starlette.responses import JSONResponse
 
 from facereid.analysis import analyze as analysis
@@ -33,6 +33,7 @@ from facereid.video.gallery_match import store_check, store_lookup
 from facereid.video.pipeline import ModelCalls, VideoJobRunner
 from facereid.video.scheduler import JobWorker
 from facereid.video.submit import submit_video
+from facereid.web import protocol_errors
 from facereid.web.chain import protection_middlewares
 from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware, JSONHandler
@@ -84,12 +85,18 @@ class FaceReID(GalleryRoutes):
             video_jobs.store, video_jobs.uploads, settings, video_runner.run
         )
         self._poller: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         health.client = self.models
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
 
     @bentoml.on_startup
     async def _start_clip_poller(self) -> None:
         self._poller = asyncio.create_task(self.models.poll_clip())
+
+    @bentoml.on_startup
+    async def _start_cache_sweeper(self) -> None:
+        if self.models.cache is not None:
+            self._sweeper = asyncio.create_task(self.models.cache.sweep_forever())
 
     @bentoml.on_startup
     async def _start_video_worker(self) -> None:
@@ -118,8 +125,8 @@ class FaceReID(GalleryRoutes):
         self,
         image_data: Annotated[str, Field(description="base64 image; a data: URL prefix is fine")],
         ctx: bentoml.Context,
-        return_all_faces: bool = False,
-        include_emotions: bool = True,
+        return_all_faces: StrictBool = False,
+        include_emotions: StrictBool = True,
         emotion_labels: list[str] | None = None,
         embedding_encoding: Literal["float", "base64"] = "float",
     ) -> dict[str, Any]:
@@ -138,8 +145,8 @@ class FaceReID(GalleryRoutes):
         self,
         images: Annotated[list[str], Field(description="base64 images, at most 32")],
         ctx: bentoml.Context,
-        return_all_faces: bool = False,
-        include_emotions: bool = True,
+        return_all_faces: StrictBool = False,
+        include_emotions: StrictBool = True,
         emotion_labels: list[str] | None = None,
     ) -> dict[str, Any]:
         """One entry per image; an image's own error is its entry, the batch answers 200."""
@@ -155,8 +162,8 @@ class FaceReID(GalleryRoutes):
     @json_route
     def compare(
         self,
-        face1_embedding: list[float],
-        face2_embedding: list[float],
+        face1_embedding: list[StrictFloat],
+        face2_embedding: list[StrictFloat],
         face1_model: str | None = None,
         face2_model: str | None = None,
     ) -> dict[str, Any]:
@@ -172,10 +179,10 @@ class FaceReID(GalleryRoutes):
     @json_route
     def find_matches(
         self,
-        target_embedding: list[float] | None = None,
-        embeddings: list[list[float]] | None = None,
-        threshold: float = 0.5,
-        top_k: int | None = None,
+        target_embedding: list[StrictFloat] | None = None,
+        embeddings: list[list[StrictFloat]] | None = None,
+        threshold: StrictFloat = 0.5,
+        top_k: StrictInt | None = None,
         target_model: str | None = None,
         embeddings_model: str | None = None,
         target_embedding_b64: str | None = None,
@@ -183,7 +190,7 @@ class FaceReID(GalleryRoutes):
             list[str] | str | None,
             Field(description="base64 float32 rows, or one N x dim blob (give dim)"),
         ] = None,
-        dim: int | None = None,
+        dim: StrictInt | None = None,
     ) -> list[dict[str, Any]]:
         """Floats or base64 little-endian float32 (``*_b64``, see facereid.matching.wire)."""
         matching.check_same_model(target_model, embeddings_model)
@@ -279,5 +286,7 @@ _files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]
 _chain = protection_middlewares(settings, get_routes=_get_routes, file_fields=_files)
 for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
+# requests uvicorn's parser refuses (a NUL in a header) get the error shape too
+protocol_errors.install()
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

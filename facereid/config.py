@@ -192,6 +192,13 @@ class Settings(BaseSettings):
     gallery_max_batch: int = Field(default=1000, ge=1, le=100_000)
     gallery_max_cluster_faces: int = Field(default=50_000, ge=1, le=10_000_000)
     gallery_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    # Hardening, round 2 (issue 21, docs/security.md)
+    # seals /gallery/subjects and /gallery/faces cursors; unset: a key kept in DATA_DIR/secrets.
+    # Every API replica must share it (or DATA_DIR) for cursors to work across replicas.
+    gallery_cursor_secret: str | None = Field(default=None, min_length=16, repr=False)
+    # per tenant, over all of its galleries: 429 gallery_quota_exceeded / 413 face_quota_exceeded
+    gallery_max_galleries_per_tenant: int = Field(default=100, ge=1, le=1_000_000)
+    gallery_max_faces_per_tenant: int = Field(default=1_000_000, ge=1, le=1_000_000_000)
 
 
 @lru_cache(maxsize=1)

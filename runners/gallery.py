@@ -11,13 +11,16 @@ raised exception would cross the process boundary as a bare 500.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 import bentoml
+from chromadb.errors import ChromaError
 
 from facereid.config import get_settings
 from facereid.errors import FaceReIDError
+from facereid.gallery.errors import GalleryBusyError
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,15 @@ def store_uri(data_dir: str, gallery_uri: str | None) -> str:
     return str(folder.resolve() / "gallery.chroma")  # an embedded Chroma folder
 
 
-@bentoml.service(name="GalleryStore", workers=1, traffic={"timeout": 120})
+# Threads: BentoML runs a sync API on a limiter of ``threads`` (default 1), so one tenant's
+# long clustering once queued every other tenant's short reads behind it (issue 21: 2.55 s for
+# a /gallery/list during a 20k cluster, 503 at 50k). Chroma's client is thread-safe; writes that
+# must be atomic take the store's lock, and at most one clustering runs at a time (others get
+# 429 gallery_busy at once), so three threads are always left for short operations.
+STORE_THREADS = 4
+
+
+@bentoml.service(name="GalleryStore", workers=1, threads=STORE_THREADS, traffic={"timeout": 120})
 class GalleryStoreService:
     def __init__(self) -> None:
         from facereid.gallery.operations import GalleryOperations
@@ -61,6 +72,8 @@ class GalleryStoreService:
             ef_construction=settings.gallery_hnsw_ef_construction,
             search_ef=settings.gallery_search_ef,
             token=settings.gallery_token,
+            max_galleries=settings.gallery_max_galleries_per_tenant,
+            max_faces=settings.gallery_max_faces_per_tenant,
         )
         self.operations = GalleryOperations(
             store,
@@ -68,6 +81,7 @@ class GalleryStoreService:
             search_ef=settings.gallery_search_ef,
             max_cluster_faces=settings.gallery_max_cluster_faces,
         )
+        self._clustering = threading.Lock()
         logger.info("gallery store open at %s", uri if settings.gallery_uri else "DATA_DIR")
 
     @bentoml.api
@@ -75,12 +89,36 @@ class GalleryStoreService:
         if operation not in OPERATIONS:
             return _error("invalid_gallery_request", f"unknown operation {operation!r}", 422)
         try:
+            if operation == "cluster":
+                return {"result": self._cluster(arguments)}
             return {"result": getattr(self.operations, operation)(**arguments)}
         except FaceReIDError as exc:
             return _error(exc.code, exc.message, exc.status)
+        except ChromaError as exc:
+            if exc.code() < 500:  # the engine refused the request itself: the caller's error
+                logger.warning(
+                    "gallery operation %s refused by the engine: %s", operation, exc.name()
+                )
+                return _error(
+                    "invalid_gallery_request", "the gallery store refused the request", 422
+                )
+            logger.exception("gallery operation %s failed", operation)
+            return _error("gallery_unavailable", "the gallery store failed; see its log", 503)
         except Exception:
             logger.exception("gallery operation %s failed", operation)
             return _error("gallery_unavailable", "the gallery store failed; see its log", 503)
+
+    def _cluster(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        if not self._clustering.acquire(blocking=False):
+            raise _busy()
+        try:
+            return self.operations.cluster(**arguments)
+        finally:
+            self._clustering.release()
+
+
+def _busy() -> GalleryBusyError:
+    return GalleryBusyError("a clustering is running; retry when it has finished")
 
 
 def _error(code: str, message: str, status: int) -> dict[str, Any]:

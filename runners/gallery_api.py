@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import bentoml
+from pydantic import StrictBool, StrictFloat, StrictInt
 
 from facereid.analysis.model_client import ModelClient
 from facereid.config import get_settings
@@ -75,7 +76,7 @@ class GalleryRoutes:
         gallery: str,
         subject: str | None = None,
         image_data: str | None = None,
-        embedding: list[float] | None = None,
+        embedding: list[StrictFloat] | None = None,
         embedding_b64: str | None = None,
         embedding_model: str | None = None,
         metadata: dict[str, Any] | None = None,
@@ -90,9 +91,9 @@ class GalleryRoutes:
         ctx: bentoml.Context,
         gallery: str,
         embedding_model: str,
-        embeddings: list[list[float]] | None = None,
+        embeddings: list[list[StrictFloat]] | None = None,
         embeddings_b64: list[str] | str | None = None,
-        dim: int | None = None,
+        dim: StrictInt | None = None,
         subjects: list[str | None] | None = None,
         metadata: list[dict[str, Any] | None] | None = None,
         image_ids: list[str | None] | None = None,
@@ -106,19 +107,19 @@ class GalleryRoutes:
         ctx: bentoml.Context,
         gallery: str,
         image_data: str | None = None,
-        embedding: list[float] | None = None,
+        embedding: list[StrictFloat] | None = None,
         embedding_b64: str | None = None,
         embedding_model: str | None = None,
-        top_k: int = 5,
-        threshold: float | None = None,
-        all_faces: bool = False,
+        top_k: StrictInt = 5,
+        threshold: StrictFloat | None = None,
+        all_faces: StrictBool = False,
     ) -> Any:
         return await self._gallery("search", ctx, locals())
 
     @bentoml.api(route="/gallery/subjects", output_spec=schemas.SubjectsResponse)
     @json_route
     async def gallery_subjects(
-        self, ctx: bentoml.Context, gallery: str, limit: int = 100, cursor: str | None = None
+        self, ctx: bentoml.Context, gallery: str, limit: StrictInt = 100, cursor: str | None = None
     ) -> Any:
         return await self._gallery("subjects", ctx, locals())
 
@@ -129,7 +130,7 @@ class GalleryRoutes:
         ctx: bentoml.Context,
         gallery: str,
         subject: str | None = None,
-        limit: int = 100,
+        limit: StrictInt = 100,
         cursor: str | None = None,
     ) -> Any:
         return await self._gallery("faces", ctx, locals())
@@ -175,7 +176,7 @@ class GalleryRoutes:
         self,
         ctx: bentoml.Context,
         gallery: str,
-        min_faces: int = 3,
-        threshold: float | None = None,
+        min_faces: StrictInt = 3,
+        threshold: StrictFloat | None = None,
     ) -> Any:
         return await self._gallery("cluster", ctx, locals())

@@ -19,11 +19,14 @@ no HTTP route exposes it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import logging
+import sqlite3
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +50,8 @@ class Backend(Protocol):
 
     async def purge(self) -> int: ...
 
+    async def sweep(self) -> int: ...
+
 
 class DiskBackend:
     """``diskcache.Cache``: per-host, shared by this host's processes."""
@@ -56,7 +61,10 @@ class DiskBackend:
 
         directory.mkdir(parents=True, exist_ok=True)
         # eviction "least-recently-stored" keeps writes cheap; expired entries go first.
-        self.cache = diskcache.Cache(str(directory), size_limit=max_bytes, timeout=2)
+        # secure_delete: SQLite zeroes the pages of deleted entries (results hold embeddings).
+        self.cache = diskcache.Cache(
+            str(directory), size_limit=max_bytes, timeout=2, sqlite_secure_delete=1
+        )
 
     async def get(self, key: str) -> bytes | None:
         value = await anyio.to_thread.run_sync(self.cache.get, key)
@@ -67,6 +75,18 @@ class DiskBackend:
 
     async def purge(self) -> int:
         return int(await anyio.to_thread.run_sync(self.cache.clear))
+
+    async def sweep(self) -> int:
+        """Remove entries past their TTL now; diskcache itself only culls on a later write."""
+        return int(await anyio.to_thread.run_sync(self._expire))
+
+    def _expire(self) -> int:
+        removed = int(self.cache.expire())
+        if removed:  # the write-ahead log still holds the pages as they were: fold it in
+            with closing(sqlite3.connect(Path(self.cache.directory) / "cache.db")) as db:
+                db.execute("PRAGMA secure_delete = 1")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
 
 
 class RedisBackend:
@@ -89,6 +109,9 @@ class RedisBackend:
         async for key in self.client.scan_iter(match=REDIS_PREFIX + "*", count=500):
             removed += int(await self.client.delete(key))
         return removed
+
+    async def sweep(self) -> int:
+        return 0  # Redis drops expired keys itself (PX on every set)
 
 
 def build_backend(settings: Settings) -> Backend:
@@ -129,6 +152,8 @@ class AnalysisCache:
             "emotions": options.include_emotions,
             "labels": options.emotion_labels,
             "detect": [s.det_size, s.det_thresh, s.nms_thresh, s.min_face_size, s.max_faces],
+            # the dlib engine's detector and upsampling change which faces are found (issue 21)
+            "dlib": [s.dlib_detector, s.dlib_upsample],
             "ship": [s.max_ship_side, s.emotion_crop_margin],
         }
         digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
@@ -148,6 +173,19 @@ class AnalysisCache:
             return None
         metrics.count_cache("hit")
         return fresh_ids(json.loads(value))
+
+    async def sweep_forever(self) -> None:
+        """Expired entries leave the disk within a TTL, written to or not (issue 21)."""
+        interval = min(60.0, self.settings.analysis_cache_ttl_s)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                removed = await self.backend.sweep()
+            except Exception as exc:
+                logger.warning("analysis cache sweep failed: %s", type(exc).__name__)
+                continue
+            if removed:
+                logger.info("analysis cache sweep removed %d expired entries", removed)
 
     async def set(self, key: str, result: dict[str, Any]) -> None:
         try:

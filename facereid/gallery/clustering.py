@@ -2,10 +2,16 @@
 
 Why DBSCAN: the number of people is unknown (no k-means), most unnamed faces are one-offs that
 must stay unclustered (noise, not forced into a group), and a person's faces form chains of
-close pairs rather than round blobs. Immich and PhotoPrism cluster faces the same way. The
-neighbour graph is computed exactly, in blocks of rows (one BLAS matmul each), so 10k faces
-cost about 10^8 dot products and memory stays at one block; core points need ``min_faces``
-neighbours (themselves included) at or above ``threshold``.
+close pairs rather than round blobs. Immich and PhotoPrism cluster faces the same way.
+
+Memory is O(n * k), whatever the threshold (issue 21: ``threshold: -1`` once made every pair a
+stored edge, O(n^2), about 19 GB at 20k faces). Similarities are computed in blocks of rows
+(one BLAS matmul each, at most ``BLOCK_ELEMENTS`` values at a time); from each block a face
+keeps only its count of neighbours at or above ``threshold`` (exact: it decides core points)
+and its ``MAX_LINKS`` most similar neighbours above the threshold (the links that join core
+points into clusters and attach border faces). Where a face has more than ``MAX_LINKS``
+neighbours its cluster is joined through its closest ones, which in a dense group are core
+points linked to each other anyway; below that it is exact DBSCAN.
 
 Two faces from the same image are two people: after clustering, a cluster keeps only the face
 of each image that is closest to the cluster's mean, and the rest become noise.
@@ -20,7 +26,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-BLOCK_ROWS = 2048
+MAX_LINKS = 32  # neighbours a face keeps for linking
+BLOCK_ELEMENTS = 1 << 21  # similarities held at once: 2M float32 (8 MB), plus their ranking
 
 
 @dataclass(frozen=True)
@@ -28,18 +35,35 @@ class Cluster:
     members: list[int]  # row indices, most central first
 
 
-def neighbour_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """All (i, j), i != j, with cosine(i, j) >= threshold; rows must be unit vectors."""
-    rows_out, cols_out = [], []
-    for start in range(0, len(vectors), BLOCK_ROWS):
-        sims = vectors[start : start + BLOCK_ROWS] @ vectors.T
-        r, c = np.nonzero(sims >= threshold)
-        keep = (r + start) != c
-        rows_out.append(r[keep] + start)
-        cols_out.append(c[keep])
-    if not rows_out:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    return np.concatenate(rows_out), np.concatenate(cols_out)
+@dataclass(frozen=True)
+class Neighbours:
+    degree: np.ndarray  # (n,) neighbours at or above the threshold, the face itself included
+    index: np.ndarray  # (n, k) the k most similar such neighbours, -1 where fewer
+    similarity: np.ndarray  # (n, k) their similarities, -inf where ``index`` is -1
+
+
+def neighbours(unit: np.ndarray, threshold: float, links: int = MAX_LINKS) -> Neighbours:
+    """Each row's neighbour count and closest neighbours; rows must be unit vectors."""
+    n = len(unit)
+    k = max(0, min(links, n - 1))
+    degree = np.ones(n, np.int64)
+    index = np.full((n, k), -1, np.int64)
+    similarity = np.full((n, k), -np.inf, np.float32)
+    step = max(1, BLOCK_ELEMENTS // max(n, 1))
+    for start in range(0, n, step):
+        end = min(n, start + step)
+        sims = unit[start:end] @ unit.T
+        sims[np.arange(end - start), np.arange(start, end)] = -np.inf  # not its own neighbour
+        above = sims >= threshold
+        degree[start:end] += above.sum(axis=1)
+        if k == 0:
+            continue
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        keep = top_sims >= threshold
+        index[start:end] = np.where(keep, top, -1)
+        similarity[start:end] = np.where(keep, top_sims, -np.inf)
+    return Neighbours(degree, index, similarity)
 
 
 def cluster_faces(
@@ -49,39 +73,34 @@ def cluster_faces(
     n = len(vectors)
     if n == 0:
         return []
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    rows, cols = neighbour_pairs(unit.astype(np.float32), threshold)
-    degree = np.bincount(rows, minlength=n) + 1  # a face is its own neighbour
-    core = degree >= min_faces
-    core_edges = core[rows] & core[cols]
+    unit = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    found = neighbours(unit, threshold)
+    core = found.degree >= min_faces
+    valid = found.index >= 0
+    target = np.where(valid, found.index, 0)
+    rows = np.broadcast_to(np.arange(n)[:, None], target.shape)
+    linked = valid & core[:, None] & core[target]
     graph = coo_matrix(
-        (np.ones(int(core_edges.sum()), np.int8), (rows[core_edges], cols[core_edges])),
-        shape=(n, n),
+        (np.ones(int(linked.sum()), np.int8), (rows[linked], target[linked])), shape=(n, n)
     )
     _, labels = connected_components(graph, directed=False)
     labels = np.where(core, labels, -1)
-    _attach_border_points(unit, rows, cols, core, labels)
+    # DBSCAN border: a non-core face joins the cluster of its most similar core neighbour
+    to_core = np.where(valid & core[target], found.similarity, -np.inf)
+    best = np.argmax(to_core, axis=1)
+    border = ~core & np.isfinite(to_core[np.arange(n), best])
+    labels[border] = labels[target[border, best[border]]]
     clusters = []
-    for label in np.unique(labels[labels >= 0]):
-        members = _one_face_per_image(unit, np.flatnonzero(labels == label), sources)
-        if len(members) >= min_faces:
-            clusters.append(Cluster(members=members))
+    order = np.argsort(labels, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    for members in groups:
+        if labels[members[0]] < 0:
+            continue
+        kept = _one_face_per_image(unit, members, sources)
+        if len(kept) >= min_faces:
+            clusters.append(Cluster(members=kept))
     clusters.sort(key=lambda c: (-len(c.members), c.members[0]))
     return clusters
-
-
-def _attach_border_points(
-    unit: np.ndarray, rows: np.ndarray, cols: np.ndarray, core: np.ndarray, labels: np.ndarray
-) -> None:
-    """A non-core face joins the cluster of its most similar core neighbour (DBSCAN border)."""
-    to_core = ~core[rows] & core[cols]
-    best: dict[int, tuple[float, int]] = {}
-    for i, j in zip(rows[to_core].tolist(), cols[to_core].tolist(), strict=True):
-        sim = float(unit[i] @ unit[j])
-        if i not in best or sim > best[i][0]:
-            best[i] = (sim, j)
-    for i, (_, j) in best.items():
-        labels[i] = labels[j]
 
 
 def _one_face_per_image(unit: np.ndarray, members: np.ndarray, sources: Sequence[str]) -> list[int]:

@@ -19,6 +19,7 @@ from facereid.config import Settings
 from facereid.errors import FaceReIDError, NoFaceError
 from facereid.faces.records import FaceRecord
 from facereid.gallery import requests as check
+from facereid.gallery.cursors import CursorCodec, cursor_secret
 from facereid.gallery.errors import InvalidGalleryRequestError, error_from_payload
 from facereid.intake.budget import ImageHeader
 from facereid.matching.similarity import encode_embedding_b64, l2_normalize
@@ -59,6 +60,7 @@ class GalleryComposition:
     def __init__(self, settings: Settings, calls: GalleryCalls) -> None:
         self.settings = settings
         self.calls = calls
+        self.cursors = CursorCodec(cursor_secret(settings.data_dir, settings.gallery_cursor_secret))
 
     async def store(self, operation: str, **arguments: Any) -> dict[str, Any]:
         answer = await self.calls.execute(operation, arguments)
@@ -185,21 +187,30 @@ class GalleryComposition:
     async def subjects(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         gallery = check.gallery_name(request.get("gallery"))
         limit = _limit(request.get("limit", 100))
-        after = check.decode_cursor(request.get("cursor"), gallery)
+        after = self.cursors.decode(request.get("cursor"), tenant, gallery, "subjects")
         result = await self.store(
             "subjects", tenant=tenant, gallery=gallery, limit=limit, after=after
         )
-        return {"subjects": result["subjects"], "next_cursor": _cursor(gallery, result["next"])}
+        return {
+            "subjects": result["subjects"],
+            "next_cursor": self._cursor(tenant, gallery, "subjects", result["next"]),
+        }
 
     async def faces(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         gallery = check.gallery_name(request.get("gallery"))
         subject = check.subject_name(request.get("subject"))
         limit = _limit(request.get("limit", 100))
-        after = check.decode_cursor(request.get("cursor"), gallery)
+        after = self.cursors.decode(request.get("cursor"), tenant, gallery, "faces")
         result = await self.store(
             "faces", tenant=tenant, gallery=gallery, subject=subject, limit=limit, after=after
         )
-        return {"faces": result["faces"], "next_cursor": _cursor(gallery, result["next"])}
+        return {
+            "faces": result["faces"],
+            "next_cursor": self._cursor(tenant, gallery, "faces", result["next"]),
+        }
+
+    def _cursor(self, tenant: str, gallery: str, route: str, after: str | None) -> str | None:
+        return None if after is None else self.cursors.encode(tenant, gallery, route, after)
 
     async def delete(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         gallery = check.gallery_name(request.get("gallery"))
@@ -231,6 +242,8 @@ class GalleryComposition:
             or not all(isinstance(i, str) for i in ids)
         ):
             raise InvalidGalleryRequestError(f"face_ids must be 1-{check.MAX_PAGE} strings")
+        if len(set(ids)) != len(ids):
+            raise InvalidGalleryRequestError("face_ids holds the same id more than once")
         return await self.store(
             "assign", tenant=tenant, gallery=gallery, face_ids=ids, subject=subject
         )
@@ -273,10 +286,6 @@ def store_rows(vectors: np.ndarray) -> dict[str, Any]:
 
 def _limit(value: object) -> int:
     return check.bounded_int(value, name="limit", low=1, high=check.MAX_PAGE)
-
-
-def _cursor(gallery: str, after: str | None) -> str | None:
-    return None if after is None else check.encode_cursor(gallery, after)
 
 
 def _image_id(value: object) -> str | None:

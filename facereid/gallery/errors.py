@@ -27,6 +27,27 @@ class InvalidCursorError(InvalidInputError):
     status = 400
 
 
+class GalleryQuotaError(FaceReIDError):
+    """The tenant holds ``GALLERY_MAX_GALLERIES_PER_TENANT`` galleries already."""
+
+    code = "gallery_quota_exceeded"
+    status = 429
+
+
+class FaceQuotaError(FaceReIDError):
+    """The enrolment would take the tenant past ``GALLERY_MAX_FACES_PER_TENANT`` faces."""
+
+    code = "face_quota_exceeded"
+    status = 413
+
+
+class GalleryBusyError(FaceReIDError):
+    """A clustering runs already; one at a time, so that it cannot hold every store thread."""
+
+    code = "gallery_busy"
+    status = 429
+
+
 class GalleryUnavailableError(FaceReIDError):
     """The store service did not answer."""
 

@@ -6,17 +6,15 @@ validated and L2-normalised by ``facereid.matching``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
+import unicodedata
 from typing import Any
 
 import numpy as np
 
 from facereid.errors import EmbeddingError
 from facereid.gallery.errors import (
-    InvalidCursorError,
     InvalidGalleryRequestError,
     MetadataTooLargeError,
 )
@@ -39,14 +37,28 @@ def gallery_name(name: object) -> str:
     return name
 
 
+# Bidirectional embeddings, overrides and isolates, and the implicit marks: they reorder how a
+# name is shown ("Trojan Source"), so a stored name could read differently in a log or a UI.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def has_unsafe_characters(text: str) -> bool:
+    """C0 and C1 controls (Unicode category Cc: NUL-US, DEL, U+0080-U+009F such as NEL and
+    CSI) and bidi controls: refused in every name the service stores and shows back."""
+    return any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in text)
+
+
 def subject_name(subject: object, *, field: str = "subject", nullable: bool = True) -> str | None:
     if subject is None and nullable:
         return None
     if not isinstance(subject, str) or not subject.strip():
         raise InvalidGalleryRequestError(f"{field} must be a non-empty string")
-    if len(subject) > MAX_SUBJECT_CHARS or any(ord(c) < 32 or ord(c) == 127 for c in subject):
+    if len(subject) > MAX_SUBJECT_CHARS or has_unsafe_characters(subject):
         raise InvalidGalleryRequestError(
-            f"{field} must be at most {MAX_SUBJECT_CHARS} characters without control characters"
+            f"{field} must be at most {MAX_SUBJECT_CHARS} characters without control or "
+            "bidirectional-override characters"
         )
     return subject
 
@@ -60,8 +72,10 @@ def flat_metadata(metadata: object, max_bytes: int) -> dict[str, Any]:
     if len(metadata) > MAX_METADATA_KEYS:
         raise MetadataTooLargeError(f"metadata holds more than {MAX_METADATA_KEYS} keys")
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key or len(key) > 64:
-            raise InvalidGalleryRequestError("metadata keys must be strings of 1-64 characters")
+        if not isinstance(key, str) or not key or len(key) > 64 or has_unsafe_characters(key):
+            raise InvalidGalleryRequestError(
+                "metadata keys must be strings of 1-64 characters without control characters"
+            )
         if value is not None and not isinstance(value, str | int | float | bool):
             raise InvalidGalleryRequestError(
                 f"metadata[{key!r}] must be a string, number, boolean or null (flat object)"
@@ -90,7 +104,7 @@ def threshold_value(value: object) -> float | None:
 
 def one_embedding(floats: list[float] | None, b64: str | None) -> np.ndarray:
     vec = matching.validate_embedding(embedding_wire.resolve_target(floats, b64), name="embedding")
-    return matching.l2_normalize(vec).reshape(1, -1).astype(np.float32)
+    return unit_rows(vec.reshape(1, -1))
 
 
 def many_embeddings(
@@ -102,18 +116,27 @@ def many_embeddings(
     if count > max_rows:
         raise InvalidGalleryRequestError(f"{count} embeddings; the limit is {max_rows}")
     try:
-        matrix = np.asarray(rows, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            matrix = np.asarray(rows, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise EmbeddingError("embeddings must be rows of numbers of one length") from exc
     if matrix.ndim != 2 or matrix.shape[1] == 0:
         raise EmbeddingError("embeddings must be rows of numbers of one length")
+    return unit_rows(matrix)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows checked and L2-normalised the one way both enrolment routes use: every value finite
+    as float32, the norm taken in float64 (a row of 3e38 overflows a float32 norm to inf and
+    would be stored as zeros), no zero row; float32 unit rows out."""
     if not np.isfinite(matrix).all():
-        raise EmbeddingError("embeddings hold non-finite values")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise EmbeddingError("embeddings hold an all-zero row")
-    normalised: np.ndarray = matrix / norms
-    return normalised
+        raise EmbeddingError("embeddings hold values that are not finite float32 numbers")
+    wide = matrix.astype(np.float64)
+    norms = np.linalg.norm(wide, axis=1, keepdims=True)
+    if not (norms > 0).all():
+        raise EmbeddingError("embeddings hold an all-zero row; its direction is undefined")
+    unit: np.ndarray = (wide / norms).astype(np.float32)
+    return unit
 
 
 def model_name(model: object) -> str:
@@ -122,24 +145,3 @@ def model_name(model: object) -> str:
             "embedding_model must name the model that made the embedding (from /analyze)"
         )
     return model
-
-
-# -- cursors: opaque to clients, bound to the gallery they page through -------------------
-
-
-def encode_cursor(gallery: str, after: str) -> str:
-    raw = json.dumps({"g": gallery, "a": after}, ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, gallery: str) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeError) as exc:
-        raise InvalidCursorError("cursor is not one this service gave out") from exc
-    if not isinstance(data, dict) or data.get("g") != gallery or not isinstance(data.get("a"), str):
-        raise InvalidCursorError("cursor is not one this service gave out for this gallery")
-    return str(data["a"])

@@ -32,7 +32,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Metadata
 from chromadb.errors import ChromaError, NotFoundError
 
-from facereid.errors import EmbeddingModelMismatchError
+from facereid.errors import EmbeddingModelMismatchError, echo
 from facereid.gallery.chroma import (
     collection_name,
     connect,
@@ -40,7 +40,12 @@ from facereid.gallery.chroma import (
     json_object,
     rows_of,
 )
-from facereid.gallery.errors import GalleryNotFoundError, InvalidGalleryRequestError
+from facereid.gallery.errors import (
+    FaceQuotaError,
+    GalleryNotFoundError,
+    GalleryQuotaError,
+    InvalidGalleryRequestError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +61,21 @@ class GalleryStore:
         ef_construction: int = 200,
         search_ef: int = 256,
         token: str | None = None,
+        max_galleries: int = 100,
+        max_faces: int = 1_000_000,
     ) -> None:
         self.client = connect(uri, token)
         self.dim = dim
+        self.max_galleries = max_galleries  # per tenant (GALLERY_MAX_GALLERIES_PER_TENANT)
+        self.max_faces = max_faces  # per tenant, all galleries (GALLERY_MAX_FACES_PER_TENANT)
         self._hnsw: CreateHNSWConfiguration = {
             "space": "cosine",
             "max_neighbors": hnsw_m,
             "ef_construction": ef_construction,
             "ef_search": search_ef,
         }
-        self._lock = threading.Lock()  # binds a new gallery's model atomically
+        # binds a new gallery's model and checks the tenant's quotas atomically
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         """Nothing to release: Chroma commits each write before it returns."""
@@ -109,12 +119,33 @@ class GalleryStore:
         check_model(gallery_of(collection), model, dim)
         return collection
 
+    def _tenant_collections(self, tenant: str) -> list[Collection]:
+        """The tenant's collections; others' are skipped by their metadata, never counted."""
+        return [
+            collection
+            for collection in self.client.list_collections()
+            if (collection.metadata or {}).get("tenant") == tenant
+            and "gallery" in (collection.metadata or {})
+        ]
+
+    def _check_quotas(self, tenant: str, gallery: str, adding: int) -> None:
+        """Called under the lock before rows are added (a new gallery counts as one more)."""
+        owned = self._tenant_collections(tenant)
+        new_gallery = collection_name(tenant, gallery) not in {c.name for c in owned}
+        if new_gallery and len(owned) >= self.max_galleries:
+            raise GalleryQuotaError(
+                f"this tenant holds {len(owned)} galleries; the limit is {self.max_galleries}"
+            )
+        faces = sum(c.count() for c in owned)
+        if faces + adding > self.max_faces:
+            raise FaceQuotaError(
+                f"this tenant holds {faces} faces; {adding} more would pass the limit of "
+                f"{self.max_faces}"
+            )
+
     def list_galleries(self, tenant: str) -> list[dict[str, Any]]:
         result = []
-        for collection in self.client.list_collections():
-            meta = collection.metadata or {}
-            if meta.get("tenant") != tenant or "gallery" not in meta:
-                continue
+        for collection in self._tenant_collections(tenant):
             info = gallery_of(collection)
             result.append(
                 {
@@ -149,7 +180,19 @@ class GalleryStore:
         """Insert rows; returns their new face ids. Committed to Chroma's log when this
         returns, so an acknowledged enrolment survives the process being killed."""
         self._check_width(vectors)
-        collection = self._bind(tenant, gallery, model, int(vectors.shape[1]))
+        with self._lock:  # the quota check and the insert are one step for the tenant
+            self._check_quotas(tenant, gallery, len(vectors))
+            collection = self._bind(tenant, gallery, model, int(vectors.shape[1]))
+            return self._add(collection, vectors, subjects, metadata, sources)
+
+    def _add(
+        self,
+        collection: Collection,
+        vectors: np.ndarray,
+        subjects: Sequence[str | None],
+        metadata: Sequence[dict[str, Any]],
+        sources: Sequence[str],
+    ) -> list[str]:
         ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
         now = _now_ms()
         rows: list[Metadata] = [
@@ -258,8 +301,8 @@ class GalleryStore:
 def check_model(info: dict[str, Any], model: str, dim: int) -> None:
     if info["embedding_model"] != model or int(info["dim"]) != dim:
         raise EmbeddingModelMismatchError(
-            f"gallery {info['gallery']!r} holds {info['embedding_model']} embeddings "
-            f"({info['dim']} dimensions); got {model} ({dim} dimensions)"
+            f"gallery {info['gallery']!r} holds {echo(info['embedding_model'])} embeddings "
+            f"({info['dim']} dimensions); got {echo(model)} ({dim} dimensions)"
         )
 
 

@@ -65,6 +65,40 @@ class EscapeControlsFilter(logging.Filter):
 
 
 FOREIGN_LOGGERS = ("bentoml.access",)
+# BentoML logs every refused request body at ERROR with a ~25-line traceback whose pydantic
+# error repeats the input (issue 21): cheap to flood, and it quotes request bodies.
+BENTOML_ERROR_LOGGER = "bentoml._internal.server.http_app"
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """One line for a request BentoML refused (schema, or a 4xx BentoMLException); else None."""
+    from bentoml.exceptions import BentoMLException
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()})
+        where = ", ".join(escape_controls(f)[:64] for f in fields[:8])
+        return f"422 invalid_request: {exc.error_count()} schema error(s) at {where}"
+    if isinstance(exc, BentoMLException) and int(exc.error_code.value) < 500:
+        return f"{int(exc.error_code.value)} {type(exc).__name__}"
+    return None
+
+
+class RefusedRequestFilter(logging.Filter):
+    """BentoML's traceback for a refused request becomes one WARNING line with its status and
+    code and the names of the fields at fault, never their values; real failures (5xx) keep
+    their ERROR record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        line = _refusal(exc) if exc is not None else None
+        if line is None:
+            return True
+        path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.msg, record.args = "request refused on %s: %s", (escape_controls(str(path)), line)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
 
 
 def json_formatter() -> logging.Formatter:
@@ -99,3 +133,6 @@ def configure_logging(
         logger = logging.getLogger(name)
         if not any(isinstance(f, EscapeControlsFilter) for f in logger.filters):
             logger.addFilter(EscapeControlsFilter())
+    refusals = logging.getLogger(BENTOML_ERROR_LOGGER)
+    if not any(isinstance(f, RefusedRequestFilter) for f in refusals.filters):
+        refusals.addFilter(RefusedRequestFilter())

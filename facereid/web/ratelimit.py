@@ -6,8 +6,8 @@ address (``facereid.web.clients``: validated IPs, IPv6 by /64). A key that was n
 never used as the identity: inventing keys would otherwise mint fresh budgets.
 
 ``FailedAuthLimitMiddleware`` sits outside the key check and budgets 401s per client address:
-once an address has spent ``FAILED_AUTH_LIMIT`` it gets 429 before any key is compared, so keys
-cannot be guessed at line speed.
+once an address has spent ``FAILED_AUTH_LIMIT``, its failed attempts get 429 instead of 401,
+while requests with a valid key from the same address still pass.
 
 Storage is in memory (one budget per process) unless ``RATE_LIMIT_STORAGE_URI`` names a shared
 store such as ``redis://host:6379/0``; calls to it are bounded (``facereid.web.limit_store``).
@@ -97,7 +97,15 @@ class RateLimitMiddleware:
 
 
 class FailedAuthLimitMiddleware:
-    """429 for an address that has had ``limit`` 401 answers in the window; every 401 counts."""
+    """429 in place of a 401 for an address that has had ``limit`` 401 answers in the window.
+
+    Only failed attempts are budgeted: once an address is over its budget, a request that
+    presents a valid key still passes (an attacker who floods from a shared address, or from
+    behind a proxy without ``TRUSTED_PROXIES``, must not lock every real client out); one
+    that would be refused with 401 gets 429 instead, and is not counted again. The key is
+    compared in constant time against the digests either way; keys are long random strings, so
+    answering a valid key while locked gives a guesser nothing a 401 would not.
+    """
 
     def __init__(
         self,
@@ -123,18 +131,23 @@ class FailedAuthLimitMiddleware:
             return
         who = f"auth-fail:{client_address(scope, self.trusted)}"
         stats = await self.limiter.test(self.item, who)
-        if stats is not None and stats.remaining <= 0:
-            retry = max(1, _reset_s(stats))
-            message = f"too many failed authentications from this address; retry in {retry} s"
-            await send_limited(send, message, [], retry)
-            return
+        locked = stats is not None and stats.remaining <= 0
+        state = {"refused": False}
 
-        async def counting_send(message: Message) -> None:
+        async def budget_send(message: Message) -> None:
+            if state["refused"]:  # the 401's body: replaced by the 429 already sent
+                return
             if message["type"] == "http.response.start" and message["status"] == 401:
+                if locked and stats is not None:
+                    state["refused"] = True
+                    retry = max(1, _reset_s(stats))
+                    text = f"too many failed authentications from this address; retry in {retry} s"
+                    await send_limited(send, text, [], retry)
+                    return
                 await self.limiter.hit(self.item, who)
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        await self.app(scope, receive, budget_send)
 
 
 async def send_limited(

@@ -235,13 +235,19 @@ def test_forged_forwarded_entries_share_one_failed_auth_budget(server: Server) -
             for n in range(6)
         ]
         assert statuses == [401] * 4 + [429] * 2
-        # the address is locked out, a valid key included: no more guesses from it
+        # the address is locked out for guesses; a valid key from it still passes (issue 21)
         locked = client.post(
-            "/compare", json=PAIR, headers={**A, "x-forwarded-for": "garbage-x, 10.9.9.9"}
+            "/compare",
+            json=PAIR,
+            headers={"x-api-key": "guess-7", "x-forwarded-for": "garbage-x, 10.9.9.9"},
         )
         assert locked.status_code == 429
         assert locked.json()["error"]["code"] == "rate_limited"
         assert int(locked.headers["retry-after"]) >= 1
+        valid = client.post(
+            "/compare", json=PAIR, headers={**A, "x-forwarded-for": "garbage-x, 10.9.9.9"}
+        )
+        assert valid.status_code == 200
         # another client behind the same proxy is unaffected
         other = client.post("/compare", json=PAIR, headers={**A, "x-forwarded-for": "192.0.2.8"})
         assert other.status_code == 200

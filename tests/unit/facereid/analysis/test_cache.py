@@ -60,6 +60,34 @@ def test_keys_separate_images_tenants_models_and_options(tmp_path: Path) -> None
     )  # ... and does not matter without emotions
 
 
+def test_keys_follow_every_detector_setting(tmp_path: Path) -> None:
+    """Issue 21: DLIB_DETECTOR / DLIB_UPSAMPLE were left out, so a restart with another
+    detector answered the old detector's faces from the cache."""
+    base = key(cache_at(tmp_path))
+    for change in ({"dlib_detector": "cnn"}, {"dlib_upsample": 2}, {"det_thresh": 0.6}):
+        assert key(cache_at(tmp_path, **change)) != base, change
+
+
+def test_expired_entries_leave_the_disk_without_a_later_write(tmp_path: Path) -> None:
+    """Issue 21: diskcache culls expired entries only on a write; the sweep removes them, and
+    secure_delete leaves no copy of the value in SQLite's free pages."""
+    marker = b"EMBEDDING-BYTES-" + bytes(range(32)) * 4
+
+    def on_disk() -> bool:
+        return any(marker in f.read_bytes() for f in (tmp_path / "c").rglob("*") if f.is_file())
+
+    async def scenario() -> None:
+        backend = DiskBackend(tmp_path / "c", 8 * 1024 * 1024)
+        await backend.set("k", marker, 0.05)
+        assert on_disk()
+        await asyncio.sleep(0.2)
+        assert await backend.sweep() == 1
+        backend.cache.close()  # checkpoint SQLite's write-ahead log into the file
+
+    asyncio.run(scenario())
+    assert not on_disk()
+
+
 def test_disk_backend_round_trip_ttl_and_purge(tmp_path: Path) -> None:
     async def scenario() -> None:
         backend = DiskBackend(tmp_path / "c", 8 * 1024 * 1024)
@@ -95,6 +123,9 @@ def test_a_broken_backend_is_a_miss_not_an_error() -> None:
 
         async def purge(self) -> int:
             return 0
+
+        async def sweep(self) -> int:
+            raise ConnectionError("down")
 
     cache = AnalysisCache(Settings(), Broken())
     assert asyncio.run(cache.get("k")) is None

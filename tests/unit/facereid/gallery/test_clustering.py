@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import numpy as np
+import tracemalloc
 
-from facereid.gallery.clustering import cluster_faces, neighbour_pairs
+import numpy as np
+import pytest
+
+from facereid.gallery import clustering
+from facereid.gallery.clustering import cluster_faces
 
 
 def people(n_people: int, per: int, noise: float, seed: int = 0) -> np.ndarray:
@@ -12,15 +16,32 @@ def people(n_people: int, per: int, noise: float, seed: int = 0) -> np.ndarray:
     return np.asarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), dtype=np.float32)
 
 
-def test_neighbour_pairs_match_the_full_matrix_across_blocks() -> None:
-    rows = people(30, 100, 0.3)  # 3000 rows: more than one block
-    i, j = neighbour_pairs(rows, 0.8)
+def test_neighbours_match_the_full_matrix_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clustering, "BLOCK_ELEMENTS", 100_000)  # 3000 rows: 90 blocks
+    rows = people(30, 100, 0.3)
+    found = clustering.neighbours(rows, 0.8, links=8)
     sims = rows @ rows.T
-    np.fill_diagonal(sims, -1)
-    ei, ej = np.nonzero(sims >= 0.8)
-    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(
-        zip(ei.tolist(), ej.tolist(), strict=True)
-    )
+    np.fill_diagonal(sims, -np.inf)
+    assert found.degree.tolist() == ((sims >= 0.8).sum(axis=1) + 1).tolist()
+    for i in range(0, 3000, 97):
+        expected = np.sort(sims[i])[::-1][:8]
+        expected = expected[expected >= 0.8]
+        got = found.similarity[i][np.isfinite(found.similarity[i])]
+        np.testing.assert_allclose(np.sort(got)[::-1], expected, rtol=1e-6)
+        assert (found.index[i] != i).all()
+
+
+def test_memory_stays_linear_when_every_pair_is_a_neighbour() -> None:
+    """Issue 21: threshold -1 made all n^2 pairs stored edges (+410 MB at 3,000 faces)."""
+    rows = people(1, 6000, 0.3)  # all pairs as int64 edges: 576 MB; a block is about 50 MB
+    tracemalloc.start()
+    try:
+        clusters = cluster_faces(rows, [""] * len(rows), threshold=-1, min_faces=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(clusters) == 1 and len(clusters[0].members) == 6000  # everyone is one cluster
+    assert peak < 128 * 1024 * 1024, peak
 
 
 def test_each_person_is_one_cluster_and_loners_stay_out() -> None:

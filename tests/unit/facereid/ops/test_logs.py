@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -94,3 +95,38 @@ def test_foreign_access_log_is_escaped_too(log_stream: io.StringIO) -> None:
         assert isinstance(log_filter, logging.Filter)
         log_filter.filter(record)
     assert record.getMessage() == "path=/a\\nb"
+
+
+def test_a_refused_request_is_one_warning_line_without_values() -> None:
+    """Issue 21: BentoML logged every schema refusal as an ERROR traceback quoting the body."""
+    from pydantic import BaseModel, StrictInt, ValidationError
+
+    from facereid.ops.logs import RefusedRequestFilter
+
+    class Body(BaseModel):
+        top_k: StrictInt
+        subject: str
+
+    try:
+        Body.model_validate({"top_k": True, "subject": ["Jane Q Public"]})
+    except ValidationError:
+        record = logging.LogRecord(
+            "bentoml._internal.server.http_app",
+            logging.ERROR,
+            __file__,
+            1,
+            "Exception on %s [%s]",
+            ("/gallery/search", "POST"),
+            sys.exc_info(),
+        )
+    assert RefusedRequestFilter().filter(record)
+    text = logging.Formatter("%(levelname)s %(message)s").format(record)
+    assert text.startswith("WARNING request refused on /gallery/search: 422 invalid_request")
+    assert "subject" in text and "top_k" in text
+    assert "Jane" not in text and "Traceback" not in text and "\n" not in text
+    # a real failure keeps its ERROR record and traceback
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        failure = logging.LogRecord("x", logging.ERROR, __file__, 1, "m", (), sys.exc_info())
+    assert RefusedRequestFilter().filter(failure) and failure.exc_info is not None

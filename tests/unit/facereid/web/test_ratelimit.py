@@ -141,11 +141,19 @@ def test_failed_authentications_are_budgeted_per_address() -> None:
         for n in range(5)
     ]
     assert statuses == [401, 401, 401, 429, 429]
-    locked = client.post("/compare", headers={**attacker, "x-api-key": "right"})
-    assert locked.status_code == 429  # no key is compared any more for this address
+    locked = client.post("/compare", headers={**attacker, "x-api-key": "guess-again"})
+    assert locked.status_code == 429  # failed attempts from this address: 429, not 401
     assert client.get("/health", headers=attacker).status_code == 200  # probes stay open
     assert locked.json()["error"]["code"] == "rate_limited"
     assert int(locked.headers["retry-after"]) >= 1
+    assert "www-authenticate" not in locked.headers  # the 401 was replaced, not appended to
+    # issue 21: a valid key is never refused by the failed-login budget, even from the
+    # locked address (a shared NAT or a proxy without TRUSTED_PROXIES is one address)
+    for _ in range(3):
+        valid = client.post("/compare", headers={**attacker, "x-api-key": "right"})
+        assert valid.status_code == 200
+    no_key = client.post("/compare", headers=attacker)
+    assert no_key.status_code == 429
     other = client.post(
         "/compare", headers={"x-forwarded-for": "203.0.113.6", "x-api-key": "right"}
     )
