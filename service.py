@@ -40,6 +40,7 @@ from facereid.web.contract import ContractMiddleware, JSONHandler
 from facereid.web.openapi import docs_endpoint
 from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
+from runners import session_fix
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
 from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
@@ -288,5 +289,7 @@ for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 # requests uvicorn's parser refuses (a NUL in a header) get the error shape too
 protocol_errors.install()
+# calls in flight to the model and gallery services survive BentoML's session refresh
+session_fix.install()
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

@@ -113,17 +113,20 @@ def test_clustering_is_bounded_in_memory_and_does_not_stall_another_tenant(
 
     worker = threading.Thread(target=cluster)
     worker.start()
-    peak, answered_during = before, []
+    peak, answered_during = before, list[float]()
     with server.client(timeout=120) as client:
-        while worker.is_alive():
-            peak = max(peak, tree_rss(server))
+        while worker.is_alive():  # back to back: well over BentoML's 100-call session refresh
+            if len(answered_during) % 10 == 0:
+                peak = max(peak, tree_rss(server))
             listed = client.post("/gallery/list", json={}, headers=KB)
             assert listed.status_code == 200, listed.text
             answered_during.append(time.monotonic())
-            time.sleep(0.05)
     worker.join()
     answer = done["answer"]
+    # before runners/session_fix.py: 503 gallery_unavailable (ServerDisconnectedError) once B
+    # had made 100 calls, as BentoML's client closed the session A's call was using
     assert answer.status_code == 200, answer.text
+    assert len(answered_during) > 100, len(answered_during)
     clusters = answer.json()["clusters"]
     assert sum(c["size"] for c in clusters) + answer.json()["unclustered"] == CROWD
     # B was answered while A's clustering still ran (before: B waited for all of it)
