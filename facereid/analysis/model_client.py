@@ -81,6 +81,7 @@ class ModelClient:
         self.overloaded = overloaded
         self.model_info: dict[str, Any] | None = None
         self._clip_failures = 0  # health checks failed in a row
+        self._clip_said: str | None = None  # the CLIP state the log last reported
         self.cache = AnalysisCache.from_settings(settings)
 
     def analysis_calls(self) -> AnalysisCalls:
@@ -194,6 +195,7 @@ class ModelClient:
         return scores
 
     async def check_clip(self) -> None:
+        """Refresh ``clip_health``; the log says each change of state once, not every poll."""
         try:
             detail = await asyncio.wait_for(
                 self.emotion.to_async.health(), timeout=self.settings.clip_timeout_s
@@ -201,22 +203,31 @@ class ModelClient:
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
             # One failure is logged at INFO: the first poll can run before BentoML has set
             # up the dependency's client (an AttributeError for the route at start-up).
-            # From the second in a row it is a warning.
+            # The second in a row is a warning; more of the same say nothing new.
             self._clip_failures += 1
-            level = logging.WARNING if self._clip_failures > 1 else logging.INFO
-            logger.log(
-                level,
-                "CLIP health check failed (%d in a row): %s",
-                self._clip_failures,
-                describe(exc),
-            )
+            if self._clip_failures <= 2:
+                level = logging.WARNING if self._clip_failures > 1 else logging.INFO
+                logger.log(
+                    level,
+                    "CLIP health check failed (%d in a row): %s",
+                    self._clip_failures,
+                    describe(exc),
+                )
             self.clip_health.mark_unavailable(f"CLIP service not reachable ({type(exc).__name__})")
+            self._clip_said = None
             return
         self._clip_failures = 0
         if detail.get("available"):
+            if self._clip_said != "available":
+                logger.info("CLIP model available: emotions are scored")
+            self._clip_said = "available"
             self.clip_health.mark_available(detail)
-        else:
-            self.clip_health.mark_unavailable(str(detail.get("reason") or "CLIP model not loaded"))
+            return
+        reason = str(detail.get("reason") or "CLIP model not loaded")
+        if self._clip_said != reason:  # said once, plainly, until the state changes
+            logger.warning("no CLIP model is loaded, so emotions are null: %s", reason)
+        self._clip_said = reason
+        self.clip_health.mark_unavailable(reason)
 
     async def poll_clip(self) -> None:
         """Forever: keep ``clip_health`` fresh (started by the service on startup)."""

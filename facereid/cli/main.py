@@ -1,9 +1,11 @@
 """``facereid``: the command-line client (docs/console.md). click for the commands, httpx for
 HTTP, rich for tables and the progress bar.
 
-Every command talks to one server (``--url``, default http://127.0.0.1:3000) with an optional
-key (``--api-key`` or ``FACEREID_API_KEY``). Our error messages are shown as the API wrote them,
-``code: message`` on stderr, and the exit code says what kind of failure it was.
+Every command talks to one server (``--url`` or ``FACEREID_URL``, default
+http://127.0.0.1:3000) with an optional key (``--api-key`` or ``FACEREID_API_KEY``); these
+and ``--json``/``--timeout`` may stand before or after the command. Our error messages are
+shown as the API wrote them, ``code: message`` on stderr, and the exit code says what kind of
+failure it was.
 """
 
 from __future__ import annotations
@@ -50,8 +52,42 @@ def same_person_threshold(embedding_model: str) -> float:
     return SAME_PERSON.get(family, SAME_PERSON["insightface"])
 
 
+# The group's own options, accepted before or after the command (``facereid compare a b
+# --url X`` as well as ``facereid --url X compare a b``): no command has an option of these
+# names, so moving them in front changes the meaning of nothing.
+GLOBAL_VALUE_OPTIONS = ("--url", "--api-key", "--timeout")
+GLOBAL_FLAGS = ("--json",)
+
+
+def global_options_first(args: list[str]) -> list[str]:
+    """``args`` with the group's options (and their values) moved in front of the command;
+    everything after a ``--`` stays where it is."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if arg in GLOBAL_FLAGS or (name in GLOBAL_VALUE_OPTIONS and "=" in arg):
+            front.append(arg)
+        elif arg in GLOBAL_VALUE_OPTIONS and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class FaceReIDGroup(click.Group):
-    """Turns a ``CliError`` into its message on stderr and its exit code."""
+    """Turns a ``CliError`` into its message on stderr and its exit code; takes the group's
+    options anywhere on the line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, global_options_first(list(args)))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -71,7 +107,13 @@ EXIT_CODES = (
 @click.group(
     cls=FaceReIDGroup, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The API.")
+@click.option(
+    "--url",
+    envvar="FACEREID_URL",
+    default="http://127.0.0.1:3000",
+    show_default=True,
+    help="The API. Or FACEREID_URL.",
+)
 @click.option("--api-key", envvar="FACEREID_API_KEY", help="Or FACEREID_API_KEY.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON, not tables.")
 @click.option("--timeout", "timeout_s", default=120.0, show_default=True, help="Seconds per call.")

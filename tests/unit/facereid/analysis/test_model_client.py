@@ -178,3 +178,27 @@ def test_one_failed_clip_check_is_info_two_in_a_row_a_warning(
     asyncio.run(models.check_clip())  # a success reset the count: INFO again
     assert [r.levelname for r in caplog.records] == ["INFO"]
     assert not models.clip_health.available
+
+
+def test_no_clip_model_is_said_once_plainly(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 23: without a CLIP model the log repeated a failure on every poll."""
+    answers: list[Any] = [AttributeError("health")] * 5 + [
+        {"available": False, "reason": "no CLIP model in the store"}
+    ] * 5
+
+    async def clip_health() -> dict[str, Any]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+    models = client(handle(), handle(health=clip_health))
+    caplog.set_level("INFO", logger="facereid.analysis.model_client")
+    for _ in range(10):
+        asyncio.run(models.check_clip())
+    failures = [r for r in caplog.records if "health check failed" in r.message]
+    plain = [r for r in caplog.records if "no CLIP model is loaded" in r.message]
+    assert len(failures) == 2  # INFO, then one WARNING; not one per poll
+    assert len(plain) == 1 and plain[0].levelname == "WARNING"
+    assert "no CLIP model in the store" in plain[0].message
+    assert models.clip_health.reason == "no CLIP model in the store"

@@ -171,3 +171,20 @@ def test_a_refused_video_shows_our_message(api: FakeApi, photo: Path) -> None:
     code, _, err = run("video", "--wait", str(photo))
     assert code == 1
     assert "error: unsupported_video: not a video FFmpeg reads" in err
+
+
+def test_global_options_after_the_command_and_facereid_url(
+    api: FakeApi, photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: ``facereid compare a b --url X`` was "No such option"; no FACEREID_URL."""
+    answer = {**face(5), "num_faces": 1, "faces": [face(5)]}
+    api.on("/analyze", (200, answer))
+    code, out, err = run("analyze", "--no-emotions", str(photo), "--json", "--url", "http://h:9")
+    assert code == 0, err
+    assert json.loads(out)[0]["num_faces"] == 1
+    assert str(api.requests[0].url).startswith("http://h:9/")
+    result = CliRunner().invoke(
+        cli, ["analyze", str(photo), "--timeout=5"], env={"FACEREID_URL": "http://env-host:7"}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert str(api.requests[1].url).startswith("http://env-host:7/")
