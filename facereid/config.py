@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     # Limits from the seed
     max_image_side: int = Field(default=4096, ge=1, le=65_535)
+    # JPEGs up to this many px per side are accepted when their reduced (draft) decode fits
+    # MAX_IMAGE_SIDE and MAX_IMAGE_PIXELS: phone photos (issue 23, docs/security.md)
+    max_jpeg_side: int = Field(default=12_000, ge=1, le=65_535)
     min_face_size: int = Field(default=20, ge=0, le=65_535)
     max_faces: int = Field(default=32, ge=0, le=1024)
     max_batch_images: int = Field(default=32, ge=1, le=1024)
@@ -192,6 +195,8 @@ class Settings(BaseSettings):
     gallery_max_batch: int = Field(default=1000, ge=1, le=100_000)
     gallery_max_cluster_faces: int = Field(default=50_000, ge=1, le=10_000_000)
     gallery_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    # /gallery/cluster alone (O(n^2 d)); REQUEST_TIMEOUT_S (110 s) still bounds the request
+    gallery_cluster_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     # Hardening, round 2 (issue 21, docs/security.md)
     # seals /gallery/subjects and /gallery/faces cursors; unset: a key kept in DATA_DIR/secrets.
     # Every API replica must share it (or DATA_DIR) for cursors to work across replicas.

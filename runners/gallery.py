@@ -57,7 +57,7 @@ def store_uri(data_dir: str, gallery_uri: str | None) -> str:
 STORE_THREADS = 4
 
 
-@bentoml.service(name="GalleryStore", workers=1, threads=STORE_THREADS, traffic={"timeout": 120})
+@bentoml.service(name="GalleryStore", workers=1, threads=STORE_THREADS, traffic={"timeout": 600})
 class GalleryStoreService:
     def __init__(self) -> None:
         from facereid.gallery.operations import GalleryOperations

@@ -38,9 +38,15 @@ class GalleryRoutes:
 
     async def _gallery_execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
+            # clustering is O(n^2 d): 50k faces take about a minute on 2 cores
+            timeout = (
+                settings.gallery_cluster_timeout_s
+                if operation == "cluster"
+                else settings.gallery_timeout_s
+            )
             answer = await asyncio.wait_for(
                 self.gallery_store.to_async.execute(operation=operation, arguments=arguments),
-                timeout=settings.gallery_timeout_s,
+                timeout=timeout,
             )
         except TimeoutError as exc:
             raise GalleryUnavailableError("the gallery store did not answer in time") from exc

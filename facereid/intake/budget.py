@@ -55,25 +55,38 @@ def header_limits(settings: Settings) -> dict[str, int]:
         "max_side": settings.max_image_side,
         "max_pixels": settings.max_image_pixels,
         "ship_side": settings.max_ship_side,
+        "max_jpeg_side": settings.max_jpeg_side,
     }
 
 
 def read_header(
-    data: str | bytes, *, max_side: int, max_pixels: int, ship_side: int
+    data: str | bytes, *, max_side: int, max_pixels: int, ship_side: int, max_jpeg_side: int = 0
 ) -> ImageHeader:
-    """Base64 (or bytes) -> checked header. Raises our FaceReIDError codes only."""
+    """Base64 (or bytes) -> checked header. Raises our FaceReIDError codes only.
+
+    A JPEG larger than ``max_side`` (a phone's 4000-12000 px photo) is accepted up to
+    ``max_jpeg_side`` per side when its reduced decode (``draft``: 1/2, 1/4 or 1/8 of each
+    side, down to the shipped size) fits ``max_side`` and ``max_pixels``: the pixels that are
+    ever allocated are then within the same limits as any other image. Other formats have no
+    reduced decode and keep ``max_side``; Pillow's own bomb guard (about 89.5 MP declared)
+    still applies to all."""
     raw = b64_to_bytes(data) if isinstance(data, str) else data
     if not raw:
         raise EmptyImageError("image data is empty")
     img = open_image_header(raw)
     width, height = img.size
-    check_image_size(width, height, max_side=max_side, max_pixels=max_pixels)
-    if _orientation(img) in _TRANSPOSED:
-        width, height = height, width
     fmt = str(img.format)
+    large_jpeg = fmt == "JPEG" and max_side < max(width, height) <= max_jpeg_side
     decoded = width * height
     if fmt == "JPEG" and max(width, height) > ship_side:
         decoded = _draft_pixels(img, ship_side)
+    if large_jpeg:
+        side = _draft_side(img, ship_side)
+        check_image_size(side[0], side[1], max_side=max_side, max_pixels=max_pixels)
+    else:
+        check_image_size(width, height, max_side=max_side, max_pixels=max_pixels)
+    if _orientation(img) in _TRANSPOSED:
+        width, height = height, width
     return ImageHeader(raw, width, height, fmt, decoded)
 
 
@@ -84,13 +97,18 @@ def draft_size(width: int, height: int, ship_side: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def _draft_pixels(img: Image.Image, ship_side: int) -> int:
-    """Pixels after ``draft``: the arithmetic of Pillow's JpegImageFile.draft."""
+def _draft_side(img: Image.Image, ship_side: int) -> tuple[int, int]:
+    """Size after ``draft``: the arithmetic of Pillow's JpegImageFile.draft."""
     raw_w, raw_h = img.size
     want = draft_size(raw_w, raw_h, ship_side)
     n = min(raw_w // want[0], raw_h // want[1])
-    factor = next(s for s in (8, 4, 2, 1) if n >= s)
-    return ((raw_w + factor - 1) // factor) * ((raw_h + factor - 1) // factor)
+    factor = next((s for s in (8, 4, 2) if n >= s), 1)  # 1: no reduction (not larger)
+    return (raw_w + factor - 1) // factor, (raw_h + factor - 1) // factor
+
+
+def _draft_pixels(img: Image.Image, ship_side: int) -> int:
+    width, height = _draft_side(img, ship_side)
+    return width * height
 
 
 def _orientation(img: Image.Image) -> int:
@@ -101,7 +119,13 @@ def _orientation(img: Image.Image) -> int:
 
 
 def plan_batch(
-    images: list[str], *, max_side: int, max_pixels: int, ship_side: int, budget: int
+    images: list[str],
+    *,
+    max_side: int,
+    max_pixels: int,
+    ship_side: int,
+    budget: int,
+    max_jpeg_side: int = 0,
 ) -> list[ImageHeader | FaceReIDError]:
     """Each image's header, or the error it gets; budget taken in request order."""
     plans: list[ImageHeader | FaceReIDError] = []
@@ -109,7 +133,11 @@ def plan_batch(
     for index, data in enumerate(images):
         try:
             header = read_header(
-                data, max_side=max_side, max_pixels=max_pixels, ship_side=ship_side
+                data,
+                max_side=max_side,
+                max_pixels=max_pixels,
+                ship_side=ship_side,
+                max_jpeg_side=max_jpeg_side,
             )
         except FaceReIDError as exc:
             plans.append(exc)
