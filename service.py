@@ -37,7 +37,7 @@ from facereid.web import protocol_errors
 from facereid.web.chain import protection_middlewares
 from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware, JSONHandler
-from facereid.web.openapi import docs_endpoint
+from facereid.web.openapi import RouteModels, docs_endpoint
 from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners import session_fix
@@ -275,12 +275,23 @@ class FaceReID(GalleryRoutes):
 
 
 # @bentoml.service turned the class into a bentoml Service, which mypy cannot see.
+def route_models(apis: dict[str, Any]) -> dict[str, RouteModels]:
+    """Each route's input and output models as BentoML validates them (for /docs.json)."""
+    return {
+        api.route: RouteModels(api.input_spec, api.output_spec, api.input_spec.mime_type())
+        for api in apis.values()
+    }
+
+
 # Registration order is nesting order (first = outermost): ContractMiddleware wraps the
 # protection chain, so 401/413/429/503/504 get the error contract; the GET routes (/health,
 # /docs.json, /metrics) are served innermost.
 _get_routes: dict[str, JSONHandler] = {
     "/health": health,
-    "/docs.json": docs_endpoint(lambda: FaceReID.openapi_spec.asdict()),  # type: ignore[attr-defined]
+    "/docs.json": docs_endpoint(
+        lambda: FaceReID.openapi_spec.asdict(),  # type: ignore[attr-defined]
+        lambda: route_models(FaceReID.apis),  # type: ignore[attr-defined]
+    ),
 }
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
 _files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]

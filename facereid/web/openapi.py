@@ -1,17 +1,25 @@
 """The OpenAPI at ``/docs.json``: BentoML's generated document, completed with what BentoML
-cannot know.
+cannot know, and made a valid OpenAPI 3.1 document (issue 23).
 
 BentoML 1.4.40 (``_bentoml_sdk/service/openapi.py``) documents each ``@bentoml.api`` as a POST
 with its ``output_spec`` as the 200 answer and its own exception bodies (400/404/500) as the
 errors, and nothing that middlewares answer. This adds the contract's error shape
 (``ErrorResponse``) with each route's error statuses in place of BentoML's, ``GET /health``
 (answered by ``GetRoutesMiddleware``), and the 202 of ``/video/submit``.
+
+BentoML's document also says ``openapi: 3.0.2`` while writing 3.1 schemas (``type: null``),
+drops the ``null`` of optional request fields and the one-blob ``str`` form of
+``embeddings_b64``, and types uploads ``type: file`` (not an OpenAPI type); client generators
+refuse it. With ``models`` (each route's pydantic input and output models, as the service
+validates them) every request body and 200 answer is the model's own JSON Schema (2020-12, as
+3.1 uses), uploads are ``string``/``binary``, and the version says 3.1.0.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -49,9 +57,33 @@ ROUTE_ERRORS: dict[str, dict[int, str]] = {
 }
 
 
-def complete_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of BentoML's spec with our error responses, ``GET /health`` and the 202."""
+OPENAPI_VERSION = "3.1.0"
+DESCRIPTION = (
+    "Face detection, embeddings, expressions and re-identification across photos, videos and "
+    'server-side galleries. Errors are always `{"error": {"code", "message"}}` with a '
+    "stable code. The repository's docs/api.md lists every field, limit and code."
+)
+
+
+@dataclass(frozen=True)
+class RouteModels:
+    """What a route validates and answers (BentoML's ``input_spec`` / ``output_spec``)."""
+
+    request: type[BaseModel]
+    response: type[BaseModel]
+    media_type: str  # of the request body
+
+
+def complete_spec(
+    spec: Mapping[str, Any], models: Mapping[str, RouteModels] | None = None
+) -> dict[str, Any]:
+    """A copy of BentoML's spec with our error responses, ``GET /health``, the 202 and, with
+    ``models``, each route's true request and answer schemas."""
     out = copy.deepcopy(dict(spec))
+    out["openapi"] = OPENAPI_VERSION
+    info = out.setdefault("info", {})
+    info["description"] = DESCRIPTION  # BentoML's own says "created with BentoML", Slack, ...
+    info.pop("contact", None)
     schemas = out.setdefault("components", {}).setdefault("schemas", {})
     for model in (ErrorResponse, HealthResponse, VideoJobStatus):
         _add_schema(schemas, model)
@@ -66,10 +98,13 @@ def complete_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         responses = {"200": ok}  # asdict() keys statuses by int, the JSON by string
         for status, why in sorted({**COMMON_ERRORS, **ROUTE_ERRORS.get(path, {})}.items()):
             responses[str(status)] = {"description": why, **error}
+        if models and path in models:
+            _use_models(post, responses, schemas, models[path])
         if path == "/video/submit":
             responses["202"] = {"description": "job accepted", **_json_response(VideoJobStatus)}
             del responses["200"]
         post["responses"] = responses
+    _uploads_as_binary(out)
     out["paths"]["/health"] = {
         "get": {
             "tags": ["Infrastructure"],
@@ -84,16 +119,53 @@ def complete_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def docs_endpoint(spec: Callable[[], Mapping[str, Any]]) -> JSONHandler:
+def docs_endpoint(
+    spec: Callable[[], Mapping[str, Any]],
+    models: Callable[[], Mapping[str, RouteModels]] | None = None,
+) -> JSONHandler:
     """A ``GetRoutesMiddleware`` handler for ``/docs.json``, built once on first use."""
     built: dict[str, Any] = {}
 
     async def handler() -> tuple[int, dict[str, Any]]:
         if "spec" not in built:
-            built["spec"] = complete_spec(spec())
+            built["spec"] = complete_spec(spec(), models() if models else None)
         return 200, built["spec"]
 
     return handler
+
+
+def _use_models(
+    post: dict[str, Any],
+    responses: dict[str, Any],
+    schemas: dict[str, Any],
+    route: RouteModels,
+) -> None:
+    request = _inline_schema(route.request, schemas)
+    post["requestBody"] = {"required": True, "content": {route.media_type: {"schema": request}}}
+    answer = _inline_schema(route.response, schemas)
+    responses["200"] = {**responses["200"], "content": {"application/json": {"schema": answer}}}
+
+
+def _inline_schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON Schema, its nested models moved to ``components/schemas``."""
+    schema = model.model_json_schema(ref_template=REF)
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _uploads_as_binary(node: Any) -> None:
+    """BentoML types a file field ``type: file``; OpenAPI 3.1 says ``string`` + binary.
+    Walks the whole document: BentoML also keeps its input models under components."""
+    if isinstance(node, dict):
+        if node.get("type") == "file":
+            node["type"] = "string"
+            node["format"] = "binary"
+            node["contentMediaType"] = "application/octet-stream"
+        for value in node.values():
+            _uploads_as_binary(value)
+    elif isinstance(node, list):
+        for value in node:
+            _uploads_as_binary(value)
 
 
 def _add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> None:
