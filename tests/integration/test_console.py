@@ -363,3 +363,54 @@ def test_readme_screenshot_is_small() -> None:
     assert image.is_file()
     assert image.stat().st_size < 200_000
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_error_clears_the_previous_photo_and_its_boxes(
+    page: Any, t1_path: Path, tmp_path: Path
+) -> None:
+    """Issue 23: after an error the previous photo and its boxes stayed beside the error."""
+    page.set_input_files("#analyze-file", str(t1_path))
+    page.click("#analyze-form button[type=submit]")
+    page.wait_for_selector("#tab-analyze[data-state=done]")
+    assert page.evaluate("document.querySelector('#analyze-canvas').width") > 0
+    bogus = tmp_path / "broken.jpg"
+    bogus.write_bytes(b"not an image")
+    page.set_input_files("#analyze-file", str(bogus))
+    page.click("#analyze-form button[type=submit]")
+    page.wait_for_selector("#tab-analyze[data-state=error]")
+    size = page.evaluate(
+        "(() => { const c = document.querySelector('#analyze-canvas');"
+        " return [c.width, c.height, c.dataset.boxes]; })()"
+    )
+    assert size == [0, 0, "0"]
+    assert page.locator("#analyze-faces tbody tr").count() == 0
+
+
+def test_without_clip_the_emotions_box_is_off_and_says_why(page: Any, t1_path: Path) -> None:
+    """Issue 23: the box stayed ticked and the column showed a bare "—" without CLIP."""
+    page.wait_for_selector("body[data-emotions=off]")
+    box = page.locator("#analyze-emotions")
+    assert not box.is_checked() and box.is_disabled()
+    assert "no CLIP model" in page.inner_text("#analyze-emotions-note")
+    page.set_input_files("#analyze-file", str(t1_path))
+    page.click("#analyze-form button[type=submit]")
+    page.wait_for_selector("#tab-analyze[data-state=done]")
+    column = page.locator("#analyze-faces tbody tr td:nth-child(5)").first.inner_text()
+    assert column.startswith("—") and "no CLIP model" in column
+    sent = [r for r in REQUESTS[id(page)] if r.url.endswith("/analyze")]
+    assert sent[-1].post_data_json["include_emotions"] is False
+
+
+def test_a_long_model_name_stays_inside_the_gallery_card(page: Any) -> None:
+    """Issue 23: the gallery list's model column overflowed its card."""
+    long_model = "dlib/dlib_face_recognition_resnet_model_v1+" + "x" * 60
+    answer = {"galleries": [{"gallery": "staff", "faces": 4, "embedding_model": long_model}]}
+    page.route("**/gallery/list", lambda route: route.fulfill(json=answer))
+    page.click("nav button[data-tab=gallery]")
+    page.click("#gallery-refresh")
+    page.wait_for_selector("#gallery-list tbody tr")
+    fits = page.evaluate(
+        "(() => { const card = document.querySelector('#gallery-list').closest('.card');"
+        " return card.scrollWidth <= card.clientWidth; })()"
+    )
+    assert fits

@@ -13,6 +13,7 @@ export function setupAnalyze(section) {
     if (!file) return;
     showError(section, null);
     body.replaceChildren();
+    clearCanvas(canvas);  // no earlier photo stays beside this one's answer or error
     summary.textContent = "analysing…";
     section.dataset.state = "busy";
     try {
@@ -31,7 +32,7 @@ export function setupAnalyze(section) {
         cell(row, face.bbox.map((v) => Math.round(v)).join(", "));
         cell(row, face.confidence.toFixed(3));
         cell(row, face.landmarks.length);
-        cell(row, emotionBars(face.emotions));
+        cell(row, emotionBars(face.emotions, emotionsWhy(section)));
         body.append(row);
       });
       summary.textContent = `${faces.length} face(s) · ${result.embedding_model}` +
@@ -39,9 +40,23 @@ export function setupAnalyze(section) {
       section.dataset.state = "done";
     } catch (error) {
       summary.textContent = "";
-      canvas.dataset.boxes = "0";
+      clearCanvas(canvas);
       showError(section, error);
       section.dataset.state = "error";
     }
   });
+}
+
+// The previous photo and its boxes go: an error is shown alone.
+function clearCanvas(canvas) {
+  canvas.width = 0;
+  canvas.height = 0;
+  canvas.dataset.boxes = "0";
+}
+
+// Why a face has no emotions, for the "—" in its column.
+function emotionsWhy(section) {
+  const note = section.querySelector("#analyze-emotions-note");
+  if (note && !note.hidden && note.textContent) return note.textContent;
+  return section.querySelector("#analyze-emotions").checked ? "" : "emotions not asked for";
 }

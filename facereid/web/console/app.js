@@ -19,12 +19,34 @@ async function refreshStatus() {
   try {
     const health = await getJSON("/health");
     const model = health.face_model || {};
-    const clip = health.clip_service === "available" ? "emotions on" : "emotions off";
+    const clipOn = health.clip_service === "available";
+    const clip = clipOn ? "emotions on" : "emotions off";
     line.textContent = `${health.status} · ${model.embedding_model || health.engine || "?"} · ${clip}`;
     line.title = health.warning || health.reason || "";
+    showEmotionChoice(clipOn, health.reason);
   } catch (error) {
     line.textContent = error.code ? `${error.code}: ${error.message}` : "server not reachable";
   }
+}
+
+// Without CLIP the emotions box cannot be honoured: unticked, disabled, and the reason shown
+// next to it (before, it stayed ticked and the column said "—" with no reason).
+function showEmotionChoice(available, reason) {
+  const box = document.getElementById("analyze-emotions");
+  const note = document.getElementById("analyze-emotions-note");
+  const why = `no CLIP model: ${reason || "the emotion service is unavailable"}`;
+  if (!available) {
+    box.checked = false;
+    box.disabled = true;
+    document.body.dataset.emotions = "off";
+  } else if (box.disabled) {
+    box.disabled = false;
+    box.checked = true;
+    document.body.dataset.emotions = "on";
+  }
+  note.textContent = available ? "" : why;
+  note.hidden = available;
+  box.title = available ? "" : why;
 }
 
 function setupKey() {

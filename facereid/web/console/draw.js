@@ -52,12 +52,13 @@ export function drawFaces(canvas, image, faces) {
 }
 
 // Emotion scores as small horizontal bars, highest first.
-export function emotionBars(emotions) {
+export function emotionBars(emotions, why = "") {
   const box = document.createElement("div");
   box.className = "bars";
   if (!emotions) {
-    box.textContent = "—";
-    box.title = "emotions unavailable (CLIP not loaded) or not asked for";
+    const reason = why || "emotions unavailable (CLIP not loaded) or not asked for";
+    box.textContent = `— ${reason}`;
+    box.title = reason;
     return box;
   }
   const sorted = Object.entries(emotions).sort((a, b) => b[1] - a[1]);
