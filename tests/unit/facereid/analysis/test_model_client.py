@@ -153,10 +153,8 @@ def test_health_degraded_and_synthetic_warning() -> None:
     assert body["reason"] == "CLIP model not loaded" and "synthetic" in body["warning"]
 
 
-def test_one_failed_clip_check_is_info_two_in_a_row_a_warning(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    answers: list[Any] = [AttributeError("health"), AttributeError("health"), {"available": True}]
+def scripted_clip(answers: list[Any]) -> Any:
+    """A model client whose CLIP health answers (or raises) ``answers`` in turn."""
 
     async def clip_health() -> dict[str, Any]:
         answer = answers.pop(0)
@@ -164,7 +162,14 @@ def test_one_failed_clip_check_is_info_two_in_a_row_a_warning(
             raise answer
         return dict(answer)
 
-    models = client(handle(), handle(health=clip_health))
+    return client(handle(), handle(health=clip_health))
+
+
+def test_one_failed_clip_check_is_info_two_in_a_row_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers: list[Any] = [AttributeError("health"), AttributeError("health"), {"available": True}]
+    models = scripted_clip(answers)
     caplog.set_level("INFO", logger="facereid.analysis.model_client")
     levels = []
     for _ in range(3):
@@ -185,14 +190,7 @@ def test_no_clip_model_is_said_once_plainly(caplog: pytest.LogCaptureFixture) ->
     answers: list[Any] = [AttributeError("health")] * 5 + [
         {"available": False, "reason": "no CLIP model in the store"}
     ] * 5
-
-    async def clip_health() -> dict[str, Any]:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return dict(answer)
-
-    models = client(handle(), handle(health=clip_health))
+    models = scripted_clip(answers)
     caplog.set_level("INFO", logger="facereid.analysis.model_client")
     for _ in range(10):
         asyncio.run(models.check_clip())
