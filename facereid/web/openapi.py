@@ -18,6 +18,8 @@ validates them) every request body and 200 answer is the model's own JSON Schema
 from __future__ import annotations
 
 import copy
+import importlib.metadata
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +85,7 @@ def complete_spec(
     out["openapi"] = OPENAPI_VERSION
     info = out.setdefault("info", {})
     info["description"] = DESCRIPTION  # BentoML's own says "created with BentoML", Slack, ...
+    info["version"] = _package_version()  # BentoML's is the Bento's ("None" when served from source)
     info.pop("contact", None)
     schemas = out.setdefault("components", {}).setdefault("schemas", {})
     for model in (ErrorResponse, HealthResponse, VideoJobStatus):
@@ -116,6 +119,8 @@ def complete_spec(
             },
         }
     }
+    if models:
+        _drop_unreferenced(out)
     return out
 
 
@@ -140,10 +145,15 @@ def _use_models(
     schemas: dict[str, Any],
     route: RouteModels,
 ) -> None:
-    request = _inline_schema(route.request, schemas)
-    post["requestBody"] = {"required": True, "content": {route.media_type: {"schema": request}}}
+    request_name = "".join(w.title() for w in str(post["x-bentoml-name"]).split("_")) + "Request"
+    schemas[request_name] = {**_inline_schema(route.request, schemas), "title": request_name}
+    body = {"schema": {"$ref": REF.format(model=request_name)}}
+    post["requestBody"] = {"required": True, "content": {route.media_type: body}}
     answer = _inline_schema(route.response, schemas)
-    responses["200"] = {**responses["200"], "content": {"application/json": {"schema": answer}}}
+    name = _model_name(route.response)
+    schemas[name] = {**answer, "title": name}
+    ref = {"$ref": REF.format(model=name)}
+    responses["200"] = {**responses["200"], "content": {"application/json": {"schema": ref}}}
 
 
 def _inline_schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +161,34 @@ def _inline_schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str,
     schema = model.model_json_schema(ref_template=REF)
     schemas.update(schema.pop("$defs", {}))
     return schema
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("facereid")
+    except importlib.metadata.PackageNotFoundError:  # a Bento without the package's metadata
+        return "unknown"
+
+
+def _model_name(model: type[BaseModel]) -> str:
+    """Our model's own name: BentoML answers with a subclass per route (``...IODescriptor``)."""
+    for klass in model.__mro__:
+        if klass.__module__.startswith("facereid.") and issubclass(klass, BaseModel):
+            return klass.__name__
+    return model.__name__
+
+
+def _drop_unreferenced(document: dict[str, Any]) -> None:
+    """Components nothing points at any more (BentoML's own input models, once replaced)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    while True:
+        text = json.dumps({k: v for k, v in document.items() if k != "components"})
+        text += json.dumps(schemas)
+        unused = [name for name in schemas if f'"{REF.format(model=name)}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
 
 
 def _uploads_as_binary(node: Any) -> None:
