@@ -85,7 +85,7 @@ def complete_spec(
     out["openapi"] = OPENAPI_VERSION
     info = out.setdefault("info", {})
     info["description"] = DESCRIPTION  # BentoML's own says "created with BentoML", Slack, ...
-    info["version"] = _package_version()  # BentoML's is the Bento's ("None" when served from source)
+    info["version"] = _package_version()  # BentoML says "None" when served from source
     info.pop("contact", None)
     schemas = out.setdefault("components", {}).setdefault("schemas", {})
     for model in (ErrorResponse, HealthResponse, VideoJobStatus):
