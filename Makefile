@@ -60,4 +60,4 @@ containerize:
 	TARGET=$(TARGET) VARIANT=$(VARIANT) bash scripts/bento.sh containerize
 
 clean:
-	rm -rf $(VENV) bentoml_home reports build
+	rm -rf $(VENV) .venv-tools bentoml_home reports build

@@ -69,4 +69,12 @@ if [[ ",$EXTRAS," == *",gpu,"* ]] && "$VENV/bin/python" -m pip show -q onnxrunti
 fi
 "$VENV/bin/python" scripts/check_env.py
 
+# openapi-python-client (tests/integration/test_generated_client.py generates a client from the
+# served /docs.json) pins older httpx and typer than BentoML: it gets an environment of its own.
+if [[ ",$EXTRAS," == *",dev,"* ]] && [ ! -x .venv-tools/bin/openapi-python-client ]; then
+    "$PYTHON" -m venv .venv-tools
+    .venv-tools/bin/python -m pip install --disable-pip-version-check -q \
+        "openapi-python-client==0.29.1"
+fi
+
 echo "$inputs_hash" > "$STAMP"

@@ -86,10 +86,11 @@ def cluster_faces(
     _, labels = connected_components(graph, directed=False)
     labels = np.where(core, labels, -1)
     # DBSCAN border: a non-core face joins the cluster of its most similar core neighbour
-    to_core = np.where(valid & core[target], found.similarity, -np.inf)
-    best = np.argmax(to_core, axis=1)
-    border = ~core & np.isfinite(to_core[np.arange(n), best])
-    labels[border] = labels[target[border, best[border]]]
+    if target.shape[1]:  # a lone face has no neighbour at all
+        to_core = np.where(valid & core[target], found.similarity, -np.inf)
+        best = np.argmax(to_core, axis=1)
+        border = ~core & np.isfinite(to_core[np.arange(n), best])
+        labels[border] = labels[target[border, best[border]]]
     clusters = []
     order = np.argsort(labels, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)

@@ -64,3 +64,10 @@ def test_min_faces_drops_small_groups() -> None:
     rows = people(2, 2, 0.05)
     assert cluster_faces(rows, [""] * 4, threshold=0.8, min_faces=3) == []
     assert len(cluster_faces(rows, [""] * 4, threshold=0.8, min_faces=2)) == 2
+
+
+def test_one_face_alone_is_a_cluster_of_one_or_none() -> None:
+    """A gallery of one unnamed face: no neighbour at all (the generated client found a 503)."""
+    rows = people(1, 1, 0.1)
+    assert [c.members for c in cluster_faces(rows, ["a"], threshold=0.5, min_faces=1)] == [[0]]
+    assert cluster_faces(rows, ["a"], threshold=0.5, min_faces=2) == []
