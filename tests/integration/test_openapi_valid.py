@@ -48,6 +48,8 @@ def check(served: dict[str, Any], path: str, answer: Any) -> None:
 
 def request_schema(served: dict[str, Any], path: str, media: str) -> dict[str, Any]:
     body = served["paths"][path]["post"]["requestBody"]["content"][media]["schema"]
+    while "$ref" in body:  # each route's request model is named in components
+        body = served["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
     return dict(body)
 
 
