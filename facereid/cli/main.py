@@ -27,6 +27,7 @@ from facereid.cli.client import (
     image_b64,
 )
 from facereid.cli.gallery import gallery
+from facereid.cli.global_options import accept_after_command
 
 # Same-person cosine thresholds per embedding model family; the server's own table for video
 # identities is facereid/video/identities.py (not imported: it pulls in the tracker).
@@ -52,42 +53,9 @@ def same_person_threshold(embedding_model: str) -> float:
     return SAME_PERSON.get(family, SAME_PERSON["insightface"])
 
 
-# The group's own options, accepted before or after the command (``facereid compare a b
-# --url X`` as well as ``facereid --url X compare a b``): no command has an option of these
-# names, so moving them in front changes the meaning of nothing.
-GLOBAL_VALUE_OPTIONS = ("--url", "--api-key", "--timeout")
-GLOBAL_FLAGS = ("--json",)
-
-
-def global_options_first(args: list[str]) -> list[str]:
-    """``args`` with the group's options (and their values) moved in front of the command;
-    everything after a ``--`` stays where it is."""
-    front: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            rest += args[i:]
-            break
-        name = arg.split("=", 1)[0]
-        if arg in GLOBAL_FLAGS or (name in GLOBAL_VALUE_OPTIONS and "=" in arg):
-            front.append(arg)
-        elif arg in GLOBAL_VALUE_OPTIONS and i + 1 < len(args):
-            front += args[i : i + 2]
-            i += 1
-        else:
-            rest.append(arg)
-        i += 1
-    return front + rest
-
-
 class FaceReIDGroup(click.Group):
-    """Turns a ``CliError`` into its message on stderr and its exit code; takes the group's
-    options anywhere on the line."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, global_options_first(list(args)))
+    """Turns a ``CliError`` into its message on stderr and its exit code. The group's options
+    are also accepted after the command (``facereid.cli.global_options``)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -328,6 +296,7 @@ def job_cancel(options: Options, job_id: str) -> None:
 
 
 cli.add_command(gallery)
+accept_after_command(cli)
 
 
 def main() -> None:
