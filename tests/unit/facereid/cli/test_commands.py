@@ -15,13 +15,6 @@ NO_FACE = {"error": {"code": "no_face_detected", "message": "no face found in th
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    fake = FakeApi()
-    fake.install(monkeypatch)
-    return fake
-
-
-@pytest.fixture
 def photo(tmp_path: Path) -> Path:
     path = tmp_path / "a.jpg"
     path.write_bytes(b"\xff\xd8fake")

@@ -5,18 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from facereid.cli.main import cli
 from tests.unit.facereid.cli.fake_api import FakeApi
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    fake = FakeApi()
-    fake.install(monkeypatch)
-    return fake
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -14,13 +14,6 @@ from tests.unit.facereid.cli.fake_api import FakeApi, face
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    fake = FakeApi()
-    fake.install(monkeypatch)
-    return fake
-
-
-@pytest.fixture
 def photos(tmp_path: Path) -> tuple[Path, Path]:
     first, second = tmp_path / "a.jpg", tmp_path / "b.jpg"
     first.write_bytes(b"\xff\xd8one")
