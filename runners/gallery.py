@@ -94,8 +94,8 @@ class GalleryStoreService:
             return {"result": getattr(self.operations, operation)(**arguments)}
         except FaceReIDError as exc:
             return _error(exc.code, exc.message, exc.status)
-        except ChromaError as exc:
-            if exc.code() < 500:  # the engine refused the request itself: the caller's error
+        except Exception as exc:
+            if isinstance(exc, ChromaError) and exc.code() < 500:  # the request's own fault
                 logger.warning(
                     "gallery operation %s refused by the engine: %s", operation, exc.name()
                 )
@@ -104,21 +104,14 @@ class GalleryStoreService:
                 )
             logger.exception("gallery operation %s failed", operation)
             return _error("gallery_unavailable", "the gallery store failed; see its log", 503)
-        except Exception:
-            logger.exception("gallery operation %s failed", operation)
-            return _error("gallery_unavailable", "the gallery store failed; see its log", 503)
 
     def _cluster(self, arguments: dict[str, Any]) -> dict[str, Any]:
         if not self._clustering.acquire(blocking=False):
-            raise _busy()
+            raise GalleryBusyError("a clustering is running; retry when it has finished")
         try:
             return self.operations.cluster(**arguments)
         finally:
             self._clustering.release()
-
-
-def _busy() -> GalleryBusyError:
-    return GalleryBusyError("a clustering is running; retry when it has finished")
 
 
 def _error(code: str, message: str, status: int) -> dict[str, Any]:

@@ -76,15 +76,12 @@ def read_header(
     img = open_image_header(raw)
     width, height = img.size
     fmt = str(img.format)
-    large_jpeg = fmt == "JPEG" and max_side < max(width, height) <= max_jpeg_side
-    decoded = width * height
-    if fmt == "JPEG" and max(width, height) > ship_side:
-        decoded = _draft_pixels(img, ship_side)
-    if large_jpeg:
-        side = _draft_side(img, ship_side)
-        check_image_size(side[0], side[1], max_side=max_side, max_pixels=max_pixels)
+    decoded_w, decoded_h = _draft_side(img, ship_side) if fmt == "JPEG" else (width, height)
+    if fmt == "JPEG" and max_side < max(width, height) <= max_jpeg_side:
+        check_image_size(decoded_w, decoded_h, max_side=max_side, max_pixels=max_pixels)
     else:
         check_image_size(width, height, max_side=max_side, max_pixels=max_pixels)
+    decoded = decoded_w * decoded_h
     if _orientation(img) in _TRANSPOSED:
         width, height = height, width
     return ImageHeader(raw, width, height, fmt, decoded)
@@ -104,11 +101,6 @@ def _draft_side(img: Image.Image, ship_side: int) -> tuple[int, int]:
     n = min(raw_w // want[0], raw_h // want[1])
     factor = next((s for s in (8, 4, 2) if n >= s), 1)  # 1: no reduction (not larger)
     return (raw_w + factor - 1) // factor, (raw_h + factor - 1) // factor
-
-
-def _draft_pixels(img: Image.Image, ship_side: int) -> int:
-    width, height = _draft_side(img, ship_side)
-    return width * height
 
 
 def _orientation(img: Image.Image) -> int:
