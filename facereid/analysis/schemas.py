@@ -97,7 +97,10 @@ class VideoResult(BaseModel):
 
     job_id: str
     status: Literal["completed"]
-    video: dict[str, Any] = Field(description="width, height, duration_s, fps, codec, ...")
+    video: dict[str, Any] = Field(
+        description="width, height, duration_s, fps, codec, container, size_bytes, sample_fps,"
+        " truncated, start_s (the first frame's time on the stream's clock)"
+    )
     embedding_model: str
     identity_threshold: float
     frames_sampled: int

@@ -263,5 +263,11 @@ def video_result(
 ) -> dict[str, Any]:
     result = reid.result(embedding_model, emotions)
     video = info.as_dict()
-    video.update({"sample_fps": sample_fps, "truncated": report.truncated})
+    video.update(
+        {
+            "sample_fps": sample_fps,
+            "truncated": report.truncated,
+            "start_s": round(report.start_s, 4),
+        }
+    )
     return {"video": video, "embedding_model": embedding_model, **result}

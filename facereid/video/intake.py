@@ -168,6 +168,9 @@ class DecodeReport:
         self.truncated = False
         self.error: str | None = None
         self.frames_decoded = 0
+        # The first frame's time on the stream's own clock: result times count from it, and
+        # players that show that clock (browsers) are at start_s + time_s (issue 23).
+        self.start_s = 0.0
 
 
 def iter_sampled_frames(
@@ -200,7 +203,8 @@ def iter_sampled_frames(
                 _check_frame(frame, report.frames_decoded, limits)
                 clock.check()
                 t = _frame_time(frame, report.frames_decoded, info.fps)
-                start = t if start is None else start
+                if start is None:
+                    start = report.start_s = t
                 t -= start
                 if t > limits.max_seconds:
                     raise VideoTooLongError(

@@ -7,6 +7,7 @@ Screenshots of each page go to ``reports/console/`` (ignored by git).
 from __future__ import annotations
 
 import base64
+import io
 import math
 import shutil
 from collections.abc import Iterator
@@ -414,3 +415,64 @@ def test_a_long_model_name_stays_inside_the_gallery_card(page: Any) -> None:
         " return card.scrollWidth <= card.clientWidth; })()"
     )
     assert fits
+
+
+def frame_crop(clip: Path, clock_s: float, box: tuple[int, int, int, int]) -> Any:
+    """The frame a player shows at ``clock_s`` on the stream's own clock, cropped, 72x72."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    x, y, w, h = box
+    with av.open(str(clip)) as container:
+        shown = None
+        for frame in container.decode(container.streams.video[0]):
+            if shown is not None and frame.time > clock_s:
+                break
+            shown = frame
+        assert shown is not None
+        rgb = Image.fromarray(shown.to_ndarray(format="rgb24"))
+        image = rgb.crop((x, y, x + w, y + h)).resize((72, 72), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=float)
+
+
+def test_video_thumbnails_seek_on_the_streams_own_clock(page: Any, shared_faces: Path) -> None:
+    """Issue 23: on the Hamilton clip (first frame at 0.852 s) thumbnails were cut 0.85 s
+    early. The job's answers are scripted in the browser; the video decodes in Chromium."""
+    import numpy as np
+    from PIL import Image
+
+    clip = shared_faces / "video" / "short_hamilton_clip.mp4"
+    start_s, time_s, bbox = 0.852, 5.5, [220.0, 80.0, 200.0, 200.0]
+    status = {
+        "job_id": "j-1",
+        "status": "completed",
+        "progress": {"frames_done": 18, "frames_total": 18, "fraction": 1.0},
+    }
+    identity = {
+        "identity_id": 0, "subject": None, "first_seen_s": 0.0, "last_seen_s": 8.0,
+        "face_count": 9, "segments": [{"start_s": 0.0, "end_s": 8.0}], "dominant_emotion": None,
+        "best_face": {"time_s": time_s, "frame_index": 11, "bbox": bbox, "score": 0.9},
+    }  # fmt: skip
+    result = {
+        **status,
+        "video": {"duration_s": 9.176, "truncated": False, "start_s": start_s},
+        "embedding_model": "dlib/x", "num_identities": 1, "frames_sampled": 18,
+        "frames_with_faces": 18, "identities": [identity],
+    }  # fmt: skip
+    answers = {"submit": status, "status": status, "result": result}
+    page.route("**/video/*", lambda r: r.fulfill(json=answers[r.request.url.rsplit("/", 1)[1]]))
+    page.click("nav button[data-tab=video]")
+    page.set_input_files("#video-file", str(clip))
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#tab-video[data-state=done]")
+    page.wait_for_selector("#video-timeline canvas.thumb[data-drawn=true]")
+    png = page.evaluate("document.querySelector('#video-timeline canvas.thumb').toDataURL()")
+    with Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))) as image:
+        drawn = np.asarray(image.convert("RGB"), dtype=float)
+    margin = 50  # a quarter of the box's side, as video.js draws it
+    box = (170, 30, 200 + 2 * margin, 200 + 2 * margin)
+    meant = frame_crop(clip, start_s + time_s, box)
+    early = frame_crop(clip, time_s, box)  # what the seek showed before the fix
+    assert np.abs(meant - early).mean() > 15  # the two moments look different
+    assert np.abs(drawn - meant).mean() < np.abs(drawn - early).mean() / 2

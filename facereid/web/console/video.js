@@ -31,13 +31,15 @@ function whenLoaded(video) {
   });
 }
 
-async function thumbnails(video, identities, canvases) {
+// Result times count from the first frame; the browser's clock is the stream's own, which
+// may start later than 0 (start_s: 0.852 s for the shared Hamilton clip).
+async function thumbnails(video, identities, canvases, start) {
   try {
     await whenLoaded(video);
     for (const [index, identity] of identities.entries()) {
       const face = identity.best_face;
       if (!face) continue;
-      await seek(video, face.time_s);
+      await seek(video, start + face.time_s);
       const [x, y, w, h] = face.bbox;
       const margin = 0.25 * Math.max(w, h);
       const canvas = canvases[index];
@@ -153,7 +155,7 @@ export function setupVideo(section) {
       const canvases = timeline(container, result);
       const url = URL.createObjectURL(file);
       video.src = url;
-      await thumbnails(video, result.identities, canvases);
+      await thumbnails(video, result.identities, canvases, result.video.start_s ?? 0);
       URL.revokeObjectURL(url);
       section.dataset.state = "done";
     } catch (error) {

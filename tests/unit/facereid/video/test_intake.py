@@ -136,3 +136,19 @@ def test_decoding_also_stops_at_the_duration_limit(tmp_path: Path) -> None:
     limits = VideoLimits(50_000_000, 3.0, 4000, 640)
     with pytest.raises(VideoTooLongError):
         list(iter_sampled_frames(path, info, limits, 2.0))
+
+
+def test_times_count_from_the_first_frame_and_its_clock_time_is_reported(
+    shared_faces: Path, mp4: Path
+) -> None:
+    """Issue 23: the Hamilton clip's first frame is at 0.852 s on its own clock; result times
+    start at 0 and the report keeps the offset that players (the console) need."""
+    clip = shared_faces / "video" / "short_hamilton_clip.mp4"
+    limits = VideoLimits(50_000_000, 60, 4000, 640)
+    report = DecodeReport()
+    first = next(iter_sampled_frames(clip, probe_video(clip, limits), limits, 2.0, report))
+    assert first.time_s == 0.0
+    assert report.start_s == pytest.approx(10214 / 11988)  # its first pts in its time base
+    plain = DecodeReport()
+    list(iter_sampled_frames(mp4, probe_video(mp4, limits), limits, 2.0, plain))
+    assert plain.start_s == 0.0
