@@ -19,8 +19,10 @@ from starlette.responses import JSONResponse
 
 from facereid.analysis import analyze as analysis
 from facereid.analysis import schemas
+from facereid.analysis.analyze import Analyzer
+from facereid.analysis.cache import AnalysisCache
 from facereid.analysis.health import HealthEndpoint
-from facereid.analysis.model_client import ModelClient
+from facereid.analysis.model_client import EmotionServiceClient, FaceServiceClient
 from facereid.config import get_settings
 from facereid.emotion.clip_health import ClipHealth
 from facereid.errors import TooManyRowsError
@@ -30,7 +32,7 @@ from facereid.ops.logs import configure_logging
 from facereid.video import jobs as video_jobs_mod  # issue 8
 from facereid.video import store as video_store
 from facereid.video.gallery_match import store_check, store_lookup
-from facereid.video.pipeline import ModelCalls, VideoJobRunner
+from facereid.video.pipeline import VideoJobRunner
 from facereid.video.scheduler import JobWorker
 from facereid.video.submit import submit_video
 from facereid.web import protocol_errors
@@ -68,36 +70,29 @@ class FaceReID(GalleryRoutes):
     emotion = bentoml.depends(EmotionModel, url=settings.clip_service_url)
 
     def __init__(self) -> None:
-        self.models = ModelClient(
-            settings, self.face, self.emotion, clip_health, bentoml.exceptions.ServiceUnavailable
-        )
-        self.calls = self.models.analysis_calls()
+        self.faces = FaceServiceClient(settings, self.face, bentoml.exceptions.ServiceUnavailable)
+        self.emotions = EmotionServiceClient(settings, self.emotion, clip_health)
+        self.cache = AnalysisCache.from_settings(settings)
+        self.analyzer = Analyzer(settings, self.faces, self.emotions, self.cache)
         video_runner = VideoJobRunner(
-            settings,
-            ModelCalls(
-                detect_embed=self.models.detect_embed,
-                emotions=lambda image, boxes: self.models.emotions(image, boxes, None),
-                face_model=self.models.face_model,
-                clip_available=lambda: clip_health.available,
-                gallery_lookup=store_lookup(self._gallery_execute),
-            ),
+            settings, self.faces, self.emotions, store_lookup(self.gallery_client)
         )
         self.video_worker = JobWorker(
             video_jobs.store, video_jobs.uploads, settings, video_runner.run
         )
         self._poller: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        health.client = self.models
+        health.faces = self.faces
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
 
     @bentoml.on_startup
     async def _start_clip_poller(self) -> None:
-        self._poller = asyncio.create_task(self.models.poll_clip())
+        self._poller = asyncio.create_task(self.emotions.poll_clip())
 
     @bentoml.on_startup
     async def _start_cache_sweeper(self) -> None:
-        if self.models.cache is not None:
-            self._sweeper = asyncio.create_task(self.models.cache.sweep_forever())
+        if self.cache is not None:
+            self._sweeper = asyncio.create_task(self.cache.sweep_forever())
 
     @bentoml.on_startup
     async def _start_video_worker(self) -> None:
@@ -111,11 +106,11 @@ class FaceReID(GalleryRoutes):
         """Ready once the face model answers; CLIP only degrades health, but a readiness
         probe refreshes its state so the first requests do not skip emotions needlessly."""
         try:
-            await self.models.face_model()
+            await self.faces.model_info()
         except Exception:
             return False
         if not clip_health.available:
-            await self.models.check_clip()
+            await self.emotions.check_clip()
         return True
 
     # -- images ---------------------------------------------------------------------------
@@ -135,7 +130,7 @@ class FaceReID(GalleryRoutes):
         instead of the ``embedding`` floats: a third of the bytes, no float parsing."""
         options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
         tenant = tenant_of(ctx.request.scope)
-        result = await analysis.analyze_image(self.calls, image_data, options, tenant)
+        result = await self.analyzer.analyze(image_data, options, tenant)
         if embedding_encoding == "base64":
             return embedding_wire.use_base64_embeddings(result)
         return result
@@ -153,9 +148,7 @@ class FaceReID(GalleryRoutes):
         """One entry per image; an image's own error is its entry, the batch answers 200."""
         options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
         tenant = tenant_of(ctx.request.scope)
-        return await analysis.analyze_batch(
-            self.calls, images, options, settings.max_batch_images, tenant
-        )
+        return await self.analyzer.analyze_batch(images, options, tenant)
 
     # -- embeddings -----------------------------------------------------------------------
 
@@ -241,7 +234,7 @@ class FaceReID(GalleryRoutes):
             sample_fps,
             include_emotions,
             gallery,
-            store_check(self._gallery_execute),
+            store_check(self.gallery_client),
         )
         return JSONResponse(status_code=202, content=video_jobs_mod.status_payload(job))
 

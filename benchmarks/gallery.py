@@ -74,10 +74,7 @@ def blob(rows: np.ndarray) -> str:
 def enrol(ops: GalleryOperations, gallery: str, chunk: np.ndarray, sources: list[str]) -> list[str]:
     """One /gallery/enroll_batch's work in the store service: unnamed rows, no metadata."""
     n = len(chunk)
-    ids: list[str] = ops.enroll(
-        "bench", gallery, MODEL, blob(chunk), DIM, [None] * n, [{}] * n, sources
-    )["face_ids"]
-    return ids
+    return ops.enroll("bench", gallery, MODEL, chunk, [None] * n, [{}] * n, sources).face_ids
 
 
 def wait_for_index(store: GalleryStore, deadline: float) -> float:
@@ -179,8 +176,8 @@ def measure_gallery() -> dict[str, Any]:
         "clusters": len(clusters),
         "pure_clusters": sum(len({m // 5 for m in c.members}) == 1 for c in clusters),
         "cluster_operation_s": cluster_op_s,
-        "cluster_operation_clusters": len(result["clusters"]),
-        "unclustered": result["unclustered"],
+        "cluster_operation_clusters": len(result.clusters),
+        "unclustered": result.unclustered,
     }
 
 

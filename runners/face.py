@@ -12,10 +12,11 @@ import numpy as np
 
 from facereid.config import Settings, get_settings
 from facereid.faces.onnx_runtime import CPU, select_providers
-from facereid.faces.records import FaceRecord
-from facereid.intake.service_decode import EncodedRequest, ServiceDecoder, analyze_encoded
+from facereid.faces.pipeline import analyze_encoded, detect_and_embed
+from facereid.intake.service_decode import ServiceDecoder
 from facereid.ops import metrics
 from facereid.ops.logs import configure_logging
+from facereid.wire.faces import EncodedRequest, FaceModelInfo
 from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 
@@ -110,39 +111,32 @@ class FaceModel:
 
     @bentoml.api
     def info(self) -> dict[str, Any]:
+        """``FaceModelInfo.to_wire()``: which model answers, and the terms it carries."""
         model = self.engine.model_info
-        return {
-            "engine": model.engine,
-            "name": model.name,
-            "source": model.source,
-            "synthetic": model.synthetic,
-            "embedding_dim": model.embedding_dim,
-            "embedding_model": model.embedding_id,
-            "tag": model.tag,
-            "license": self.license,
-        }
+        return FaceModelInfo(
+            engine=model.engine,
+            name=model.name,
+            source=model.source,
+            synthetic=model.synthetic,
+            embedding_dim=model.embedding_dim,
+            embedding_model=model.embedding_id,
+            tag=model.tag,
+            license=self.license,
+        ).to_wire()
 
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
     def detect_embed(self, images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
         """Faces per image (largest first) as ``FaceRecord.to_wire()`` dicts."""
         metrics.observe_batch_size(len(images))
-        detections = self.engine.detect(images)
-        owners = [i for i, faces in enumerate(detections) for _ in faces]
-        flat = [face for faces in detections for face in faces]
-        embeddings = (
-            self.engine.embed([images[i] for i in owners], flat)
-            if flat
-            else np.zeros((0, self.engine.model_info.embedding_dim), np.float32)
-        )
-        results: list[list[dict[str, Any]]] = [[] for _ in images]
-        for row, (owner, face) in enumerate(zip(owners, flat, strict=True)):
-            results[owner].append(FaceRecord.from_detection(face, embeddings[row]).to_wire())
-        return results
+        faces = detect_and_embed(self.engine, images)
+        return [[face.to_wire() for face in per_image] for per_image in faces]
 
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
     def analyze_encoded(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Encoded images in (``EncodedRequest.to_wire()``), decoded here in parallel; faces in
-        original pixels and emotion crops out (``facereid.intake.service_decode``)."""
+        """Encoded images in (``EncodedRequest.to_wire()``: ``EncodedWire``), decoded here in
+        parallel; faces in original pixels and emotion crops out (``FacesWire``, built by
+        ``facereid.faces.pipeline``). The annotations stay plain: BentoML's pydantic cannot
+        describe the numpy crops inside a TypedDict; ``facereid.wire.faces`` is the type."""
         metrics.observe_batch_size(len(requests))
         decoded = [EncodedRequest.from_wire(r) for r in requests]
-        return analyze_encoded(self.engine, self.decoder, decoded, self.groups)
+        return [dict(a) for a in analyze_encoded(self.engine, self.decoder, decoded, self.groups)]

@@ -2,43 +2,53 @@
 
 An embedded Chroma folder belongs to one process, so the store lives in this one-worker service
 and the API service reaches it through ``bentoml.depends``; with ``GALLERY_URI`` set, the same
-client talks to a Chroma server instead. One API, ``execute``, runs a named operation of
-``facereid.gallery.operations`` and answers ``{"result": ...}`` or ``{"error": ...}``: the
-store's errors (unknown gallery, model mismatch) must reach the caller with their codes, and a
-raised exception would cross the process boundary as a bare 500.
+client talks to a Chroma server instead. Each operation of ``facereid.gallery.operations`` is
+one typed API answering ``Reply[Result]`` (``facereid.wire.gallery``): the store's errors
+(unknown gallery, model mismatch) must reach the caller with their codes, and a raised
+exception would cross the process boundary as a bare 500.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import NoReturn, TypeVar
 
 import bentoml
+import numpy as np
 from chromadb.errors import ChromaError
 
 from facereid.config import get_settings
 from facereid.errors import FaceReIDError
-from facereid.gallery.errors import GalleryBusyError
+from facereid.gallery.errors import (
+    GalleryBusyError,
+    GalleryUnavailableError,
+    InvalidGalleryRequestError,
+)
+from facereid.gallery.schemas import (
+    AssignResponse,
+    ClusterResponse,
+    DeleteResponse,
+    DropResponse,
+    ListResponse,
+    Metadata,
+    RenameResponse,
+)
+from facereid.wire.gallery import (
+    Enrolled,
+    FacesPage,
+    GalleryModel,
+    Reply,
+    Searched,
+    SubjectsPage,
+    reply,
+)
 
 logger = logging.getLogger(__name__)
-
-OPERATIONS = frozenset(
-    {
-        "enroll",
-        "search",
-        "subjects",
-        "faces",
-        "delete",
-        "rename",
-        "assign",
-        "drop",
-        "list",
-        "info",
-        "cluster",
-    }
-)
+T = TypeVar("T")
 
 
 def store_uri(data_dir: str, gallery_uri: str | None) -> str:
@@ -84,35 +94,124 @@ class GalleryStoreService:
         self._clustering = threading.Lock()
         logger.info("gallery store open at %s", uri if settings.gallery_uri else "DATA_DIR")
 
+    # One API per operation, typed (facereid.wire.gallery): arguments as parameters, vectors
+    # as numpy arrays, answers as Reply[Result]; a refusal is the reply's error, never a 500.
+
     @bentoml.api
-    def execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        if operation not in OPERATIONS:
-            return _error("invalid_gallery_request", f"unknown operation {operation!r}", 422)
+    def enroll(
+        self,
+        tenant: str,
+        gallery: str,
+        model: str,
+        vectors: np.ndarray,
+        subjects: list[str | None],
+        metadata: list[Metadata],
+        sources: list[str],
+    ) -> Reply[Enrolled]:
+        ops = self.operations
+        return self._run(
+            Reply[Enrolled],
+            "enroll",
+            lambda: ops.enroll(tenant, gallery, model, vectors, subjects, metadata, sources),
+        )
+
+    @bentoml.api
+    def search(
+        self,
+        tenant: str,
+        gallery: str,
+        model: str,
+        vectors: np.ndarray,
+        top_k: int,
+        threshold: float | None,
+    ) -> Reply[Searched]:
+        ops = self.operations
+        return self._run(
+            Reply[Searched],
+            "search",
+            lambda: ops.search(tenant, gallery, model, vectors, top_k, threshold),
+        )
+
+    @bentoml.api
+    def subjects(
+        self, tenant: str, gallery: str, limit: int, after: str | None
+    ) -> Reply[SubjectsPage]:
+        run = partial(self.operations.subjects, tenant, gallery, limit, after)
+        return self._run(Reply[SubjectsPage], "subjects", run)
+
+    @bentoml.api
+    def faces(
+        self, tenant: str, gallery: str, subject: str | None, limit: int, after: str | None
+    ) -> Reply[FacesPage]:
+        run = partial(self.operations.faces, tenant, gallery, subject, limit, after)
+        return self._run(Reply[FacesPage], "faces", run)
+
+    @bentoml.api
+    def delete(
+        self, tenant: str, gallery: str, face_id: str | None, subject: str | None
+    ) -> Reply[DeleteResponse]:
+        run = partial(self.operations.delete, tenant, gallery, face_id, subject)
+        return self._run(Reply[DeleteResponse], "delete", run)
+
+    @bentoml.api
+    def rename(
+        self, tenant: str, gallery: str, subject: str, new_subject: str
+    ) -> Reply[RenameResponse]:
+        run = partial(self.operations.rename, tenant, gallery, subject, new_subject)
+        return self._run(Reply[RenameResponse], "rename", run)
+
+    @bentoml.api
+    def assign(
+        self, tenant: str, gallery: str, face_ids: list[str], subject: str
+    ) -> Reply[AssignResponse]:
+        run = partial(self.operations.assign, tenant, gallery, face_ids, subject)
+        return self._run(Reply[AssignResponse], "assign", run)
+
+    @bentoml.api
+    def drop(self, tenant: str, gallery: str) -> Reply[DropResponse]:
+        run = partial(self.operations.drop, tenant, gallery)
+        return self._run(Reply[DropResponse], "drop", run)
+
+    @bentoml.api
+    def info(self, tenant: str, gallery: str) -> Reply[GalleryModel]:
+        run = partial(self.operations.info, tenant, gallery)
+        return self._run(Reply[GalleryModel], "info", run)
+
+    @bentoml.api
+    def list_galleries(self, tenant: str) -> Reply[ListResponse]:
+        run = partial(self.operations.list, tenant)
+        return self._run(Reply[ListResponse], "list", run)
+
+    @bentoml.api
+    def cluster(
+        self, tenant: str, gallery: str, min_faces: int, threshold: float | None
+    ) -> Reply[ClusterResponse]:
+        def run() -> ClusterResponse:
+            if not self._clustering.acquire(blocking=False):
+                raise GalleryBusyError("a clustering is running; retry when it has finished")
+            try:
+                return self.operations.cluster(tenant, gallery, min_faces, threshold)
+            finally:
+                self._clustering.release()
+
+        return self._run(Reply[ClusterResponse], "cluster", run)
+
+    def _run(self, kind: type[Reply[T]], operation: str, run: Callable[[], T]) -> Reply[T]:
+        """The operation's reply: its result, its own refusal, or, for anything else, 503
+        with the traceback in this service's log (never in the answer)."""
         try:
-            if operation == "cluster":
-                return {"result": self._cluster(arguments)}
-            return {"result": getattr(self.operations, operation)(**arguments)}
-        except FaceReIDError as exc:
-            return _error(exc.code, exc.message, exc.status)
+            return reply(kind, run)
         except Exception as exc:
             if isinstance(exc, ChromaError) and exc.code() < 500:  # the request's own fault
                 logger.warning(
                     "gallery operation %s refused by the engine: %s", operation, exc.name()
                 )
-                return _error(
-                    "invalid_gallery_request", "the gallery store refused the request", 422
-                )
+                refusal = InvalidGalleryRequestError("the gallery store refused the request")
+                return reply(kind, partial(_raise, refusal))
             logger.exception("gallery operation %s failed", operation)
-            return _error("gallery_unavailable", "the gallery store failed; see its log", 503)
-
-    def _cluster(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        if not self._clustering.acquire(blocking=False):
-            raise GalleryBusyError("a clustering is running; retry when it has finished")
-        try:
-            return self.operations.cluster(**arguments)
-        finally:
-            self._clustering.release()
+            failure = GalleryUnavailableError("the gallery store failed; see its log")
+            return reply(kind, partial(_raise, failure))
 
 
-def _error(code: str, message: str, status: int) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "status": status}}
+def _raise(exc: FaceReIDError) -> NoReturn:
+    raise exc

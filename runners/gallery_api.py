@@ -2,26 +2,25 @@
 
 BentoML 1.4.40 gathers a service's APIs with ``dir()`` over the class, so ``@bentoml.api``
 methods and ``bentoml.depends`` attributes of a base class are served like the service's own.
-Each route is a signature and one call into ``facereid.gallery.composition``, answered by
-``facereid.web.routes.json_route`` like every other route; the service
-provides ``models`` (``facereid.analysis.model_client.ModelClient``, the /analyze path's intake
-and model calls).
+Each route takes its whole JSON body as one typed request model (a positional-only
+parameter: BentoML's root input; ``facereid.gallery.schemas``) and makes one typed call into
+``facereid.gallery.composition``, answered by ``facereid.web.routes.json_route`` like every
+other route. The service provides ``analyzer`` (``facereid.analysis.analyze.Analyzer``, the
+/analyze path's intake and face service client).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import bentoml
-from pydantic import StrictBool, StrictFloat, StrictInt
 
-from facereid.analysis.model_client import ModelClient
+from facereid.analysis.analyze import Analyzer
 from facereid.config import get_settings
 from facereid.gallery import schemas
-from facereid.gallery.composition import GalleryCalls, GalleryComposition
-from facereid.gallery.errors import GalleryUnavailableError
+from facereid.gallery.client import GalleryServiceClient
+from facereid.gallery.composition import GalleryComposition
 from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners.gallery import GalleryStoreService
@@ -34,155 +33,80 @@ class GalleryRoutes:
     gallery_store = bentoml.depends(GalleryStoreService)
     _gallery_composition: GalleryComposition | None = None
 
-    models: ModelClient  # set by the service's __init__
+    analyzer: Analyzer  # set by the service's __init__
 
-    async def _gallery_execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        try:
-            # clustering is O(n^2 d): 50k faces take about a minute on 2 cores
-            timeout = (
-                settings.gallery_cluster_timeout_s
-                if operation == "cluster"
-                else settings.gallery_timeout_s
-            )
-            answer = await asyncio.wait_for(
-                self.gallery_store.to_async.execute(operation=operation, arguments=arguments),
-                timeout=timeout,
-            )
-        except TimeoutError as exc:
-            raise GalleryUnavailableError("the gallery store did not answer in time") from exc
-        except Exception as exc:  # store service down or restarting: 503, not 500
-            raise GalleryUnavailableError(
-                f"gallery store not reachable: {type(exc).__name__}"
-            ) from exc
-        return dict(answer)
+    @property
+    def gallery_client(self) -> GalleryServiceClient:
+        """The store service's typed client (video jobs search and check galleries too)."""
+        return GalleryServiceClient(settings, self.gallery_store)
 
-    async def _gallery(
-        self, route: str, ctx: bentoml.Context, request: dict[str, Any]
-    ) -> dict[str, Any]:
+    @property
+    def galleries(self) -> GalleryComposition:
         if self._gallery_composition is None:
-            models = self.models
-            calls = GalleryCalls(
-                self._gallery_execute,
-                models.read_header,
-                models.analyze_encoded,
-                models.face_model,
+            self._gallery_composition = GalleryComposition(
+                settings, self.gallery_client, self.analyzer
             )
-            self._gallery_composition = GalleryComposition(settings, calls)
-        request = {k: v for k, v in request.items() if k not in ("self", "ctx")}
-        # json_route (on each route) answers the dict, or a FaceReIDError with its status
-        return await self._gallery_composition.handle(route, tenant_of(ctx.request.scope), request)
+        return self._gallery_composition
 
-    # -- galleries ------------------------------------------------------------------------
+    # -- galleries: one typed request in, one typed call ------------------------------------
 
     @bentoml.api(route="/gallery/enroll", output_spec=schemas.EnrollResponse)
     @json_route
-    async def gallery_enroll(
-        self,
-        ctx: bentoml.Context,
-        gallery: str,
-        subject: str | None = None,
-        image_data: str | None = None,
-        embedding: list[StrictFloat] | None = None,
-        embedding_b64: str | None = None,
-        embedding_model: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        image_id: str | None = None,
-    ) -> Any:
-        return await self._gallery("enroll", ctx, locals())
+    async def gallery_enroll(self, request: schemas.EnrollRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.enroll(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/enroll_batch", output_spec=schemas.EnrollBatchResponse)
     @json_route
     async def gallery_enroll_batch(
-        self,
-        ctx: bentoml.Context,
-        gallery: str,
-        embedding_model: str,
-        embeddings: list[list[StrictFloat]] | None = None,
-        embeddings_b64: list[str] | str | None = None,
-        dim: StrictInt | None = None,
-        subjects: list[str | None] | None = None,
-        metadata: list[dict[str, Any] | None] | None = None,
-        image_ids: list[str | None] | None = None,
+        self, request: schemas.EnrollBatchRequest, /, ctx: bentoml.Context
     ) -> Any:
-        return await self._gallery("enroll_batch", ctx, locals())
+        return await self.galleries.enroll_batch(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/search", output_spec=schemas.SearchResponse)
     @json_route
-    async def gallery_search(
-        self,
-        ctx: bentoml.Context,
-        gallery: str,
-        image_data: str | None = None,
-        embedding: list[StrictFloat] | None = None,
-        embedding_b64: str | None = None,
-        embedding_model: str | None = None,
-        top_k: StrictInt = 5,
-        threshold: StrictFloat | None = None,
-        all_faces: StrictBool = False,
-    ) -> Any:
-        return await self._gallery("search", ctx, locals())
+    async def gallery_search(self, request: schemas.SearchRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.search(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/subjects", output_spec=schemas.SubjectsResponse)
     @json_route
     async def gallery_subjects(
-        self, ctx: bentoml.Context, gallery: str, limit: StrictInt = 100, cursor: str | None = None
+        self, request: schemas.SubjectsRequest, /, ctx: bentoml.Context
     ) -> Any:
-        return await self._gallery("subjects", ctx, locals())
+        return await self.galleries.subjects(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/faces", output_spec=schemas.FacesResponse)
     @json_route
-    async def gallery_faces(
-        self,
-        ctx: bentoml.Context,
-        gallery: str,
-        subject: str | None = None,
-        limit: StrictInt = 100,
-        cursor: str | None = None,
-    ) -> Any:
-        return await self._gallery("faces", ctx, locals())
+    async def gallery_faces(self, request: schemas.FacesRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.faces(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/delete", output_spec=schemas.DeleteResponse)
     @json_route
-    async def gallery_delete(
-        self,
-        ctx: bentoml.Context,
-        gallery: str,
-        face_id: str | None = None,
-        subject: str | None = None,
-    ) -> Any:
-        return await self._gallery("delete", ctx, locals())
+    async def gallery_delete(self, request: schemas.DeleteRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.delete(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/rename", output_spec=schemas.RenameResponse)
     @json_route
-    async def gallery_rename(
-        self, ctx: bentoml.Context, gallery: str, subject: str, new_subject: str
-    ) -> Any:
-        return await self._gallery("rename", ctx, locals())
+    async def gallery_rename(self, request: schemas.RenameRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.rename(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/assign", output_spec=schemas.AssignResponse)
     @json_route
-    async def gallery_assign(
-        self, ctx: bentoml.Context, gallery: str, face_ids: list[str], subject: str
-    ) -> Any:
-        return await self._gallery("assign", ctx, locals())
+    async def gallery_assign(self, request: schemas.AssignRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.assign(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/drop", output_spec=schemas.DropResponse)
     @json_route
-    async def gallery_drop(self, ctx: bentoml.Context, gallery: str) -> Any:
-        return await self._gallery("drop", ctx, locals())
+    async def gallery_drop(self, request: schemas.DropRequest, /, ctx: bentoml.Context) -> Any:
+        return await self.galleries.drop(tenant_of(ctx.request.scope), request)
 
     @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
     @json_route
     async def gallery_list(self, ctx: bentoml.Context) -> Any:
-        return await self._gallery("list", ctx, {})
+        return await self.galleries.list(tenant_of(ctx.request.scope))
 
     @bentoml.api(route="/gallery/cluster", output_spec=schemas.ClusterResponse)
     @json_route
     async def gallery_cluster(
-        self,
-        ctx: bentoml.Context,
-        gallery: str,
-        min_faces: StrictInt = 3,
-        threshold: StrictFloat | None = None,
+        self, request: schemas.ClusterRequest, /, ctx: bentoml.Context
     ) -> Any:
-        return await self._gallery("cluster", ctx, locals())
+        return await self.galleries.cluster(tenant_of(ctx.request.scope), request)

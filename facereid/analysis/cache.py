@@ -36,6 +36,7 @@ from facereid.analysis.analyze import AnalyzeOptions
 from facereid.analysis.responses import utc_timestamp
 from facereid.config import Settings, get_settings
 from facereid.ops import metrics
+from facereid.wire.faces import FaceModelInfo
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +140,12 @@ class AnalysisCache:
     def from_settings(cls, settings: Settings) -> AnalysisCache | None:
         return cls(settings) if settings.analysis_cache else None
 
-    def key(
-        self, raw: bytes, *, tenant: str, model: dict[str, Any], options: AnalyzeOptions
-    ) -> str:
+    def key(self, raw: bytes, *, tenant: str, model: FaceModelInfo, options: AnalyzeOptions) -> str:
         s = self.settings
         parts = {
             "v": KEY_VERSION,
             "tenant": tenant,
-            "face_model": [model.get("embedding_model"), model.get("tag"), model.get("name")],
+            "face_model": [model.embedding_model, model.tag, model.name],
             "clip": s.clip_model_tag if options.include_emotions else None,
             "all": options.return_all_faces,
             "emotions": options.include_emotions,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from facereid.analysis.model_client import ModelClient, describe
+from facereid.analysis.model_client import describe
 from facereid.emotion.clip_health import ClipHealth
+from facereid.wire.clients import FaceClient
 
 logger = logging.getLogger(__name__)
 
@@ -19,17 +20,17 @@ SYNTHETIC_WARNING = "synthetic stand-in models loaded: results are not real"
 
 class HealthEndpoint:
     """A ``GetRoutesMiddleware`` handler. The middleware exists before the service instance,
-    so the instance attaches its ``ModelClient`` when it starts (503 "starting" until then)."""
+    so the instance attaches its face client when it starts (503 "starting" until then)."""
 
     def __init__(self, clip_health: ClipHealth) -> None:
         self.clip_health = clip_health
-        self.client: ModelClient | None = None
+        self.faces: FaceClient | None = None
 
     async def __call__(self) -> tuple[int, dict[str, Any]]:
-        if self.client is None:
+        if self.faces is None:
             return 503, {"status": "starting", "clip_service": "unknown"}
         try:
-            return 200, await self.payload(self.client)
+            return 200, await self.payload(self.faces)
         except Exception as exc:  # the face model service is not answering: not a 500
             logger.warning("face model service not reachable: %s", describe(exc))
             return 503, {
@@ -38,18 +39,18 @@ class HealthEndpoint:
                 "reason": f"face model service not reachable ({type(exc).__name__})",
             }
 
-    async def payload(self, client: ModelClient) -> dict[str, Any]:
-        model = await client.face_model()
+    async def payload(self, faces: FaceClient) -> dict[str, Any]:
+        model = await faces.model_info()
         clip = self.clip_health
         payload: dict[str, Any] = {
             "status": "healthy" if clip.available else "degraded",
             "clip_service": clip.as_status(),
-            "engine": model["engine"],
-            "face_model": model,
+            "engine": model.engine,
+            "face_model": model.to_wire(),
             "clip_model": clip.detail if clip.available else None,
         }
         if not clip.available:
             payload["reason"] = clip.reason
-        if model["synthetic"] or clip.detail.get("synthetic"):
+        if model.synthetic or clip.detail.get("synthetic"):
             payload["warning"] = SYNTHETIC_WARNING
         return payload

@@ -1,8 +1,9 @@
-"""The API service's calls to its model services: timeouts, retries on dropped connections,
-and the CLIP health they feed.
+"""The BentoML-backed clients of the model services: ``FaceServiceClient`` and
+``EmotionServiceClient`` implement ``facereid.wire.clients``' protocols with timeouts,
+retries on dropped connections, and the CLIP health they feed.
 
 The BentoML dependency handles come in from ``service.py`` (anything with ``to_async``), so
-this module imports no BentoML and a test can hand in fakes.
+this module imports no BentoML and a test can hand in fakes of the handles.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 import numpy as np
 
-from facereid.analysis.analyze import AnalysisCalls, Box, Crop, Emotions, EncodedCalls, RemoteFaces
-from facereid.analysis.cache import AnalysisCache
 from facereid.config import Settings
 from facereid.emotion.clip_health import ClipHealth
-from facereid.errors import FaceReIDError, ModelOverloadedError, ModelTimeoutError
+from facereid.errors import ModelOverloadedError, ModelTimeoutError
 from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
-from facereid.intake.service_decode import EncodedRequest, error_from_wire
-from facereid.intake.shipping import ShippedImage, image_header, load_image, plan_images
 from facereid.ops import metrics
+from facereid.wire.faces import (
+    Crop,
+    Emotions,
+    EncodedRequest,
+    FaceModelInfo,
+    FacesAnswer,
+    answer_from_wire,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,55 +66,37 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
-class ModelClient:
-    """Calls to the face and CLIP services as ``AnalysisCalls`` and the video ``ModelCalls``
-    need them. ``overloaded`` is the exception type the dependency raises when the service
-    sheds load (``bentoml.exceptions.ServiceUnavailable``), answered as 503 ``overloaded``."""
+class FaceServiceClient:
+    """``FaceClient`` over the face service. ``overloaded`` is the exception type the
+    dependency raises when the service sheds load (``bentoml.exceptions.ServiceUnavailable``),
+    answered as 503 ``overloaded``."""
 
     def __init__(
-        self,
-        settings: Settings,
-        face: Dependency,
-        emotion: Dependency,
-        clip_health: ClipHealth,
-        overloaded: type[BaseException],
+        self, settings: Settings, face: Dependency, overloaded: type[BaseException]
     ) -> None:
         self.settings = settings
         self.face = face
-        self.emotion = emotion
-        self.clip_health = clip_health
         self.overloaded = overloaded
-        self.model_info: dict[str, Any] | None = None
-        self._clip_failures = 0  # health checks failed in a row
-        self._clip_said: str | None = None  # the CLIP state the log last reported
-        self.cache = AnalysisCache.from_settings(settings)
+        self._info: FaceModelInfo | None = None
 
-    def analysis_calls(self) -> AnalysisCalls:
-        encoded = EncodedCalls(
-            self.read_header,
-            self.analyze_encoded,
-            self.score_crops,
-            self.cache,
-            lambda: self.clip_health.available,
-        )
-        return AnalysisCalls(
-            self.decode, self.face_model, self.detect_embed, self.emotions, self.plan_batch, encoded
-        )
+    async def model_info(self) -> FaceModelInfo:
+        if self._info is None:
+            self._info = info = FaceModelInfo.from_wire(await self.face.to_async.info())
+            metrics.set_model_info(info.engine, info.name, info.synthetic)
+        return self._info
 
-    async def read_header(self, data: str | ImageHeader) -> ImageHeader:
-        """Base64 and header checks off the event loop; no pixel is decoded here."""
-        return await image_header(data, self.settings)
-
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> RemoteFaces:
+    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
         """The encoded image to the face service, which decodes it next to the model."""
         wire = EncodedRequest(header.raw, crops).to_wire()
-        answer = (await self._face_call(lambda: self.face.to_async.analyze_encoded([wire])))[0]
-        if "error" in answer:
-            raise error_from_wire(answer["error"])
-        faces = [FaceRecord.from_wire(face) for face in answer["faces"]]
-        return RemoteFaces(faces, list(answer.get("crops", [])))
+        answers = await self._call(lambda: self.face.to_async.analyze_encoded([wire]))
+        return answer_from_wire(answers[0])
 
-    async def _face_call(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
+        """A decoded image (the video pipeline's frames) to the face service."""
+        batch = await self._call(lambda: self.face.to_async.detect_embed([image]))
+        return [FaceRecord.from_wire(face) for face in batch[0]]
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         timeout = self.settings.face_timeout_s
         try:
             return await asyncio.wait_for(with_retries(call, "face call"), timeout=timeout)
@@ -117,6 +104,21 @@ class ModelClient:
             raise ModelTimeoutError(f"face model did not answer within {timeout:g} s") from exc
         except self.overloaded as exc:
             raise ModelOverloadedError("face model is overloaded; retry later") from exc
+
+
+class EmotionServiceClient:
+    """``EmotionClient`` over the CLIP service (local, or remote by ``CLIP_SERVICE_URL``),
+    and the poller that keeps ``clip_health`` fresh."""
+
+    def __init__(self, settings: Settings, emotion: Dependency, clip_health: ClipHealth) -> None:
+        self.settings = settings
+        self.emotion = emotion
+        self.clip_health = clip_health
+        self._clip_failures = 0  # health checks failed in a row
+        self._clip_said: str | None = None  # the CLIP state the log last reported
+
+    def available(self) -> bool:
+        return self.clip_health.available
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
         """Scores per crop; ``None`` for a missing crop and everywhere when CLIP is
@@ -129,50 +131,6 @@ class ModelClient:
             return [None] * len(crops)
         it = iter(scores)
         return [None if crop is None else next(it) for crop in crops]
-
-    async def decode(self, image_data: str | ImageHeader) -> ShippedImage:
-        """Header and limits, then a gated decode at the shipping size."""
-        return await load_image(image_data, self.settings)
-
-    async def plan_batch(self, images: list[str]) -> list[ImageHeader | FaceReIDError]:
-        return await plan_images(images, self.settings)
-
-    async def face_model(self) -> dict[str, Any]:
-        if self.model_info is None:
-            self.model_info = info = await self.face.to_async.info()
-            metrics.set_model_info(info["engine"], str(info.get("name")), info["synthetic"])
-        return self.model_info
-
-    async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
-        """A decoded image (the video pipeline's frames) to the face service."""
-        batch = await self._face_call(lambda: self.face.to_async.detect_embed([image]))
-        return [FaceRecord.from_wire(face) for face in batch[0]]
-
-    async def emotions(
-        self, image: np.ndarray, boxes: list[Box], labels: list[str] | None = None
-    ) -> list[Emotions]:
-        """Scores per box; ``None`` everywhere when CLIP is unavailable or fails (the answer
-        degrades, it does not fail), ``None`` for a box with no crop inside the image."""
-        from facereid.emotion.crops import crop_face  # torch-free
-
-        if not self.clip_health.available:
-            return [None] * len(boxes)
-        crops, scored = [], []
-        for index, box in enumerate(boxes):
-            try:
-                crops.append(crop_face(image, list(box), self.settings.emotion_crop_margin))
-            except FaceReIDError:  # a box (mostly) outside the image: no crop to score
-                continue
-            scored.append(index)
-        if not crops:
-            return [None] * len(boxes)
-        scores = await self._score(crops, labels)
-        if scores is None:
-            return [None] * len(boxes)
-        emotions: list[Emotions] = [None] * len(boxes)
-        for index, score in zip(scored, scores, strict=True):
-            emotions[index] = score
-        return emotions
 
     async def _score(
         self, crops: list[np.ndarray], labels: list[str] | None

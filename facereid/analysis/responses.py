@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from facereid.errors import FaceReIDError
 from facereid.faces.records import FaceRecord, Points
+from facereid.wire.faces import FaceModelInfo
 
 
 def face_payload(
     face: FaceRecord,
     *,
     emotions: dict[str, float] | None,
-    model: dict[str, Any],
+    model: FaceModelInfo,
     timestamp: str,
 ) -> dict[str, Any]:
     """The seed's /analyze fields for one face, plus what made the embedding.
@@ -33,14 +33,9 @@ def face_payload(
         "emotions": emotions,
         "timestamp": timestamp,
         "keypoints": _rounded(face.kps),
-        "embedding_model": model["embedding_model"],
-        "model_synthetic": bool(model["synthetic"]),
+        "embedding_model": model.embedding_model,
+        "model_synthetic": model.synthetic,
     }
-
-
-def error_payload(exc: FaceReIDError) -> dict[str, Any]:
-    """The contract's error body, for a route's answer and a batch entry alike."""
-    return {"error": {"code": exc.code, "message": exc.message}}
 
 
 def utc_timestamp() -> str:

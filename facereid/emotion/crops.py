@@ -8,7 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from facereid.errors import InvalidFaceBoxError, InvalidInputError, InvalidLabelsError
+from facereid.errors import (
+    FaceReIDError,
+    InvalidFaceBoxError,
+    InvalidInputError,
+    InvalidLabelsError,
+)
 
 MAX_LABELS = 32
 MAX_LABEL_LENGTH = 64
@@ -74,3 +79,16 @@ def crop_face(
         )
     left, top, right, bottom = margin_box(box, margin, image_bgr.shape[1], image_bgr.shape[0])
     return np.ascontiguousarray(image_bgr[top:bottom, left:right, ::-1])
+
+
+def face_crops(
+    image_bgr: npt.NDArray[np.uint8], boxes: Sequence[Sequence[float]], margin: float
+) -> list[npt.NDArray[np.uint8] | None]:
+    """One RGB crop per box, None for a box (mostly) outside the image: nothing to score."""
+    crops: list[npt.NDArray[np.uint8] | None] = []
+    for box in boxes:
+        try:
+            crops.append(crop_face(image_bgr, box, margin))
+        except FaceReIDError:
+            crops.append(None)
+    return crops

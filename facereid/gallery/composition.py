@@ -1,43 +1,53 @@
 """The API side of each gallery route: validate, turn images into embeddings, call the store.
 
-Model calls and the store are injected (``GalleryCalls``), so this module has no BentoML in
-it; ``runners/gallery_api.py`` wires it to the face model service and the store service.
+Each route's typed request (``facereid.gallery.schemas``) comes in; the store is a
+``GalleryClient`` and images go through the /analyze path (``Analyzer``, with its typed face
+client), both injected, so this module has no BentoML in it. ``runners/gallery_api.py``
+wires it to the services.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from facereid.analysis.analyze import RemoteFaces
+from facereid.analysis.analyze import Analyzer
 from facereid.config import Settings
-from facereid.errors import FaceReIDError, NoFaceError
+from facereid.errors import NoFaceError
 from facereid.faces.records import FaceRecord
 from facereid.gallery import requests as check
 from facereid.gallery.cursors import CursorCodec, cursor_secret
-from facereid.gallery.errors import InvalidGalleryRequestError, error_from_payload
-from facereid.intake.budget import ImageHeader
-from facereid.matching.similarity import encode_embedding_b64, l2_normalize
+from facereid.gallery.errors import InvalidGalleryRequestError
+from facereid.gallery.schemas import (
+    AssignRequest,
+    AssignResponse,
+    ClusterRequest,
+    ClusterResponse,
+    DeleteRequest,
+    DeleteResponse,
+    DropRequest,
+    DropResponse,
+    EnrollBatchRequest,
+    EnrollRequest,
+    FacesRequest,
+    FacesResponse,
+    ListResponse,
+    RenameRequest,
+    RenameResponse,
+    SearchRequest,
+    SubjectsRequest,
+    SubjectsResponse,
+)
+from facereid.matching.similarity import l2_normalize
+from facereid.wire.clients import GalleryClient
 
 logger = logging.getLogger(__name__)
-
-Execute = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-@dataclass
-class GalleryCalls:
-    execute: Execute  # the store service's ``execute``
-    # /analyze's own intake and model calls (facereid.analysis.model_client): the header and
-    # limits checked here, the encoded bytes decoded in the face service next to the model
-    # (no decoded image crosses the process boundary), faces in original pixels.
-    read_header: Callable[[str], Awaitable[ImageHeader]]
-    analyze_encoded: Callable[[ImageHeader, int], Awaitable[RemoteFaces]]
-    face_model: Callable[[], Awaitable[dict[str, Any]]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,24 +67,23 @@ class Query:
 
 
 class GalleryComposition:
-    def __init__(self, settings: Settings, calls: GalleryCalls) -> None:
+    def __init__(self, settings: Settings, store: GalleryClient, analyzer: Analyzer) -> None:
         self.settings = settings
-        self.calls = calls
+        self.store = store
+        # /analyze's own intake and face service call: headers and limits checked here, the
+        # encoded bytes decoded next to the model, faces in original pixels.
+        self.analyzer = analyzer
         self.cursors = CursorCodec(cursor_secret(settings.data_dir, settings.gallery_cursor_secret))
 
-    async def store(self, operation: str, **arguments: Any) -> dict[str, Any]:
-        answer = await self.calls.execute(operation, arguments)
-        if "error" in answer:
-            raise error_from_payload(answer["error"])
-        result: dict[str, Any] = answer["result"]
-        return result
-
-    async def query(self, request: dict[str, Any], all_faces: bool = False) -> Query:
+    async def query(
+        self,
+        image_data: str | None,
+        embedding: list[float] | None,
+        embedding_b64: str | None,
+        embedding_model: str | None,
+        all_faces: bool = False,
+    ) -> Query:
         """The request's one image (its faces) or one embedding, as rows to enrol or search."""
-        image_data = request.get("image_data")
-        embedding = request.get("embedding")
-        embedding_b64 = request.get("embedding_b64")
-        embedding_model = request.get("embedding_model")
         given = sum(x is not None for x in (image_data, embedding, embedding_b64))
         if given != 1:
             raise InvalidGalleryRequestError(
@@ -83,40 +92,31 @@ class GalleryComposition:
         if image_data is None:
             vectors = check.one_embedding(embedding, embedding_b64)
             return Query(vectors, check.model_name(embedding_model))
-        header = await self.calls.read_header(image_data)
-        model = await self.calls.face_model()
-        faces = (await self.calls.analyze_encoded(header, 0)).faces  # no emotion crops
+        model = await self.analyzer.faces.model_info()
+        header, answer = await self.analyzer.faces_of(image_data)  # no emotion crops
+        faces = answer.faces
         if not faces:
             raise NoFaceError("no face found in the image")
         wanted = faces if all_faces else faces[:1]
         rows = [l2_normalize(np.asarray(f.embedding, np.float32)) for f in wanted]
         source = hashlib.blake2b(header.raw, digest_size=16).hexdigest()  # the file's bytes
-        return Query(
-            np.stack(rows).astype(np.float32), str(model["embedding_model"]), source, faces
-        )
+        return Query(np.stack(rows).astype(np.float32), model.embedding_model, source, faces)
 
     # -- routes ---------------------------------------------------------------------------
 
-    async def enroll(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        subject = check.subject_name(request.get("subject"))
-        metadata = check.flat_metadata(
-            request.get("metadata"), self.settings.gallery_max_metadata_bytes
+    async def enroll(self, tenant: str, request: EnrollRequest) -> dict[str, Any]:
+        gallery = check.gallery_name(request.gallery)
+        subject = check.subject_name(request.subject)
+        metadata = check.flat_metadata(request.metadata, self.settings.gallery_max_metadata_bytes)
+        image_id = _image_id(request.image_id)
+        q = await self.query(
+            request.image_data, request.embedding, request.embedding_b64, request.embedding_model
         )
-        image_id = _image_id(request.get("image_id"))
-        q = await self.query(request)
-        result = await self.store(
-            "enroll",
-            tenant=tenant,
-            gallery=gallery,
-            model=q.model,
-            **store_rows(q.vectors),
-            subjects=[subject],
-            metadata=[metadata],
-            sources=[image_id or q.source],
+        result = await self.store.enroll(
+            tenant, gallery, q.model, q.vectors, [subject], [metadata], [image_id or q.source]
         )
         answer: dict[str, Any] = {
-            "face_id": result["face_ids"][0],
+            "face_id": result.face_ids[0],
             "gallery": gallery,
             "subject": subject,
             "embedding_model": q.model,
@@ -124,164 +124,110 @@ class GalleryComposition:
         answer.update(q.detection())
         return answer
 
-    async def enroll_batch(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        model = check.model_name(request.get("embedding_model"))
+    async def enroll_batch(self, tenant: str, request: EnrollBatchRequest) -> dict[str, Any]:
+        gallery = check.gallery_name(request.gallery)
+        model = check.model_name(request.embedding_model)
         vectors = check.many_embeddings(
-            request.get("embeddings"),
-            request.get("embeddings_b64"),
-            request.get("dim"),
-            self.settings.gallery_max_batch,
+            request.embeddings, request.embeddings_b64, request.dim, self.settings.gallery_max_batch
         )
         n = len(vectors)
-        subjects = _per_row(request.get("subjects"), n, "subjects")
-        metadata = _per_row(request.get("metadata"), n, "metadata")
-        image_ids = _per_row(request.get("image_ids"), n, "image_ids")
+        subjects = _per_row(request.subjects, n, "subjects")
+        metadata = _per_row(request.metadata, n, "metadata")
+        image_ids = _per_row(request.image_ids, n, "image_ids")
         limit = self.settings.gallery_max_metadata_bytes
-        result = await self.store(
-            "enroll",
-            tenant=tenant,
-            gallery=gallery,
-            model=model,
-            **store_rows(vectors),
-            subjects=[
-                check.subject_name(s, field=f"subjects[{i}]") for i, s in enumerate(subjects)
-            ],
-            metadata=[check.flat_metadata(m, limit) for m in metadata],
-            sources=[_image_id(s) or "" for s in image_ids],
+        result = await self.store.enroll(
+            tenant,
+            gallery,
+            model,
+            vectors,
+            [check.subject_name(s, field=f"subjects[{i}]") for i, s in enumerate(subjects)],
+            [check.flat_metadata(m, limit) for m in metadata],
+            [_image_id(s) or "" for s in image_ids],
         )
-        return {"face_ids": result["face_ids"], "gallery": gallery, "embedding_model": model}
+        return {"face_ids": result.face_ids, "gallery": gallery, "embedding_model": model}
 
-    async def search(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        top_k = check.bounded_int(
-            request.get("top_k", 5), name="top_k", low=1, high=check.MAX_TOP_K
-        )
-        threshold = check.threshold_value(request.get("threshold"))
-        all_faces = request.get("all_faces") is True
-        if all_faces and request.get("image_data") is None:
+    async def search(self, tenant: str, request: SearchRequest) -> dict[str, Any]:
+        gallery = check.gallery_name(request.gallery)
+        top_k = check.bounded_int(request.top_k, name="top_k", low=1, high=check.MAX_TOP_K)
+        threshold = check.threshold_value(request.threshold)
+        if request.all_faces and request.image_data is None:
             raise InvalidGalleryRequestError("all_faces needs image_data")
-        q = await self.query(request, all_faces=all_faces)
-        result = await self.store(
-            "search",
-            tenant=tenant,
-            gallery=gallery,
-            model=q.model,
-            **store_rows(q.vectors),
-            top_k=top_k,
-            threshold=threshold,
+        q = await self.query(
+            request.image_data,
+            request.embedding,
+            request.embedding_b64,
+            request.embedding_model,
+            all_faces=request.all_faces,
         )
+        result = await self.store.search(tenant, gallery, q.model, q.vectors, top_k, threshold)
+        per_row = [[match.model_dump() for match in row] for row in result.results]
         answer: dict[str, Any] = {
-            "matches": result["results"][0],
+            "matches": per_row[0],
             "embedding_model": q.model,
-            "threshold": result["threshold"],
+            "threshold": result.threshold,
         }
         answer.update(q.detection())
-        if all_faces and q.faces is not None:
+        if request.all_faces and q.faces is not None:
             answer["faces"] = [
                 {"bbox": face.xywh(), "matches": matches}
-                for face, matches in zip(q.faces, result["results"], strict=True)
+                for face, matches in zip(q.faces, per_row, strict=True)
             ]
         return answer
 
-    async def subjects(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        limit = _limit(request.get("limit", 100))
-        after = self.cursors.decode(request.get("cursor"), tenant, gallery, "subjects")
-        result = await self.store(
-            "subjects", tenant=tenant, gallery=gallery, limit=limit, after=after
-        )
-        return {
-            "subjects": result["subjects"],
-            "next_cursor": self._cursor(tenant, gallery, "subjects", result["next"]),
-        }
+    async def subjects(self, tenant: str, request: SubjectsRequest) -> SubjectsResponse:
+        gallery = check.gallery_name(request.gallery)
+        limit = _limit(request.limit)
+        after = self.cursors.decode(request.cursor, tenant, gallery, "subjects")
+        page = await self.store.subjects(tenant, gallery, limit, after)
+        cursor = self._cursor(tenant, gallery, "subjects", page.next)
+        return SubjectsResponse(subjects=page.subjects, next_cursor=cursor)
 
-    async def faces(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        subject = check.subject_name(request.get("subject"))
-        limit = _limit(request.get("limit", 100))
-        after = self.cursors.decode(request.get("cursor"), tenant, gallery, "faces")
-        result = await self.store(
-            "faces", tenant=tenant, gallery=gallery, subject=subject, limit=limit, after=after
-        )
-        return {
-            "faces": result["faces"],
-            "next_cursor": self._cursor(tenant, gallery, "faces", result["next"]),
-        }
+    async def faces(self, tenant: str, request: FacesRequest) -> FacesResponse:
+        gallery = check.gallery_name(request.gallery)
+        subject = check.subject_name(request.subject)
+        limit = _limit(request.limit)
+        after = self.cursors.decode(request.cursor, tenant, gallery, "faces")
+        page = await self.store.faces(tenant, gallery, subject, limit, after)
+        cursor = self._cursor(tenant, gallery, "faces", page.next)
+        return FacesResponse(faces=page.faces, next_cursor=cursor)
 
     def _cursor(self, tenant: str, gallery: str, route: str, after: str | None) -> str | None:
         return None if after is None else self.cursors.encode(tenant, gallery, route, after)
 
-    async def delete(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        face_id, subject = request.get("face_id"), request.get("subject")
-        if (face_id is None) == (subject is None):
+    async def delete(self, tenant: str, request: DeleteRequest) -> DeleteResponse:
+        gallery = check.gallery_name(request.gallery)
+        if (request.face_id is None) == (request.subject is None):
             raise InvalidGalleryRequestError("send exactly one of face_id, subject")
-        if face_id is not None and not isinstance(face_id, str):
-            raise InvalidGalleryRequestError("face_id must be a string")
-        subject = check.subject_name(subject) if subject is not None else None
-        return await self.store(
-            "delete", tenant=tenant, gallery=gallery, face_id=face_id, subject=subject
-        )
+        subject = check.subject_name(request.subject) if request.subject is not None else None
+        return await self.store.delete(tenant, gallery, request.face_id, subject)
 
-    async def rename(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        subject = check.subject_name(request.get("subject"), nullable=False)
-        new = check.subject_name(request.get("new_subject"), field="new_subject", nullable=False)
-        return await self.store(
-            "rename", tenant=tenant, gallery=gallery, subject=subject, new_subject=new
-        )
+    async def rename(self, tenant: str, request: RenameRequest) -> RenameResponse:
+        gallery = check.gallery_name(request.gallery)
+        subject = check.subject_name(request.subject, nullable=False)
+        new = check.subject_name(request.new_subject, field="new_subject", nullable=False)
+        return await self.store.rename(tenant, gallery, str(subject), str(new))
 
-    async def assign(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        subject = check.subject_name(request.get("subject"), nullable=False)
-        ids = request.get("face_ids")
-        if (
-            not isinstance(ids, list)
-            or not 0 < len(ids) <= check.MAX_PAGE
-            or not all(isinstance(i, str) for i in ids)
-        ):
+    async def assign(self, tenant: str, request: AssignRequest) -> AssignResponse:
+        gallery = check.gallery_name(request.gallery)
+        subject = check.subject_name(request.subject, nullable=False)
+        ids = request.face_ids
+        if not 0 < len(ids) <= check.MAX_PAGE:
             raise InvalidGalleryRequestError(f"face_ids must be 1-{check.MAX_PAGE} strings")
         if len(set(ids)) != len(ids):
             raise InvalidGalleryRequestError("face_ids holds the same id more than once")
-        return await self.store(
-            "assign", tenant=tenant, gallery=gallery, face_ids=ids, subject=subject
-        )
+        return await self.store.assign(tenant, gallery, ids, str(subject))
 
-    async def drop(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        return await self.store("drop", tenant=tenant, gallery=gallery)
+    async def drop(self, tenant: str, request: DropRequest) -> DropResponse:
+        return await self.store.drop(tenant, check.gallery_name(request.gallery))
 
-    async def list(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        return await self.store("list", tenant=tenant)
+    async def list(self, tenant: str) -> ListResponse:
+        return await self.store.list_galleries(tenant)
 
-    async def cluster(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        gallery = check.gallery_name(request.get("gallery"))
-        min_faces = check.bounded_int(
-            request.get("min_faces", 3), name="min_faces", low=1, high=10_000
-        )
-        threshold = check.threshold_value(request.get("threshold"))
-        return await self.store(
-            "cluster", tenant=tenant, gallery=gallery, min_faces=min_faces, threshold=threshold
-        )
-
-    async def handle(self, route: str, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        """One entry for every route; ``FaceReIDError`` carries the caller's error."""
-        handler: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] = getattr(self, route)
-        try:
-            return await handler(tenant, request)
-        except FaceReIDError:
-            raise
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            from facereid.gallery.errors import GalleryUnavailableError
-
-            raise GalleryUnavailableError(f"gallery store not reachable: {exc}") from exc
-
-
-def store_rows(vectors: np.ndarray) -> dict[str, Any]:
-    """Rows as the store service's ``enroll`` and ``search`` take them: one little-endian
-    float32 base64 blob (``operations.decode_matrix`` reads it) and its width."""
-    return {"vectors": encode_embedding_b64(vectors), "dim": int(vectors.shape[1])}
+    async def cluster(self, tenant: str, request: ClusterRequest) -> ClusterResponse:
+        gallery = check.gallery_name(request.gallery)
+        min_faces = check.bounded_int(request.min_faces, name="min_faces", low=1, high=10_000)
+        threshold = check.threshold_value(request.threshold)
+        return await self.store.cluster(tenant, gallery, min_faces, threshold)
 
 
 def _limit(value: object) -> int:
@@ -296,9 +242,9 @@ def _image_id(value: object) -> str | None:
     return value
 
 
-def _per_row(values: object, n: int, name: str) -> list[Any]:
+def _per_row(values: Sequence[T] | None, n: int, name: str) -> Sequence[T | None]:
     if values is None:
         return [None] * n
-    if not isinstance(values, list) or len(values) != n:
+    if len(values) != n:
         raise InvalidGalleryRequestError(f"{name} must be a list with one entry per embedding")
     return values

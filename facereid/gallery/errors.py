@@ -53,12 +53,3 @@ class GalleryUnavailableError(FaceReIDError):
 
     code = "gallery_unavailable"
     status = 503
-
-
-def error_from_payload(payload: dict[str, object]) -> FaceReIDError:
-    """Rebuild the error the store service answered (it crosses a process boundary as JSON)."""
-    exc = FaceReIDError(str(payload.get("message", "gallery error")))
-    exc.code = str(payload.get("code", "internal_error"))
-    status = payload.get("status", 500)
-    exc.status = status if isinstance(status, int) else 500
-    return exc

@@ -1,22 +1,35 @@
 """What each gallery route does to the store; runs inside the store service's process.
 
-Arguments arrive validated (facereid.gallery.requests) and vectors as little-endian float32
-base64 blobs, so a 1,000 x 512 batch crosses the process boundary as 2.7 MB, not 10 MB of
-JSON floats. Results are plain JSON-able dicts.
+Arguments arrive validated (facereid.gallery.requests), vectors as float32 numpy arrays
+(BentoML pickles them: a 1,000 x 512 batch crosses the process boundary as its 2 MB of
+floats). Results are the typed records of ``facereid.wire.gallery``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from facereid.gallery.clustering import cluster_faces
 from facereid.gallery.errors import InvalidGalleryRequestError
+from facereid.gallery.schemas import (
+    AssignResponse,
+    Cluster,
+    ClusterResponse,
+    DeleteResponse,
+    DropResponse,
+    GalleryFace,
+    GalleryInfo,
+    GalleryMatch,
+    ListResponse,
+    Metadata,
+    RenameResponse,
+    SubjectCount,
+)
 from facereid.gallery.store import GalleryStore
-from facereid.matching.similarity import decode_float32_b64
+from facereid.wire.gallery import Enrolled, FacesPage, GalleryModel, Searched, SubjectsPage
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +44,11 @@ def threshold_for(model: str, thresholds: Mapping[str, float]) -> float:
     return thresholds.get(model.split("/", 1)[0], DEFAULT_THRESHOLD)
 
 
-def decode_matrix(blob: str, dim: int) -> np.ndarray:
-    flat = decode_float32_b64(blob, name="vectors")
-    if dim < 1 or flat.size % dim:
-        raise InvalidGalleryRequestError(f"{flat.size} values do not split into rows of {dim}")
-    return flat.reshape(-1, dim)
+def as_matrix(vectors: np.ndarray) -> np.ndarray:
+    """Rows of float32, whatever crossed the boundary (a pickled array is not trusted)."""
+    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or vectors.shape[1] < 1:
+        raise InvalidGalleryRequestError("vectors must be a 2-D array of embeddings")
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 class GalleryOperations:
@@ -56,45 +69,41 @@ class GalleryOperations:
         tenant: str,
         gallery: str,
         model: str,
-        vectors: str,
-        dim: int,
+        vectors: np.ndarray,
         subjects: list[str | None],
-        metadata: list[dict[str, Any]],
+        metadata: list[Metadata],
         sources: list[str],
-    ) -> dict[str, Any]:
-        matrix = decode_matrix(vectors, dim)
+    ) -> Enrolled:
+        matrix = as_matrix(vectors)
         ids = self.store.enroll(tenant, gallery, model, matrix, subjects, metadata, sources)
-        return {"face_ids": ids}
+        return Enrolled(face_ids=ids)
 
     def search(
         self,
         tenant: str,
         gallery: str,
         model: str,
-        vectors: str,
-        dim: int,
+        vectors: np.ndarray,
         top_k: int,
         threshold: float | None,
-    ) -> dict[str, Any]:
+    ) -> Searched:
         cut = threshold_for(model, self.thresholds) if threshold is None else threshold
-        hits = self.store.search(
-            tenant, gallery, model, decode_matrix(vectors, dim), top_k, self.search_ef
-        )
-        results = [[m for m in per if m["similarity"] >= cut] for per in hits]
-        return {"results": results, "threshold": cut}
+        hits = self.store.search(tenant, gallery, model, as_matrix(vectors), top_k, self.search_ef)
+        results = [[GalleryMatch(**m) for m in per if m["similarity"] >= cut] for per in hits]
+        return Searched(results=results, threshold=cut)
 
-    def subjects(self, tenant: str, gallery: str, limit: int, after: str | None) -> dict[str, Any]:
+    def subjects(self, tenant: str, gallery: str, limit: int, after: str | None) -> SubjectsPage:
         counts = self.store.subject_counts(tenant, gallery)
         names = sorted(s for s in counts if after is None or s > after)
         page = names[:limit]
-        return {
-            "subjects": [{"subject": s, "faces": counts[s]} for s in page],
-            "next": page[-1] if len(names) > limit else None,
-        }
+        return SubjectsPage(
+            subjects=[SubjectCount(subject=s, faces=counts[s]) for s in page],
+            next=page[-1] if len(names) > limit else None,
+        )
 
     def faces(
         self, tenant: str, gallery: str, subject: str | None, limit: int, after: str | None
-    ) -> dict[str, Any]:
+    ) -> FacesPage:
         ids = [
             i for i in self.store.face_ids(tenant, gallery, subject) if after is None or i > after
         ]
@@ -102,55 +111,54 @@ class GalleryOperations:
         fields = ["face_id", "subject", "metadata", "created_at"]
         rows = {r["face_id"]: r for r in self.store.get_faces(tenant, gallery, page, fields)}
         faces = [
-            {
-                "face_id": i,
-                "subject": rows[i]["subject"] or None,
-                "metadata": rows[i]["metadata"] or {},
-                "created_at": _iso(int(rows[i]["created_at"])),
-            }
+            GalleryFace(
+                face_id=i,
+                subject=rows[i]["subject"] or None,
+                metadata=rows[i]["metadata"] or {},
+                created_at=_iso(int(rows[i]["created_at"])),
+            )
             for i in page
             if i in rows
         ]
-        return {"faces": faces, "next": page[-1] if len(ids) > limit else None}
+        return FacesPage(faces=faces, next=page[-1] if len(ids) > limit else None)
 
     def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
-    ) -> dict[str, Any]:
+    ) -> DeleteResponse:
         ids = [face_id] if face_id is not None else self.store.face_ids(tenant, gallery, subject)
         if face_id is not None:
             self.store.gallery_info(tenant, gallery)
-        return {"deleted": self.store.delete_faces(tenant, gallery, ids)}
+        return DeleteResponse(deleted=self.store.delete_faces(tenant, gallery, ids))
 
-    def rename(self, tenant: str, gallery: str, subject: str, new_subject: str) -> dict[str, Any]:
+    def rename(self, tenant: str, gallery: str, subject: str, new_subject: str) -> RenameResponse:
         ids = self.store.face_ids(tenant, gallery, subject)
         merged = new_subject in self.store.subject_counts(tenant, gallery)
         renamed = self.store.set_subject(tenant, gallery, ids, new_subject)
-        return {"renamed": renamed, "merged": merged and renamed > 0}
+        return RenameResponse(renamed=renamed, merged=merged and renamed > 0)
 
     def assign(
         self, tenant: str, gallery: str, face_ids: list[str], subject: str
-    ) -> dict[str, Any]:
+    ) -> AssignResponse:
         self.store.gallery_info(tenant, gallery)
-        return {"assigned": self.store.set_subject(tenant, gallery, face_ids, subject)}
+        return AssignResponse(assigned=self.store.set_subject(tenant, gallery, face_ids, subject))
 
-    def drop(self, tenant: str, gallery: str) -> dict[str, Any]:
-        return {"dropped": gallery, "deleted": self.store.drop(tenant, gallery)}
+    def drop(self, tenant: str, gallery: str) -> DropResponse:
+        return DropResponse(dropped=gallery, deleted=self.store.drop(tenant, gallery))
 
-    def info(self, tenant: str, gallery: str) -> dict[str, Any]:
+    def info(self, tenant: str, gallery: str) -> GalleryModel:
         """One gallery's model, without counting faces (/video/submit's existence check)."""
         info = self.store.gallery_info(tenant, gallery)
-        return {
-            "gallery": gallery,
-            "embedding_model": info["embedding_model"],
-            "dim": int(info["dim"]),
-        }
+        return GalleryModel(
+            gallery=gallery, embedding_model=info["embedding_model"], dim=int(info["dim"])
+        )
 
-    def list(self, tenant: str) -> dict[str, Any]:
-        return {"galleries": self.store.list_galleries(tenant)}
+    def list(self, tenant: str) -> ListResponse:
+        galleries = [GalleryInfo(**g) for g in self.store.list_galleries(tenant)]
+        return ListResponse(galleries=galleries)
 
     def cluster(
         self, tenant: str, gallery: str, min_faces: int, threshold: float | None
-    ) -> dict[str, Any]:
+    ) -> ClusterResponse:
         info = self.store.gallery_info(tenant, gallery)
         cut = (
             threshold_for(info["embedding_model"], self.thresholds)
@@ -163,20 +171,20 @@ class GalleryOperations:
                 f"{len(rows)} unnamed faces; clustering takes at most {self.max_cluster_faces}"
             )
         if not rows:
-            return {"clusters": [], "unclustered": 0, "threshold": cut}
+            return ClusterResponse(clusters=[], unclustered=0, threshold=cut)
         dim = int(info["dim"])
         vectors = np.asarray([r["vector"][:dim] for r in rows], dtype=np.float32)
         clusters = cluster_faces(vectors, [str(r["source"]) for r in rows], cut, min_faces)
         payload = [
-            {
-                "cluster_id": str(rows[c.members[0]]["face_id"]),  # its most central face
-                "face_ids": [str(rows[i]["face_id"]) for i in c.members],
-                "size": len(c.members),
-            }
+            Cluster(
+                cluster_id=str(rows[c.members[0]]["face_id"]),  # its most central face
+                face_ids=[str(rows[i]["face_id"]) for i in c.members],
+                size=len(c.members),
+            )
             for c in clusters
         ]
         clustered = sum(len(c.members) for c in clusters)
-        return {"clusters": payload, "unclustered": len(rows) - clustered, "threshold": cut}
+        return ClusterResponse(clusters=payload, unclustered=len(rows) - clustered, threshold=cut)
 
 
 def _iso(ms: int) -> str:

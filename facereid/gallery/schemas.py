@@ -1,10 +1,12 @@
-"""The documented 200 answers of the /gallery/* routes, for the OpenAPI at ``/docs.json``
-(docs/gallery.md is the prose version). The routes answer plain dicts built in
-``facereid.gallery.composition``; these models describe them."""
+"""The /gallery/* routes' request bodies and documented 200 answers, for the OpenAPI at
+``/docs.json`` (docs/gallery.md is the prose version). The store's results reuse the answer
+models (``facereid.wire.gallery``); ``facereid.gallery.composition`` builds the answers."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
 Metadata = dict[str, str | int | float | bool | None]
 
@@ -106,3 +108,86 @@ class ClusterResponse(BaseModel):
     clusters: list[Cluster] = Field(description="largest first")
     unclustered: int = Field(description="unnamed faces in no cluster")
     threshold: float
+
+
+# -- requests: each route's whole JSON body (a positional-only parameter: BentoML's root
+# input), typed as the routes' signatures were; semantic checks (names, sizes, one of several
+# sources) are facereid.gallery.requests'.
+
+
+class EnrollRequest(BaseModel):
+    gallery: str
+    subject: str | None = None
+    image_data: str | None = None
+    embedding: list[StrictFloat] | None = None
+    embedding_b64: str | None = None
+    embedding_model: str | None = None
+    metadata: dict[str, Any] | None = None
+    image_id: str | None = None
+
+
+class EnrollBatchRequest(BaseModel):
+    gallery: str
+    embedding_model: str
+    embeddings: list[list[StrictFloat]] | None = None
+    embeddings_b64: list[str] | str | None = None
+    dim: StrictInt | None = None
+    subjects: list[str | None] | None = None
+    metadata: list[dict[str, Any] | None] | None = None
+    image_ids: list[str | None] | None = None
+
+
+class SearchRequest(BaseModel):
+    gallery: str
+    image_data: str | None = None
+    embedding: list[StrictFloat] | None = None
+    embedding_b64: str | None = None
+    embedding_model: str | None = None
+    top_k: StrictInt = 5
+    threshold: StrictFloat | None = None
+    all_faces: StrictBool = False
+
+
+class SubjectsRequest(BaseModel):
+    gallery: str
+    limit: StrictInt = 100
+    cursor: str | None = None
+
+
+class FacesRequest(BaseModel):
+    gallery: str
+    subject: str | None = None
+    limit: StrictInt = 100
+    cursor: str | None = None
+
+
+class DeleteRequest(BaseModel):
+    gallery: str
+    face_id: str | None = None
+    subject: str | None = None
+
+
+class RenameRequest(BaseModel):
+    gallery: str
+    subject: str
+    new_subject: str
+
+
+class AssignRequest(BaseModel):
+    gallery: str
+    face_ids: list[str]
+    subject: str
+
+
+class DropRequest(BaseModel):
+    gallery: str
+
+
+class ListRequest(BaseModel):
+    pass
+
+
+class ClusterRequest(BaseModel):
+    gallery: str
+    min_faces: StrictInt = 3
+    threshold: StrictFloat | None = None

@@ -8,18 +8,14 @@ decode takes. Two bounds follow the pixels instead:
   which images are refused (``pixel_budget_exceeded``) does not depend on timing. A JPEG
   counts at the size it is decoded at (``draft``: 1/2, 1/4 or 1/8 of each side when the image
   is larger than what is shipped to the face service).
-- ``PixelGate``: full decodes across all requests of the process share
-  ``MAX_CONCURRENT_DECODES`` x ``MAX_IMAGE_PIXELS`` pixels; a decode waits (on the event loop,
-  holding no thread) until its pixels fit. Small images pass side by side.
+- the face service's ``ThreadPixelGate`` (``facereid.intake.service_decode``): decodes
+  across all requests of a process share ``MAX_CONCURRENT_DECODES`` x ``MAX_IMAGE_PIXELS``
+  pixels; a decode waits until its pixels fit. Small images pass side by side.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -146,48 +142,3 @@ def plan_batch(
         left -= header.decoded_pixels
         plans.append(header)
     return plans
-
-
-class PixelGate:
-    """A weighted semaphore in pixels for one event loop: FIFO, so a large decode is not
-    starved by a stream of small ones."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(1, capacity)
-        self.in_use = 0
-        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
-
-    @asynccontextmanager
-    async def hold(self, pixels: int) -> AsyncIterator[None]:
-        weight = min(max(1, pixels), self.capacity)  # one image alone always fits
-        if not self._waiters and self.in_use + weight <= self.capacity:
-            self.in_use += weight
-        else:
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            entry = (weight, future)
-            self._waiters.append(entry)
-            try:
-                await future
-            except asyncio.CancelledError:
-                if future.done() and not future.cancelled():
-                    self._release(weight)  # granted just as we were cancelled
-                else:
-                    self._waiters.remove(entry)
-                    self._wake()
-                raise
-        try:
-            yield
-        finally:
-            self._release(weight)
-
-    def _release(self, weight: int) -> None:
-        self.in_use -= weight
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_use + self._waiters[0][0] <= self.capacity:
-            weight, future = self._waiters.popleft()
-            if future.done():
-                continue
-            self.in_use += weight
-            future.set_result(None)

@@ -67,17 +67,6 @@ _ALLOWED_SIGNATURES = (
 )
 
 
-def decode_image_b64(
-    data: str, *, max_side: int, max_pixels: int, min_side: int = MIN_IMAGE_SIDE
-) -> BGRImage:
-    """Decode base64 (optionally a ``data:image/...;base64,`` URI) into a BGR uint8 image.
-
-    Whitespace, missing padding and the URL-safe alphabet are tolerated."""
-    return decode_image_bytes(
-        b64_to_bytes(data), max_side=max_side, max_pixels=max_pixels, min_side=min_side
-    )
-
-
 def decode_image_bytes(
     raw: bytes, *, max_side: int, max_pixels: int, min_side: int = MIN_IMAGE_SIDE
 ) -> BGRImage:

@@ -11,9 +11,7 @@ unchanged. The shipped image also serves the emotion crops (CLIP sees 224 px).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from dataclasses import dataclass
 
 import anyio
@@ -21,15 +19,10 @@ import anyio
 from facereid.config import Settings
 from facereid.errors import CorruptImageError, FaceReIDError
 from facereid.faces.records import FaceRecord
-from facereid.intake.budget import ImageHeader, PixelGate, draft_size, header_limits, read_header
+from facereid.intake.budget import ImageHeader, draft_size, header_limits, read_header
 from facereid.intake.images import BGRImage, decode_image_bytes, finish_decode, open_image_header
 
 logger = logging.getLogger(__name__)
-
-# One gate per event loop (the API process has one; tests run several).
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PixelGate] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 @dataclass(frozen=True)
@@ -77,29 +70,11 @@ def decode_for_shipping(header: ImageHeader, *, ship_side: int) -> ShippedImage:
     return ShippedImage(image, width, height)
 
 
-def _gate(settings: Settings) -> PixelGate:
-    key = asyncio.get_running_loop()
-    gate = _gates.get(key)
-    if gate is None:
-        capacity = settings.max_concurrent_decodes * settings.max_image_pixels
-        gate = _gates[key] = PixelGate(capacity)
-    return gate
-
-
 async def image_header(data: str | ImageHeader, settings: Settings) -> ImageHeader:
     """Base64 and header checks off the event loop; no pixel is decoded here."""
     if isinstance(data, ImageHeader):
         return data
     return await anyio.to_thread.run_sync(lambda: read_header(data, **header_limits(settings)))
-
-
-async def load_image(data: str | ImageHeader, settings: Settings) -> ShippedImage:
-    """/analyze's intake: header and limits, then a gated decode at the shipping size."""
-    header = await image_header(data, settings)
-    async with _gate(settings).hold(header.decoded_pixels):
-        return await anyio.to_thread.run_sync(
-            lambda: decode_for_shipping(header, ship_side=settings.max_ship_side)
-        )
 
 
 async def plan_images(images: list[str], settings: Settings) -> list[ImageHeader | FaceReIDError]:

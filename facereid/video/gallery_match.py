@@ -3,7 +3,7 @@
 A finished job's identities are searched in the gallery of the job's tenant, each by its mean
 embedding, top 1 above the gallery's per-model threshold. The lookup is injected
 (``GalleryLookup``), so the pipeline has no BentoML in it and a test can pass a plain function;
-``store_lookup`` builds the real one over the gallery store service's ``execute``.
+``store_lookup`` builds the real one over a ``GalleryClient``.
 
 A gallery failure at that point (the gallery was dropped, it holds another model's
 embeddings, the store did not answer) does not fail the job: hours of decoding are not thrown
@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from facereid.errors import FaceReIDError
-from facereid.gallery.composition import store_rows
-from facereid.gallery.errors import GalleryUnavailableError, error_from_payload
+from facereid.gallery.errors import GalleryUnavailableError
+from facereid.gallery.schemas import GalleryMatch
+from facereid.wire.clients import GalleryClient
 
 logger = logging.getLogger(__name__)
 
-Execute = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # Query rows per store call: far below Milvus's own limit on query vectors per search.
 _ROWS_PER_CALL = 256
 
@@ -35,7 +35,7 @@ _ROWS_PER_CALL = 256
 class GalleryMatches:
     """The best match of each query row (``None`` below the threshold) and that threshold."""
 
-    matches: list[dict[str, Any] | None]
+    matches: list[GalleryMatch | None]
     threshold: float
 
 
@@ -45,42 +45,27 @@ GalleryLookup = Callable[[str, str, str, np.ndarray], Awaitable[GalleryMatches]]
 GalleryCheck = Callable[[str, str], Awaitable[None]]
 
 
-async def _store(execute: Execute, operation: str, **arguments: Any) -> dict[str, Any]:
-    answer = await execute(operation, arguments)
-    if "error" in answer:
-        raise error_from_payload(answer["error"])
-    result: dict[str, Any] = answer["result"]
-    return result
-
-
-def store_check(execute: Execute) -> GalleryCheck:
+def store_check(store: GalleryClient) -> GalleryCheck:
     """Whether a tenant's gallery exists; another tenant's is answered as unknown (404)."""
 
     async def check(tenant: str, gallery: str) -> None:
-        await _store(execute, "info", tenant=tenant, gallery=gallery)
+        await store.info(tenant, gallery)
 
     return check
 
 
-def store_lookup(execute: Execute) -> GalleryLookup:
+def store_lookup(store: GalleryClient) -> GalleryLookup:
     """Top-1 search of every row, several rows per store call."""
 
     async def lookup(tenant: str, gallery: str, model: str, rows: np.ndarray) -> GalleryMatches:
-        matches: list[dict[str, Any] | None] = []
+        matches: list[GalleryMatch | None] = []
         threshold = 0.0
         for start in range(0, len(rows), _ROWS_PER_CALL):
-            result = await _store(
-                execute,
-                "search",
-                tenant=tenant,
-                gallery=gallery,
-                model=model,
-                **store_rows(rows[start : start + _ROWS_PER_CALL]),
-                top_k=1,
-                threshold=None,  # the gallery's threshold for this model
-            )
-            threshold = float(result["threshold"])
-            matches.extend(per[0] if per else None for per in result["results"])
+            chunk = rows[start : start + _ROWS_PER_CALL]
+            # threshold None: the gallery's threshold for this model
+            result = await store.search(tenant, gallery, model, chunk, 1, None)
+            threshold = result.threshold
+            matches.extend(per[0] if per else None for per in result.results)
         return GalleryMatches(matches, threshold)
 
     return lookup
@@ -112,7 +97,7 @@ async def name_identities(
     fields["gallery_threshold"] = found.threshold
     for identity, match in zip(identities, found.matches, strict=True):
         if match is not None:
-            identity["subject"] = match.get("subject")
-            identity["similarity"] = round(float(match["similarity"]), 6)
-            identity["gallery_face_id"] = match.get("face_id")
+            identity["subject"] = match.subject
+            identity["similarity"] = round(match.similarity, 6)
+            identity["gallery_face_id"] = match.face_id
     return fields

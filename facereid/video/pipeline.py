@@ -1,8 +1,9 @@
 """Runs one video job: sampled frames through the batched face model, tracking, identities,
 and optionally CLIP emotions of each identity's best face.
 
-The model calls are injected (the API service passes its BentoML dependency calls), so this
-module has no bentoml import and a test can hand in plain functions.
+The model services come in as the typed clients of ``facereid.wire.clients`` (the API
+service passes its BentoML-backed ones), so this module has no bentoml import and a test
+hands in fakes of the same protocols.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import anyio
 import numpy as np
 
 from facereid.config import Settings
+from facereid.emotion.crops import face_crops
 from facereid.errors import (
     FaceReIDError,
     JobCancelledError,
@@ -32,6 +34,7 @@ from facereid.video import jobs as jobs_mod
 from facereid.video.gallery_match import GalleryLookup, name_identities
 from facereid.video.identities import VideoReID, identity_threshold, video_result
 from facereid.video.store import CANCELLED, COMPLETED, FAILED, JobRecord
+from facereid.wire.clients import EmotionClient, FaceClient
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +43,6 @@ Faces = list[FaceRecord]
 # attempt may succeed where the video itself is not at fault.
 _MODEL_TROUBLE = (ModelNotAvailableError, ModelOverloadedError, ModelTimeoutError)
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
-
-
-@dataclass
-class ModelCalls:
-    """What a video job needs from the model services."""
-
-    detect_embed: Callable[[np.ndarray], Awaitable[Faces]]
-    emotions: Callable[[np.ndarray, list[Box]], Awaitable[list[dict[str, float] | None]]]
-    face_model: Callable[[], Awaitable[dict[str, Any]]]
-    clip_available: Callable[[], bool]
-    # Searches a gallery for the identities of jobs submitted with one (None: no gallery)
-    gallery_lookup: GalleryLookup | None = None
 
 
 @dataclass
@@ -75,9 +66,18 @@ class VideoJobRunner:
     """Runs one claimed job to its outcome; ``facereid.video.scheduler`` decides which and
     when, and writes the outcome to the store."""
 
-    def __init__(self, settings: Settings, calls: ModelCalls) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        faces: FaceClient,
+        emotions: EmotionClient,
+        gallery_lookup: GalleryLookup | None = None,
+    ) -> None:
         self.settings = settings
-        self.calls = calls
+        self.faces = faces
+        self.emotions = emotions
+        # Searches a gallery for the identities of jobs submitted with one (None: no gallery)
+        self.gallery_lookup = gallery_lookup
 
     async def run(self, job: JobRecord, progress: JobProgress) -> JobOutcome:
         """Every outcome but a lost lease or a shutdown (which re-raise the cancellation:
@@ -99,10 +99,10 @@ class VideoJobRunner:
 
     async def _process(self, job: JobRecord, progress: JobProgress) -> dict[str, Any]:
         path = Path(job.upload)
-        model = await self.calls.face_model()
+        model = await self.faces.model_info()
         limits = jobs_mod.video_limits(self.settings)
         info = await anyio.to_thread.run_sync(video_mod.probe_video, path, limits)
-        threshold = identity_threshold(model["engine"], self.settings.video_identity_threshold)
+        threshold = identity_threshold(model.engine, self.settings.video_identity_threshold)
         reid = VideoReID(
             job.sample_fps,
             threshold,
@@ -116,7 +116,7 @@ class VideoJobRunner:
                 _next_frames, frames, self.settings.video_chunk_frames
             ):
                 # Concurrent calls: the face service batches these frames together.
-                faces = await asyncio.gather(*(self.calls.detect_embed(f.image) for f in chunk))
+                faces = await asyncio.gather(*(self.faces.detect_embed(f.image) for f in chunk))
                 for frame, found in zip(chunk, faces, strict=True):
                     reid.add_frame(frame, found)
                 progress.frames_done = reid.frames_done
@@ -128,9 +128,9 @@ class VideoJobRunner:
         # Merging is quadratic in tracks: a worker thread, so the event loop keeps answering.
         await anyio.to_thread.run_sync(reid.identities)
         emotions = None
-        if job.include_emotions and self.calls.clip_available():
+        if job.include_emotions and self.emotions.available():
             emotions = await self._emotions(job, info, limits, reid)
-        embedding_model = model["embedding_model"]
+        embedding_model = model.embedding_model
         result = video_result(reid, info, report, embedding_model, job.sample_fps, emotions)
         if job.gallery is not None:
             identities = reid.identities()
@@ -141,7 +141,7 @@ class VideoJobRunner:
             )
             result.update(
                 await name_identities(
-                    self.calls.gallery_lookup,
+                    self.gallery_lookup,
                     job.tenant,
                     job.gallery,
                     embedding_model,
@@ -168,7 +168,8 @@ class VideoJobRunner:
         for frame_index, (image, scale) in images.items():
             numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
             boxes = [_box(best[n].bbox, 1 / scale) for n in numbers]
-            scores = await self.calls.emotions(image, boxes)  # one CLIP call per frame
+            crops = face_crops(image, boxes, self.settings.emotion_crop_margin)
+            scores = await self.emotions.score_crops(crops, None)  # one CLIP call per frame
             emotions.update(zip(numbers, scores, strict=True))
         return emotions
 

@@ -20,14 +20,14 @@ from typing import Any, ParamSpec
 import orjson
 from starlette.responses import JSONResponse, Response
 
-from facereid.analysis.responses import error_payload
 from facereid.errors import FaceReIDError
+from facereid.wire.errors import contract_body
 
 P = ParamSpec("P")
 
 
 def error_response(exc: FaceReIDError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content=error_payload(exc))
+    return JSONResponse(status_code=exc.status, content=contract_body(exc))
 
 
 class FastJSONResponse(JSONResponse):

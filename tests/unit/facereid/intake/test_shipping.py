@@ -6,7 +6,6 @@ detection puts them."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from facereid.config import Settings
 from facereid.faces.records import FaceRecord
 from facereid.intake.budget import read_header
 from facereid.intake.images import decode_image_bytes
-from facereid.intake.shipping import ShippedImage, decode_for_shipping, load_image
-from tests.unit.facereid.intake.test_budget import b64, jpeg, lossless_webp
+from facereid.intake.shipping import ShippedImage, decode_for_shipping
+from tests.unit.facereid.intake.test_budget import jpeg
 
 SHIP = 1920
 LIMITS = {"max_side": 4096, "max_pixels": 4096 * 4096, "ship_side": SHIP}
@@ -150,16 +149,3 @@ def test_large_jpeg_is_decoded_reduced(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy)
     decode_for_shipping(read_header(jpeg(4096, 4096), **LIMITS), ship_side=SHIP)
     assert seen and seen[0] == (2048, 2048)
-
-
-def test_load_image_from_base64_and_from_a_header() -> None:
-    settings = Settings(max_ship_side=640)
-    data = b64(lossless_webp(2000))
-
-    async def main() -> tuple[ShippedImage, ShippedImage]:
-        header = read_header(data, max_side=4096, max_pixels=4096**2, ship_side=640)
-        return await load_image(data, settings), await load_image(header, settings)
-
-    first, second = asyncio.run(main())
-    assert first.image.shape == second.image.shape == (640, 640, 3)
-    assert np.array_equal(first.image, second.image)

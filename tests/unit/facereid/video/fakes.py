@@ -12,6 +12,7 @@ import numpy as np
 
 from facereid.config import Settings
 from facereid.faces.records import FaceRecord
+from facereid.intake.budget import ImageHeader
 from facereid.video import pipeline
 from facereid.video.gallery_match import GalleryLookup
 from facereid.video.jobs import VideoJobs
@@ -19,39 +20,44 @@ from facereid.video.scheduler import JobWorker
 from facereid.video.store import FINISHED, JobRecord
 from facereid.video.store_sqlite import SQLiteJobStore
 from facereid.video.uploads import UploadArea
+from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
 
 Faces = list[dict[str, Any]]
 
 
 @dataclass
 class FakeModels:
-    """``detect_embed`` answers from ``faces_for(image)``; every call is recorded."""
+    """Both typed clients (``FaceClient`` and ``EmotionClient``): ``detect_embed`` answers
+    from ``faces_for(image)``; every call is recorded."""
 
     faces_for: Callable[[np.ndarray], Faces] = lambda image: []
     engine: str = "dlib"
     clip_up: bool = False
     images: list[np.ndarray] = field(default_factory=list)
-    emotion_calls: list[list[pipeline.Box]] = field(default_factory=list)
+    emotion_calls: list[list[Crop]] = field(default_factory=list)
     gallery_lookup: GalleryLookup | None = None
 
-    def calls(self) -> pipeline.ModelCalls:
-        async def detect_embed(image: np.ndarray) -> list[FaceRecord]:
-            self.images.append(image)
-            await asyncio.sleep(0)  # a real call yields to the loop
-            return [FaceRecord.from_wire(face) for face in self.faces_for(image)]
+    async def model_info(self) -> FaceModelInfo:
+        embedding = f"{self.engine}/fake/128"
+        return FaceModelInfo(self.engine, "fake", "synthetic", True, 128, embedding)
 
-        async def emotions(
-            image: np.ndarray, faces: list[pipeline.Box]
-        ) -> list[dict[str, float] | None]:
-            self.emotion_calls.append(faces)
-            return [{"happy": 0.75, "sad": 0.25} for _ in faces]
+    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
+        raise AssertionError("video frames are sent decoded")
 
-        async def face_model() -> dict[str, Any]:
-            return {"engine": self.engine, "embedding_model": f"{self.engine}/fake/128"}
+    async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
+        self.images.append(image)
+        await asyncio.sleep(0)  # a real call yields to the loop
+        return [FaceRecord.from_wire(face) for face in self.faces_for(image)]
 
-        return pipeline.ModelCalls(
-            detect_embed, emotions, face_model, lambda: self.clip_up, self.gallery_lookup
-        )
+    def available(self) -> bool:
+        return self.clip_up
+
+    async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
+        self.emotion_calls.append(crops)
+        return [{"happy": 0.75, "sad": 0.25} for _ in crops]
+
+    def runner(self, settings: Settings) -> pipeline.VideoJobRunner:
+        return pipeline.VideoJobRunner(settings, self, self, self.gallery_lookup)
 
 
 def engine_faces(engine: Any) -> Callable[[np.ndarray], Faces]:
@@ -118,7 +124,7 @@ def run_job(
         job_id = jobs.new_id()
         path = jobs.take_upload(job_id, path, 1 << 40)
     record = jobs.create(job_id, tenant, path, sample_fps, include_emotions, gallery=gallery)
-    runner = pipeline.VideoJobRunner(settings, models.calls())
+    runner = models.runner(settings)
     worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 
     async def scenario() -> None:

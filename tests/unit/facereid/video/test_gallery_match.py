@@ -1,22 +1,27 @@
 """Identities named from a gallery at the end of a job (``/video/submit``'s ``gallery``): the
 production ``VideoJobRunner`` with a fake lookup at the gallery store boundary, and the store
-lookup over a fake ``execute``."""
+lookup over a ``GalleryClient``."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pytest
 
 from facereid.errors import EmbeddingModelMismatchError
 from facereid.gallery.errors import GalleryNotFoundError
+from facereid.gallery.operations import GalleryOperations
+from facereid.gallery.schemas import GalleryMatch
+from facereid.gallery.store import GalleryStore
 from facereid.video.gallery_match import GalleryMatches, store_check, store_lookup
 from facereid.video.store import COMPLETED, JobRecord
+from facereid.wire.clients import GalleryClient
+from facereid.wire.gallery import Searched
+from tests.unit.facereid.gallery.fakes import InProcessGallery
 from tests.unit.facereid.video.fakes import FakeModels, run_job
 from tests.video_builder import flat_frames, write_video
 
@@ -58,7 +63,7 @@ class FakeGallery:
             raise self.error
         similarities = rows @ unit(0)
         matches = [
-            {"face_id": "f-lin", "subject": "lin", "similarity": float(s)}
+            GalleryMatch(face_id="f-lin", subject="lin", similarity=float(s))
             if s >= self.threshold
             else None
             for s in similarities
@@ -157,42 +162,55 @@ def test_records_stored_before_the_gallery_field_still_load() -> None:
     assert JobRecord.from_json(old).gallery is None
 
 
-# -- the store lookup over the store service's execute ----------------------------------
+# -- the store lookup over a GalleryClient ------------------------------------------------
+
+
+class Searches:
+    """The part of ``GalleryClient`` a lookup uses; row k is named after its first value,
+    even rows match, odd rows do not."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str, np.ndarray, int, float | None]] = []
+
+    async def search(
+        self,
+        tenant: str,
+        gallery: str,
+        model: str,
+        vectors: np.ndarray,
+        top_k: int,
+        threshold: float | None,
+    ) -> Searched:
+        self.sent.append((tenant, gallery, model, vectors, top_k, threshold))
+        results = [
+            [GalleryMatch(face_id=f"f{int(r[0])}", subject=f"s{int(r[0])}", similarity=0.95)]
+            if int(r[0]) % 2 == 0
+            else []
+            for r in vectors
+        ]
+        return Searched(results=results, threshold=0.91)
 
 
 def test_store_lookup_sends_rows_in_chunks_and_keeps_their_order() -> None:
-    sent: list[tuple[str, dict[str, Any]]] = []
-
-    async def execute(operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        sent.append((operation, arguments))
-        rows = np.frombuffer(base64.b64decode(arguments["vectors"]), "<f4").reshape(
-            -1, arguments["dim"]
-        )
-        # row k is named after its first value; even rows match, odd rows do not
-        results = [
-            [{"face_id": f"f{int(r[0])}", "subject": f"s{int(r[0])}", "similarity": 0.95}]
-            if int(r[0]) % 2 == 0
-            else []
-            for r in rows
-        ]
-        return {"result": {"results": results, "threshold": 0.91}}
-
+    store = Searches()
     rows = np.zeros((300, 4), np.float32)
     rows[:, 0] = np.arange(300)
-    found: GalleryMatches = asyncio.run(_wait(store_lookup(execute)("t", "cast", "dlib/x", rows)))
-    assert [op for op, _ in sent] == ["search", "search"]  # 256 + 44 rows
-    assert all(a["top_k"] == 1 and a["threshold"] is None for _, a in sent)
-    assert sent[0][1]["tenant"] == "t" and sent[0][1]["model"] == "dlib/x"
+    lookup = store_lookup(cast(GalleryClient, store))
+    found: GalleryMatches = asyncio.run(_wait(lookup("t", "cast", "dlib/x", rows)))
+    assert [len(sent[3]) for sent in store.sent] == [256, 44]
+    assert all(s[4] == 1 and s[5] is None for s in store.sent)  # top 1, the gallery's cut
+    assert store.sent[0][:3] == ("t", "cast", "dlib/x")
     assert len(found.matches) == 300 and found.threshold == 0.91
-    assert found.matches[298] is not None and found.matches[298]["subject"] == "s298"
+    assert found.matches[298] is not None and found.matches[298].subject == "s298"
     assert found.matches[299] is None
 
 
-def test_store_errors_come_back_with_their_codes() -> None:
-    async def execute(operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return {"error": {"code": "gallery_not_found", "message": "no gallery", "status": 404}}
-
-    with pytest.raises(Exception) as raised:
-        asyncio.run(_wait(store_check(execute)("t", "nope")))
-    assert getattr(raised.value, "code", None) == "gallery_not_found"
-    assert getattr(raised.value, "status", None) == 404
+def test_store_errors_come_back_with_their_codes(tmp_path: Path) -> None:
+    store = GalleryStore(str(tmp_path / "g"), dim=16)
+    try:
+        check = store_check(InProcessGallery(GalleryOperations(store, {})))
+        with pytest.raises(GalleryNotFoundError) as raised:
+            asyncio.run(_wait(check("t", "nope")))
+    finally:
+        store.close()
+    assert (raised.value.code, raised.value.status) == ("gallery_not_found", 404)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from facereid.config import Settings
-from facereid.video import intake, pipeline
+from facereid.video import intake
 from facereid.video import jobs as video_jobs
 from facereid.video.scheduler import JobWorker
 from facereid.video.store import CANCELLED, COMPLETED, FAILED, FINISHED
@@ -129,7 +129,7 @@ def test_cancel_while_a_worker_thread_decodes_ends_cancelled(
     upload = upload_of(tmp_path / "a.mp4")
     jobs, settings = job_stack(tmp_path / "state", uploads_root=tmp_path)
     job = jobs.create(job_id_of(upload), "t", upload, 2.0, include_emotions=False)
-    runner = pipeline.VideoJobRunner(settings, FakeModels().calls())
+    runner = FakeModels().runner(settings)
     worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 
     async def scenario() -> None:

@@ -1,0 +1,60 @@
+"""The error body that crosses a process boundary, and its one pair of conversions.
+
+The services answer an error as data (a raised exception would reach the caller as a bare
+500); ``error_from_wire`` turns it back into the same ``FaceReIDError`` class, with the code,
+message and status the callee gave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cache
+
+from typing_extensions import TypedDict
+
+from facereid.errors import FaceReIDError
+
+
+class ErrorBody(TypedDict):
+    code: str
+    message: str
+    status: int
+
+
+def error_to_wire(exc: FaceReIDError) -> ErrorBody:
+    return {"code": exc.code, "message": exc.message, "status": exc.status}
+
+
+def _subclasses(cls: type[FaceReIDError]) -> Iterator[type[FaceReIDError]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+@cache
+def _classes() -> dict[str, type[FaceReIDError]]:
+    import facereid.gallery.errors  # noqa: F401  (the gallery's codes live in their room)
+
+    classes: dict[str, type[FaceReIDError]] = {}
+    for cls in _subclasses(FaceReIDError):
+        classes.setdefault(cls.code, cls)  # the most general class of a shared code
+    return classes
+
+
+def error_from_wire(body: Mapping[str, object]) -> FaceReIDError:
+    """The callee's error as its own class; an unknown code keeps its code and status."""
+    code = str(body.get("code", "internal_error"))
+    message = str(body.get("message", ""))
+    cls = _classes().get(code, FaceReIDError)
+    exc = cls(message)
+    status = body.get("status")
+    if cls is FaceReIDError:
+        exc.code = code
+    if isinstance(status, int) and 400 <= status <= 599:
+        exc.status = status
+    return exc
+
+
+def contract_body(exc: FaceReIDError) -> dict[str, dict[str, str]]:
+    """The HTTP contract's error body, for a route's answer and a batch entry alike."""
+    return {"error": {"code": exc.code, "message": exc.message}}

@@ -1,0 +1,77 @@
+"""The gallery store service's answers, typed: every store API answers ``Reply[Result]``,
+its result or its error (a raised exception would cross the process boundary as a bare 500,
+and the store's refusals, an unknown gallery or a model mismatch, must reach the caller with
+their codes). Arguments are typed parameters of each API; vectors cross as numpy arrays.
+
+Results that the routes answer as they are reuse the routes' own models
+(``facereid.gallery.schemas``): one shape, from the store to the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from facereid.errors import FaceReIDError
+from facereid.gallery.schemas import GalleryFace, GalleryMatch, SubjectCount
+from facereid.wire.errors import error_from_wire, error_to_wire
+
+T = TypeVar("T")
+
+
+class StoreError(BaseModel):
+    code: str
+    message: str
+    status: int
+
+
+class Reply(BaseModel, Generic[T]):
+    """A store API's answer: ``result`` or ``error``, never both."""
+
+    result: T | None = None
+    error: StoreError | None = None
+
+    def unwrap(self) -> T:
+        """The result, or the store's error raised as its own class."""
+        if self.error is not None:
+            raise error_from_wire(self.error.model_dump())
+        if self.result is None:
+            raise FaceReIDError("the gallery store answered neither a result nor an error")
+        return self.result
+
+
+def reply(kind: type[Reply[T]], run: Callable[[], T]) -> Reply[T]:
+    """``run()`` as a reply of ``kind``; a ``FaceReIDError`` becomes the reply's error."""
+    try:
+        return kind(result=run())
+    except FaceReIDError as exc:
+        return kind(error=StoreError(**error_to_wire(exc)))
+
+
+class Enrolled(BaseModel):
+    face_ids: list[str]
+
+
+class Searched(BaseModel):
+    results: list[list[GalleryMatch]]  # per query row, best first, at or above the threshold
+    threshold: float
+
+
+class SubjectsPage(BaseModel):
+    subjects: list[SubjectCount]
+    next: str | None  # the last subject of this page, when there are more
+
+
+class FacesPage(BaseModel):
+    faces: list[GalleryFace]
+    next: str | None  # the last face id of this page, when there are more
+
+
+class GalleryModel(BaseModel):
+    """One gallery's embedding space, without counting its faces."""
+
+    gallery: str
+    embedding_model: str
+    dim: int
