@@ -30,6 +30,7 @@ from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
 from facereid.ops.logs import configure_logging
 from facereid.video import jobs as video_jobs_mod  # issue 8
+from facereid.video import schemas as video_schemas
 from facereid.video import store as video_store
 from facereid.video.gallery_match import store_check, store_lookup
 from facereid.video.pipeline import VideoJobRunner
@@ -211,7 +212,7 @@ class FaceReID(GalleryRoutes):
 
     # -- video re-identification (issue 8, docs/video.md) ---------------------------------
 
-    @bentoml.api(route="/video/submit", output_spec=schemas.VideoJobStatus)
+    @bentoml.api(route="/video/submit", output_spec=video_schemas.VideoJobStatus)
     @json_route
     async def video_submit(
         self,
@@ -238,14 +239,14 @@ class FaceReID(GalleryRoutes):
         )
         return JSONResponse(status_code=202, content=video_jobs_mod.status_payload(job))
 
-    @bentoml.api(route="/video/status", output_spec=schemas.VideoJobStatus)
+    @bentoml.api(route="/video/status", output_spec=video_schemas.VideoJobStatus)
     @json_route
     async def video_status(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
         tenant = tenant_of(ctx.request.scope)
         job = await asyncio.to_thread(video_jobs.get, job_id, tenant)
         return video_jobs_mod.status_payload(job)
 
-    @bentoml.api(route="/video/result", output_spec=schemas.VideoResult)
+    @bentoml.api(route="/video/result", output_spec=video_schemas.VideoResult)
     @json_route
     async def video_result(
         self, job_id: str, ctx: bentoml.Context
@@ -259,7 +260,7 @@ class FaceReID(GalleryRoutes):
             return JSONResponse(status_code=job.error_status, content={"error": error})
         return {"job_id": job.job_id, "status": job.status, **result}
 
-    @bentoml.api(route="/video/cancel", output_spec=schemas.VideoJobStatus)
+    @bentoml.api(route="/video/cancel", output_spec=video_schemas.VideoJobStatus)
     @json_route
     async def video_cancel(self, job_id: str, ctx: bentoml.Context) -> dict[str, Any]:
         tenant = tenant_of(ctx.request.scope)

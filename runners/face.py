@@ -11,8 +11,8 @@ import bentoml
 import numpy as np
 
 from facereid.config import Settings, get_settings
+from facereid.engines.pipeline import analyze_encoded, detect_and_embed
 from facereid.faces.onnx_runtime import CPU, select_providers
-from facereid.faces.pipeline import analyze_encoded, detect_and_embed
 from facereid.intake.service_decode import ServiceDecoder
 from facereid.ops import metrics
 from facereid.ops.logs import configure_logging

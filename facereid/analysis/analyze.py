@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from facereid.analysis.cache import AnalysisCache, cacheable
+from facereid.analysis.options import AnalyzeOptions, checked_labels
 from facereid.analysis.responses import face_payload, utc_timestamp
 from facereid.config import Settings
 from facereid.errors import BatchTooLargeError, EmptyBatchError, FaceReIDError, NoFaceError
@@ -24,30 +25,8 @@ from facereid.wire.clients import EmotionClient, FaceClient
 from facereid.wire.errors import contract_body
 from facereid.wire.faces import Emotions, FaceModelInfo, FacesAnswer
 
-if TYPE_CHECKING:
-    from facereid.analysis.cache import AnalysisCache
-
 ALL_FACES = 1_000_000  # "crop every face" for the face service
-
-
-@dataclass(frozen=True)
-class AnalyzeOptions:
-    return_all_faces: bool = False
-    include_emotions: bool = True
-    emotion_labels: list[str] | None = None  # raw; ``checked()`` validates and cleans them
-
-    def checked(self) -> AnalyzeOptions:
-        """These options with the labels validated (``InvalidLabelsError`` otherwise)."""
-        labels = checked_labels(self.emotion_labels)
-        return AnalyzeOptions(self.return_all_faces, self.include_emotions, labels)
-
-
-def checked_labels(labels: Sequence[str] | None) -> list[str] | None:
-    """Per-request emotion labels, validated before any model work (a bad label list
-    answers 422 without decoding the image)."""
-    from facereid.emotion.crops import validate_labels  # torch-free
-
-    return None if labels is None else list(validate_labels(list(labels)))
+__all__ = ["ALL_FACES", "AnalyzeOptions", "Analyzer", "check_batch", "checked_labels"]
 
 
 class Analyzer:
@@ -84,8 +63,6 @@ class Analyzer:
         see ``facereid.faces.ordering``) at the top level, ``num_faces``, and with
         ``return_all_faces`` every face in ``faces``. Raises ``NoFaceError`` on no face; bad
         labels raise before any model work; a repeated image may come from the cache."""
-        from facereid.analysis.cache import cacheable
-
         options = options.checked()
         with metrics.stage_timer("decode"):  # header and limits only; the decode is remote
             header = await image_header(image_data, self.settings)

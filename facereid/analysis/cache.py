@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from facereid.analysis.analyze import AnalyzeOptions
+from facereid.analysis.options import AnalyzeOptions
 from facereid.analysis.responses import utc_timestamp
 from facereid.config import Settings, get_settings
 from facereid.ops import metrics

@@ -1,7 +1,9 @@
-"""The documented 200 answers of every route, as pydantic models for the OpenAPI at
-``/docs.json`` (and for generated clients). Routes build their answers as plain dicts
-(``responses.py``, ``facereid.video``); these models describe them and a unit test checks
-that real answers validate against them. ``docs/api.md`` is the prose version.
+"""The documented 200 answers of the image routes and ``GET /health``, as pydantic models for
+the OpenAPI at ``/docs.json`` (and for generated clients); the video routes' are in
+``facereid.video.schemas``, the galleries' in ``facereid.gallery.schemas``, the error body in
+``facereid.wire.errors``. Routes build their answers as plain dicts (``responses.py``); these
+models describe them, and the integration suite checks every 200 against them.
+``docs/api.md`` is the prose version.
 """
 
 from __future__ import annotations
@@ -10,20 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from facereid.wire.errors import ErrorResponse
+
 Point = list[float]
-
-
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")  # e.g. ``fields`` on 422, ``job_id`` on video
-
-    code: str = Field(description="stable machine-readable code (docs/api.md#error-codes)")
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    """Every 4xx/5xx answer, whatever produced it."""
-
-    error: ErrorDetail
 
 
 class FaceResult(BaseModel):
@@ -73,40 +64,6 @@ class Match(BaseModel):
 
 class MatchesResponse(RootModel[list[Match]]):
     """Rows at or above ``threshold``, most similar first, at most ``top_k``."""
-
-
-class JobProgress(BaseModel):
-    frames_done: int
-    frames_total: int | None
-    fraction: float | None
-
-
-class VideoJobStatus(BaseModel):
-    job_id: str
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
-    progress: JobProgress
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None
-    expires_at: str | None
-    error: ErrorDetail | None = Field(None, description="a failed or cancelled job's error")
-
-
-class VideoResult(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    job_id: str
-    status: Literal["completed"]
-    video: dict[str, Any] = Field(
-        description="width, height, duration_s, fps, codec, container, size_bytes, sample_fps,"
-        " truncated, start_s (the first frame's time on the stream's clock)"
-    )
-    embedding_model: str
-    identity_threshold: float
-    frames_sampled: int
-    frames_with_faces: int
-    num_identities: int
-    identities: list[dict[str, Any]] = Field(description="see docs/video.md")
 
 
 class HealthResponse(BaseModel):

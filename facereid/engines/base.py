@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
-
-BGRImage = npt.NDArray[np.uint8]
+from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
 
 
 class FaceEngine(Protocol):

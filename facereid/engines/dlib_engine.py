@@ -22,10 +22,9 @@ import cv2
 import numpy as np
 
 from facereid.config import Settings
-from facereid.engines.base import BGRImage
 from facereid.errors import InvalidInputError, ModelNotAvailableError
 from facereid.faces.ordering import largest_first
-from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
+from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
 
 logger = logging.getLogger(__name__)
 

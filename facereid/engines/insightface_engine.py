@@ -16,12 +16,11 @@ import numpy as np
 import onnx
 
 from facereid.config import Settings
-from facereid.engines.base import BGRImage
 from facereid.errors import ModelNotAvailableError, ModelSignatureError
 from facereid.faces import alignment, detection
 from facereid.faces.onnx_batching import batching_is_exact, make_detector_batchable, run_batch
 from facereid.faces.onnx_runtime import InferenceSession, create_session
-from facereid.faces.records import DetectedFace, FloatArray, ModelInfo
+from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+BGRImage = npt.NDArray[np.uint8]  # H x W x 3, OpenCV channel order
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class FaceRecord:
     service saw; ``xywh()`` is the contract's form.
     """
 
-    bbox: tuple[float, float, float, float]
+    bbox: Box
     score: float
     embedding: FloatArray  # L2-normalised float32
     kps: Points | None = None  # 5 x 2

@@ -8,7 +8,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
-Metadata = dict[str, str | int | float | bool | None]
+from facereid.wire.gallery import (
+    AssignResponse,
+    Cluster,
+    ClusterResponse,
+    DeleteResponse,
+    DropResponse,
+    GalleryFace,
+    GalleryInfo,
+    GalleryMatch,
+    ListResponse,
+    Metadata,
+    RenameResponse,
+    SubjectCount,
+)
 
 
 class EnrollResponse(BaseModel):
@@ -26,13 +39,6 @@ class EnrollBatchResponse(BaseModel):
     embedding_model: str | None = None
 
 
-class GalleryMatch(BaseModel):
-    face_id: str
-    subject: str | None
-    similarity: float = Field(description="cosine similarity, at or above the threshold")
-    metadata: Metadata | None = None
-
-
 class FaceMatches(BaseModel):
     bbox: list[float]
     matches: list[GalleryMatch]
@@ -47,67 +53,14 @@ class SearchResponse(BaseModel):
     faces: list[FaceMatches] | None = Field(None, description="with all_faces: one per face")
 
 
-class SubjectCount(BaseModel):
-    subject: str
-    faces: int
-
-
 class SubjectsResponse(BaseModel):
     subjects: list[SubjectCount]
     next_cursor: str | None
 
 
-class GalleryFace(BaseModel):
-    face_id: str
-    subject: str | None
-    metadata: Metadata | None = None
-    created_at: str = Field(description="ISO 8601, UTC")
-
-
 class FacesResponse(BaseModel):
     faces: list[GalleryFace]
     next_cursor: str | None
-
-
-class DeleteResponse(BaseModel):
-    deleted: int
-
-
-class RenameResponse(BaseModel):
-    renamed: int
-    merged: bool
-
-
-class AssignResponse(BaseModel):
-    assigned: int
-
-
-class DropResponse(BaseModel):
-    dropped: str = Field(description="the gallery's name")
-    deleted: int = Field(description="faces removed with it")
-
-
-class GalleryInfo(BaseModel):
-    gallery: str
-    embedding_model: str | None = None
-    dim: int | None = None
-    faces: int
-
-
-class ListResponse(BaseModel):
-    galleries: list[GalleryInfo]
-
-
-class Cluster(BaseModel):
-    cluster_id: str = Field(description="the id of the cluster's most central face")
-    face_ids: list[str]
-    size: int
-
-
-class ClusterResponse(BaseModel):
-    clusters: list[Cluster] = Field(description="largest first")
-    unclustered: int = Field(description="unnamed faces in no cluster")
-    threshold: float
 
 
 # -- requests: each route's whole JSON body (a positional-only parameter: BentoML's root
@@ -191,3 +144,19 @@ class ClusterRequest(BaseModel):
     gallery: str
     min_faces: StrictInt = 3
     threshold: StrictFloat | None = None
+
+
+__all__ = [
+    "AssignResponse",
+    "Cluster",
+    "ClusterResponse",
+    "DeleteResponse",
+    "DropResponse",
+    "GalleryFace",
+    "GalleryInfo",
+    "GalleryMatch",
+    "ListResponse",
+    "Metadata",
+    "RenameResponse",
+    "SubjectCount",
+]

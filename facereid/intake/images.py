@@ -33,10 +33,10 @@ from facereid.errors import (
     InvalidBase64Error,
     UnsupportedImageError,
 )
+from facereid.faces.records import BGRImage
 
 logger = logging.getLogger(__name__)
 
-BGRImage = npt.NDArray[np.uint8]
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 MIN_IMAGE_SIDE = 20  # the smallest face the service reports; a smaller image cannot hold one

@@ -18,9 +18,9 @@ import anyio
 
 from facereid.config import Settings
 from facereid.errors import CorruptImageError, FaceReIDError
-from facereid.faces.records import FaceRecord
+from facereid.faces.records import BGRImage, FaceRecord
 from facereid.intake.budget import ImageHeader, draft_size, header_limits, read_header
-from facereid.intake.images import BGRImage, decode_image_bytes, finish_decode, open_image_header
+from facereid.intake.images import decode_image_bytes, finish_decode, open_image_header
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from facereid.errors import (
     ModelOverloadedError,
     ModelTimeoutError,
 )
-from facereid.faces.records import FaceRecord
+from facereid.faces.records import Box, FaceRecord
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
 from facereid.video.gallery_match import GalleryLookup, name_identities
@@ -42,11 +42,10 @@ Faces = list[FaceRecord]
 # Failures of the model services (down, busy, slow; also while a server shuts down): another
 # attempt may succeed where the video itself is not at fault.
 _MODEL_TROUBLE = (ModelNotAvailableError, ModelOverloadedError, ModelTimeoutError)
-Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
 
 @dataclass
-class JobProgress:
+class RunState:
     """What the worker's heartbeat writes to the store, and why it stopped the job."""
 
     frames_done: int = 0
@@ -79,7 +78,7 @@ class VideoJobRunner:
         # Searches a gallery for the identities of jobs submitted with one (None: no gallery)
         self.gallery_lookup = gallery_lookup
 
-    async def run(self, job: JobRecord, progress: JobProgress) -> JobOutcome:
+    async def run(self, job: JobRecord, progress: RunState) -> JobOutcome:
         """Every outcome but a lost lease or a shutdown (which re-raise the cancellation:
         the job is not ours to end) becomes a ``JobOutcome``."""
         try:
@@ -97,7 +96,7 @@ class VideoJobRunner:
             internal = FaceReIDError("internal error; see the server log")
             return JobOutcome(FAILED, error=internal, retryable=True)
 
-    async def _process(self, job: JobRecord, progress: JobProgress) -> dict[str, Any]:
+    async def _process(self, job: JobRecord, progress: RunState) -> dict[str, Any]:
         path = Path(job.upload)
         model = await self.faces.model_info()
         limits = jobs_mod.video_limits(self.settings)

@@ -24,13 +24,13 @@ from typing import Any
 import anyio
 
 from facereid.config import Settings
-from facereid.video.pipeline import JobOutcome, JobProgress
+from facereid.video.pipeline import JobOutcome, RunState
 from facereid.video.store import JobRecord, JobStore
 from facereid.video.uploads import UploadArea, discard_upload
 
 logger = logging.getLogger(__name__)
 
-RunJob = Callable[[JobRecord, JobProgress], Coroutine[Any, Any, JobOutcome]]
+RunJob = Callable[[JobRecord, RunState], Coroutine[Any, Any, JobOutcome]]
 _SWEEP_EVERY_S = 60.0
 
 
@@ -50,7 +50,7 @@ class JobWorker:
         self._run = run
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._running: dict[str, tuple[asyncio.Task[None], JobProgress]] = {}
+        self._running: dict[str, tuple[asyncio.Task[None], RunState]] = {}
         self._swept_at = 0.0
 
     def start(self) -> None:
@@ -110,11 +110,11 @@ class JobWorker:
     def _start(self, job: JobRecord) -> None:
         # This host's own path to the upload: replicas may mount the shared DATA_DIR elsewhere.
         job.upload = str(self.uploads.path_of(job.job_id))
-        progress = JobProgress(frames_total=job.frames_total)
+        progress = RunState(frames_total=job.frames_total)
         task = asyncio.get_running_loop().create_task(self._life(job, progress))
         self._running[job.job_id] = (task, progress)
 
-    async def _life(self, job: JobRecord, progress: JobProgress) -> None:
+    async def _life(self, job: JobRecord, progress: RunState) -> None:
         work = asyncio.get_running_loop().create_task(self._run(job, progress))
         try:
             await self._beat_until_done(job, progress, work)
@@ -146,7 +146,7 @@ class JobWorker:
         return True
 
     async def _beat_until_done(
-        self, job: JobRecord, progress: JobProgress, work: asyncio.Task[JobOutcome]
+        self, job: JobRecord, progress: RunState, work: asyncio.Task[JobOutcome]
     ) -> None:
         while not work.done():
             await asyncio.wait({work}, timeout=self.beat_s)
@@ -168,7 +168,7 @@ class JobWorker:
                 progress.stop = beat
                 work.cancel()
 
-    def _finish(self, job: JobRecord, progress: JobProgress, outcome: JobOutcome) -> bool:
+    def _finish(self, job: JobRecord, progress: RunState, outcome: JobOutcome) -> bool:
         # The last progress first, so a completed job reports every frame it read.
         self.store.heartbeat(
             job.job_id, self.worker_id, self.lease_s, progress.frames_done, progress.frames_total

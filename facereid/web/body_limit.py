@@ -42,6 +42,17 @@ SMALL_JSON_ROUTES = (
     "/gallery/list",
     "/gallery/cluster",
 )
+# Routes whose bodies are large by nature (images, a video, many embeddings) keep the global
+# MAX_REQUEST_BYTES. Every route is in this list or in ``route_body_limits``: a test checks it,
+# so a new route cannot get the global cap by omission.
+LARGE_BODY_ROUTES = (
+    "/analyze",
+    "/analyze_batch",
+    "/find_matches",
+    "/gallery/enroll",
+    "/gallery/search",
+    "/video/submit",
+)
 # /gallery/assign: up to 1,000 face ids (uuids; 128 characters each leaves room for escapes)
 ASSIGN_ID_BYTES = 128
 # per /gallery/enroll_batch row besides its vector: a subject (256 characters), an image id

@@ -26,8 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from facereid.analysis.schemas import ErrorResponse, HealthResponse, VideoJobStatus
+from facereid.analysis.schemas import HealthResponse
+from facereid.video.schemas import VideoJobStatus
 from facereid.web.contract import JSONHandler
+from facereid.wire.errors import ErrorResponse
 
 REF = "#/components/schemas/{model}"
 BENTOML_ERRORS = ("InvalidArgument", "NotFound", "InternalServerError")

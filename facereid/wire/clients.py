@@ -8,18 +8,22 @@ from typing import Protocol
 import numpy as np
 
 from facereid.faces.records import FaceRecord
-from facereid.gallery.schemas import (
+from facereid.intake.budget import ImageHeader
+from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
+from facereid.wire.gallery import (
     AssignResponse,
     ClusterResponse,
     DeleteResponse,
     DropResponse,
+    Enrolled,
+    FacesPage,
+    GalleryModel,
     ListResponse,
     Metadata,
     RenameResponse,
+    Searched,
+    SubjectsPage,
 )
-from facereid.intake.budget import ImageHeader
-from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
-from facereid.wire.gallery import Enrolled, FacesPage, GalleryModel, Searched, SubjectsPage
 
 
 class FaceClient(Protocol):

@@ -8,8 +8,8 @@ message and status the callee gave it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from functools import cache
 
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from facereid.errors import FaceReIDError
@@ -31,10 +31,8 @@ def _subclasses(cls: type[FaceReIDError]) -> Iterator[type[FaceReIDError]]:
         yield from _subclasses(sub)
 
 
-@cache
 def _classes() -> dict[str, type[FaceReIDError]]:
-    import facereid.gallery.errors  # noqa: F401  (the gallery's codes live in their room)
-
+    """Every error class imported so far (a room's errors are imported with its code)."""
     classes: dict[str, type[FaceReIDError]] = {}
     for cls in _subclasses(FaceReIDError):
         classes.setdefault(cls.code, cls)  # the most general class of a shared code
@@ -58,3 +56,19 @@ def error_from_wire(body: Mapping[str, object]) -> FaceReIDError:
 def contract_body(exc: FaceReIDError) -> dict[str, dict[str, str]]:
     """The HTTP contract's error body, for a route's answer and a batch entry alike."""
     return {"error": {"code": exc.code, "message": exc.message}}
+
+
+# -- the same body as the OpenAPI document declares it ------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. ``fields`` on 422, ``job_id`` on video
+
+    code: str = Field(description="stable machine-readable code (docs/api.md#error-codes)")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx answer, whatever produced it."""
+
+    error: ErrorDetail

@@ -3,8 +3,8 @@ its result or its error (a raised exception would cross the process boundary as 
 and the store's refusals, an unknown gallery or a model mismatch, must reach the caller with
 their codes). Arguments are typed parameters of each API; vectors cross as numpy arrays.
 
-Results that the routes answer as they are reuse the routes' own models
-(``facereid.gallery.schemas``): one shape, from the store to the client.
+Results that the routes answer as they are live here and are the routes' documented answers
+too (``facereid.gallery.schemas`` imports them): one shape, from the store to the client.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from facereid.errors import FaceReIDError
-from facereid.gallery.schemas import GalleryFace, GalleryMatch, SubjectCount
 from facereid.wire.errors import error_from_wire, error_to_wire
 
 T = TypeVar("T")
+Metadata = dict[str, str | int | float | bool | None]
 
 
 class StoreError(BaseModel):
@@ -75,3 +75,66 @@ class GalleryModel(BaseModel):
     gallery: str
     embedding_model: str
     dim: int
+
+
+# -- answered by the routes as they are -------------------------------------------------
+
+
+class GalleryMatch(BaseModel):
+    face_id: str
+    subject: str | None
+    similarity: float = Field(description="cosine similarity, at or above the threshold")
+    metadata: Metadata | None = None
+
+
+class SubjectCount(BaseModel):
+    subject: str
+    faces: int
+
+
+class GalleryFace(BaseModel):
+    face_id: str
+    subject: str | None
+    metadata: Metadata | None = None
+    created_at: str = Field(description="ISO 8601, UTC")
+
+
+class DeleteResponse(BaseModel):
+    deleted: int
+
+
+class RenameResponse(BaseModel):
+    renamed: int
+    merged: bool
+
+
+class AssignResponse(BaseModel):
+    assigned: int
+
+
+class DropResponse(BaseModel):
+    dropped: str = Field(description="the gallery's name")
+    deleted: int = Field(description="faces removed with it")
+
+
+class GalleryInfo(BaseModel):
+    gallery: str
+    embedding_model: str | None = None
+    dim: int | None = None
+    faces: int
+
+
+class ListResponse(BaseModel):
+    galleries: list[GalleryInfo]
+
+
+class Cluster(BaseModel):
+    cluster_id: str = Field(description="the id of the cluster's most central face")
+    face_ids: list[str]
+    size: int
+
+
+class ClusterResponse(BaseModel):
+    clusters: list[Cluster] = Field(description="largest first")
+    unclustered: int = Field(description="unnamed faces in no cluster")
+    threshold: float

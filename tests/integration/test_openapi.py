@@ -10,10 +10,10 @@ import pytest
 from facereid.analysis.schemas import (
     AnalyzeResponse,
     CompareResponse,
-    ErrorResponse,
     HealthResponse,
     MatchesResponse,
 )
+from facereid.wire.errors import ErrorResponse
 from tests.harness import Server
 from tests.integration.payloads import b64_file
 

@@ -4,7 +4,8 @@ process (``budget.read_header``) and decodes the bytes in the face service
 
 from __future__ import annotations
 
-from facereid.intake.images import MIN_IMAGE_SIDE, BGRImage, b64_to_bytes, decode_image_bytes
+from facereid.faces.records import BGRImage
+from facereid.intake.images import MIN_IMAGE_SIDE, b64_to_bytes, decode_image_bytes
 
 
 def decode_image_b64(

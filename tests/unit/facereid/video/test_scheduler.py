@@ -8,7 +8,7 @@ from pathlib import Path
 
 from facereid.config import Settings
 from facereid.video.jobs import VideoJobs
-from facereid.video.pipeline import JobOutcome, JobProgress
+from facereid.video.pipeline import JobOutcome, RunState
 from facereid.video.scheduler import JobWorker
 from facereid.video.store import COMPLETED, FINISHED, RUNNING, JobRecord
 from tests.unit.facereid.video.fakes import job_stack
@@ -32,7 +32,7 @@ def test_two_workers_share_the_queue_each_job_runs_once(tmp_path: Path) -> None:
     runs: list[str] = []
     running = {"now": 0, "peak": 0}
 
-    async def run(job: JobRecord, progress: JobProgress) -> JobOutcome:
+    async def run(job: JobRecord, progress: RunState) -> JobOutcome:
         runs.append(job.job_id)
         running["now"] += 1
         running["peak"] = max(running["peak"], running["now"])
@@ -67,7 +67,7 @@ def test_a_worker_that_lost_its_lease_does_not_write_the_job(tmp_path: Path) -> 
     started = asyncio.Event()
     release = asyncio.Event()
 
-    async def run(job: JobRecord, progress: JobProgress) -> JobOutcome:
+    async def run(job: JobRecord, progress: RunState) -> JobOutcome:
         started.set()
         await release.wait()
         return JobOutcome(COMPLETED, {"stale": True})

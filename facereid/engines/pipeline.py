@@ -7,28 +7,18 @@ its BentoML door; ``detect_and_embed`` is also its decoded-frame path (the video
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
 
 import numpy as np
 
+from facereid.engines.base import FaceEngine
 from facereid.errors import FaceReIDError
-from facereid.faces.records import DetectedFace, FaceRecord, FloatArray
-from facereid.intake.images import BGRImage
+from facereid.faces.records import BGRImage, FaceRecord
 from facereid.intake.service_decode import ServiceDecoder
 from facereid.intake.shipping import ShippedImage
 from facereid.wire.faces import Crop, EncodedRequest, FacesAnswer, FacesWire, answer_to_wire
 
 
-class Engine(Protocol):
-    def detect(self, images: Sequence[BGRImage]) -> list[list[DetectedFace]]: ...
-
-    def embed(self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]) -> FloatArray: ...
-
-    @property
-    def model_info(self) -> Any: ...
-
-
-def detect_and_embed(engine: Engine, images: Sequence[BGRImage]) -> list[list[FaceRecord]]:
+def detect_and_embed(engine: FaceEngine, images: Sequence[BGRImage]) -> list[list[FaceRecord]]:
     """Faces per image (largest first), the whole batch's faces embedded in one call."""
     detections = engine.detect(images) if images else []
     owners = [k for k, faces in enumerate(detections) for _ in faces]
@@ -45,7 +35,7 @@ def detect_and_embed(engine: Engine, images: Sequence[BGRImage]) -> list[list[Fa
 
 
 def analyze_encoded(
-    engine: Engine,
+    engine: FaceEngine,
     decoder: ServiceDecoder,
     requests: Sequence[EncodedRequest],
     groups: int = 1,
@@ -66,7 +56,7 @@ def analyze_encoded(
 
 
 def _analyze(
-    engine: Engine, decoder: ServiceDecoder, requests: Sequence[EncodedRequest], pooled: bool
+    engine: FaceEngine, decoder: ServiceDecoder, requests: Sequence[EncodedRequest], pooled: bool
 ) -> list[FacesWire]:
     from facereid.emotion.crops import face_crops  # torch-free
 

@@ -14,8 +14,8 @@ import pytest
 
 from facereid.config import Settings
 from facereid.engines.insightface_engine import InsightFaceEngine
+from facereid.engines.pipeline import analyze_encoded
 from facereid.errors import CorruptImageError, ImageTooLargeError
-from facereid.faces.pipeline import analyze_encoded
 from facereid.faces.records import FaceRecord, ModelInfo
 from facereid.intake.budget import header_limits, read_header
 from facereid.intake.service_decode import ServiceDecoder, ThreadPixelGate
