@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import bentoml
 import numpy as np
 
 from facereid.config import get_settings
 from facereid.emotion.scorer import EmotionScorer
+from facereid.wire.emotion import ClipStatus
 from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 
@@ -64,15 +64,15 @@ class EmotionModel:
         logger.info("emotion service ready: %s", self.tag)
 
     @bentoml.api
-    def health(self) -> dict[str, Any]:
-        return {
-            "available": self.scorer is not None,
-            "reason": self.reason or None,
-            "model": self.tag,
-            "source": self.labels.get("source"),
-            "synthetic": self.labels.get("source") == "synthetic",
-            "labels": list(_settings.emotion_labels),
-        }
+    def health(self) -> ClipStatus:
+        return ClipStatus(
+            available=self.scorer is not None,
+            reason=self.reason or None,
+            model=self.tag,
+            source=self.labels.get("source"),
+            synthetic=self.labels.get("source") == "synthetic",
+            labels=list(_settings.emotion_labels),
+        )
 
     @bentoml.api(
         batchable=True, max_batch_size=EMOTION_MAX_BATCH, max_latency_ms=EMOTION_MAX_LATENCY_MS

@@ -16,7 +16,7 @@ from facereid.faces.onnx_runtime import CPU, select_providers
 from facereid.intake.service_decode import ServiceDecoder
 from facereid.ops import metrics
 from facereid.ops.logs import configure_logging
-from facereid.wire.faces import EncodedRequest, FaceModelInfo
+from facereid.wire.faces import EncodedRequest, FaceModelInfo, FacesWire, FaceWire
 from runners import RUNNER_CONNECTION
 from runners.store_refs import model_labels, optional_bento_model
 
@@ -110,8 +110,8 @@ class FaceModel:
         logger.info("face engine ready: %s (license: %s)", self.engine.model_info, self.license)
 
     @bentoml.api
-    def info(self) -> dict[str, Any]:
-        """``FaceModelInfo.to_wire()``: which model answers, and the terms it carries."""
+    def info(self) -> FaceModelInfo:
+        """Which model answers, and the terms it carries."""
         model = self.engine.model_info
         return FaceModelInfo(
             engine=model.engine,
@@ -122,21 +122,18 @@ class FaceModel:
             embedding_model=model.embedding_id,
             tag=model.tag,
             license=self.license,
-        ).to_wire()
+        )
 
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
-    def detect_embed(self, images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
-        """Faces per image (largest first) as ``FaceRecord.to_wire()`` dicts."""
+    def detect_embed(self, images: list[np.ndarray]) -> list[list[FaceWire]]:
+        """Decoded frames in (the video pipeline's); their faces, largest first, out."""
         metrics.observe_batch_size(len(images))
         faces = detect_and_embed(self.engine, images)
-        return [[face.to_wire() for face in per_image] for per_image in faces]
+        return [[FaceWire.from_record(face) for face in per_image] for per_image in faces]
 
     @bentoml.api(batchable=True, max_batch_size=FACE_MAX_BATCH, max_latency_ms=FACE_MAX_LATENCY_MS)
-    def analyze_encoded(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Encoded images in (``EncodedRequest.to_wire()``: ``EncodedWire``), decoded here in
-        parallel; faces in original pixels and emotion crops out (``FacesWire``, built by
-        ``facereid.faces.pipeline``). The annotations stay plain: BentoML's pydantic cannot
-        describe the numpy crops inside a TypedDict; ``facereid.wire.faces`` is the type."""
+    def analyze_encoded(self, requests: list[EncodedRequest]) -> list[FacesWire]:
+        """Encoded images in, decoded here in parallel; each image's faces in original pixels
+        and emotion crops, or its own error, out (``facereid.engines.pipeline``)."""
         metrics.observe_batch_size(len(requests))
-        decoded = [EncodedRequest.from_wire(r) for r in requests]
-        return [dict(a) for a in analyze_encoded(self.engine, self.decoder, decoded, self.groups)]
+        return analyze_encoded(self.engine, self.decoder, requests, self.groups)

@@ -46,7 +46,7 @@ class HealthEndpoint:
             "status": "healthy" if clip.available else "degraded",
             "clip_service": clip.as_status(),
             "engine": model.engine,
-            "face_model": model.to_wire(),
+            "face_model": model.model_dump(),
             "clip_model": clip.detail if clip.available else None,
         }
         if not clip.available:

@@ -22,12 +22,15 @@ from facereid.errors import ModelOverloadedError, ModelTimeoutError
 from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
 from facereid.ops import metrics
+from facereid.wire.emotion import ClipStatus
 from facereid.wire.faces import (
     Crop,
     Emotions,
     EncodedRequest,
     FaceModelInfo,
     FacesAnswer,
+    FacesWire,
+    FaceWire,
     answer_from_wire,
 )
 
@@ -81,20 +84,20 @@ class FaceServiceClient:
 
     async def model_info(self) -> FaceModelInfo:
         if self._info is None:
-            self._info = info = FaceModelInfo.from_wire(await self.face.to_async.info())
+            self._info = info = FaceModelInfo.model_validate(await self.face.to_async.info())
             metrics.set_model_info(info.engine, info.name, info.synthetic)
         return self._info
 
     async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
         """The encoded image to the face service, which decodes it next to the model."""
-        wire = EncodedRequest(header.raw, crops).to_wire()
-        answers = await self._call(lambda: self.face.to_async.analyze_encoded([wire]))
-        return answer_from_wire(answers[0])
+        request = EncodedRequest(raw=header.raw, crops=crops)
+        answers = await self._call(lambda: self.face.to_async.analyze_encoded([request]))
+        return answer_from_wire(FacesWire.model_validate(answers[0]))
 
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
         """A decoded image (the video pipeline's frames) to the face service."""
         batch = await self._call(lambda: self.face.to_async.detect_embed([image]))
-        return [FaceRecord.from_wire(face) for face in batch[0]]
+        return [FaceWire.model_validate(face).record() for face in batch[0]]
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         timeout = self.settings.face_timeout_s
@@ -155,9 +158,10 @@ class EmotionServiceClient:
     async def check_clip(self) -> None:
         """Refresh ``clip_health``; the log says each change of state once, not every poll."""
         try:
-            detail = await asyncio.wait_for(
+            answer = await asyncio.wait_for(
                 self.emotion.to_async.health(), timeout=self.settings.clip_timeout_s
             )
+            status = ClipStatus.model_validate(answer)
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
             # One failure is logged at INFO: the first poll can run before BentoML has set
             # up the dependency's client (an AttributeError for the route at start-up).
@@ -175,13 +179,13 @@ class EmotionServiceClient:
             self._clip_said = None
             return
         self._clip_failures = 0
-        if detail.get("available"):
+        if status.available:
             if self._clip_said != "available":
                 logger.info("CLIP model available: emotions are scored")
             self._clip_said = "available"
-            self.clip_health.mark_available(detail)
+            self.clip_health.mark_available(status.model_dump())
             return
-        reason = str(detail.get("reason") or "CLIP model not loaded")
+        reason = status.reason or "CLIP model not loaded"
         if self._clip_said != reason:  # said once, plainly, until the state changes
             logger.warning("no CLIP model is loaded, so emotions are null: %s", reason)
         self._clip_said = reason

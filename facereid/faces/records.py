@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,10 +74,9 @@ class FaceRecord:
     """What the face model service returns for one face: the detection and its embedding.
 
     The one type for a face between the model service, ``/analyze`` and the video pipeline.
-    Across the BentoML boundary it travels as ``to_wire()``'s plain dict (BentoML 1.4.40
-    serialises dicts of lists and arrays without a custom codec) and is rebuilt with
-    ``from_wire`` on the API side. ``bbox`` is x1, y1, x2, y2 in the pixels of the image the
-    service saw; ``xywh()`` is the contract's form.
+    Across the BentoML boundary it travels as ``facereid.wire.faces.FaceWire``. ``bbox`` is
+    x1, y1, x2, y2 in the pixels of the image the service saw; ``xywh()`` is the contract's
+    form.
     """
 
     bbox: Box
@@ -97,26 +95,6 @@ class FaceRecord:
             kps=_points(face.kps),
             landmarks_106=_points(face.landmarks_106),
         )
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> FaceRecord:
-        x1, y1, x2, y2 = (float(v) for v in data["bbox"])
-        return cls(
-            bbox=(x1, y1, x2, y2),
-            score=float(data["score"]),
-            embedding=np.asarray(data["embedding"], dtype=np.float32),
-            kps=_points(data.get("kps")),
-            landmarks_106=_points(data.get("landmarks_106")),
-        )
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "bbox": list(self.bbox),
-            "score": self.score,
-            "kps": self.kps,
-            "landmarks_106": self.landmarks_106,
-            "embedding": self.embedding,
-        }
 
     def xywh(self, ndigits: int = 2) -> list[float]:
         return xyxy_to_xywh(self.bbox, ndigits)

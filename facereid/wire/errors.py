@@ -10,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
 
 from facereid.errors import FaceReIDError
 
 
-class ErrorBody(TypedDict):
+class ErrorBody(BaseModel):
+    """An error between the services: the code, the message and the HTTP status."""
+
     code: str
     message: str
-    status: int
+    status: int | None = None  # absent: the code's own class says
 
 
 def error_to_wire(exc: FaceReIDError) -> ErrorBody:
-    return {"code": exc.code, "message": exc.message, "status": exc.status}
+    return ErrorBody(code=exc.code, message=exc.message, status=exc.status)
 
 
 def _subclasses(cls: type[FaceReIDError]) -> Iterator[type[FaceReIDError]]:
@@ -39,13 +40,14 @@ def _classes() -> dict[str, type[FaceReIDError]]:
     return classes
 
 
-def error_from_wire(body: Mapping[str, object]) -> FaceReIDError:
+def error_from_wire(body: ErrorBody | Mapping[str, object]) -> FaceReIDError:
     """The callee's error as its own class; an unknown code keeps its code and status."""
-    code = str(body.get("code", "internal_error"))
-    message = str(body.get("message", ""))
+    fields = body.model_dump() if isinstance(body, ErrorBody) else body
+    code = str(fields.get("code", "internal_error"))
+    message = str(fields.get("message", ""))
     cls = _classes().get(code, FaceReIDError)
     exc = cls(message)
-    status = body.get("status")
+    status = fields.get("status")
     if cls is FaceReIDError:
         exc.code = code
     if isinstance(status, int) and 400 <= status <= 599:

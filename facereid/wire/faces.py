@@ -1,15 +1,17 @@
-"""The face service's records: which model answers, an encoded image to analyze, and its
-answer. Each has one ``to_wire``/``from_wire`` pair; BentoML pickles the wire forms (dicts of
-bytes, lists and numpy arrays) between the API process and the face service."""
+"""The face service's records, as the typed parameters and answers of its APIs: which model
+answers (``FaceModelInfo``), an encoded image to analyze (``EncodedRequest``), a face
+(``FaceWire``) and one image's answer (``FacesWire``: its faces and emotion crops, or its own
+error). BentoML pickles them between the API process and the face service, numpy arrays as
+themselves; ``answer_to_wire``/``answer_from_wire`` and ``FaceWire.from_record``/``record``
+are the one place each converts to and from the types the rooms use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
 from facereid.errors import FaceReIDError
 from facereid.faces.records import FaceRecord
@@ -19,9 +21,32 @@ Crop = np.ndarray | None  # an RGB face crop for CLIP, or None where the box had
 Emotions = dict[str, float] | None  # scores per label; None where none could be given
 
 
-@dataclass(frozen=True)
-class FaceModelInfo:
+def _as(dtype: type[np.generic]) -> Any:
+    """Arrays pass as themselves (pickled between the services); array-likes (lists, in
+    tests) are converted."""
+
+    def check(value: object) -> np.ndarray:
+        try:
+            return np.asarray(value, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"expected an array of {dtype.__name__}") from exc
+
+    return PlainValidator(check)
+
+
+def _shown(what: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "array", "description": f"a numpy array of {what}"})
+
+
+Float32Array = Annotated[np.ndarray, _as(np.float32), _shown("float32")]
+Points = Annotated[np.ndarray, _as(np.float64), _shown("float64 points")]
+RGBCrop = Annotated[np.ndarray, _as(np.uint8), _shown("uint8 RGB pixels")]
+
+
+class FaceModelInfo(BaseModel):
     """The loaded face model, as ``FaceModel.info`` answers it and ``/health`` shows it."""
+
+    model_config = ConfigDict(frozen=True)
 
     engine: str  # "insightface" or "dlib"
     name: str
@@ -32,75 +57,73 @@ class FaceModelInfo:
     tag: str | None = None
     license: Any = None  # the terms the pack carries (models.packs)
 
-    def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> FaceModelInfo:
-        return cls(
-            engine=str(data["engine"]),
-            name=str(data["name"]),
-            source=str(data["source"]),
-            synthetic=bool(data["synthetic"]),
-            embedding_dim=int(data["embedding_dim"]),
-            embedding_model=str(data["embedding_model"]),
-            tag=None if data.get("tag") is None else str(data["tag"]),
-            license=data.get("license"),
-        )
-
-
-class EncodedWire(TypedDict):
-    image: bytes
-    crops: int
-
-
-@dataclass(frozen=True)
-class EncodedRequest:
+class EncodedRequest(BaseModel):
     """One image for the face service: its encoded bytes and how many of its faces (largest
     first) need emotion crops."""
 
     raw: bytes
     crops: int = 0
 
-    def to_wire(self) -> EncodedWire:
-        return {"image": self.raw, "crops": self.crops}
+    @field_validator("crops")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        return max(0, value)
+
+
+class FaceWire(BaseModel):
+    """One ``FaceRecord`` on the wire."""
+
+    bbox: list[float] = Field(min_length=4, max_length=4)  # x1, y1, x2, y2
+    score: float
+    embedding: Float32Array
+    kps: Points | None = None
+    landmarks_106: Points | None = None
 
     @classmethod
-    def from_wire(cls, data: Any) -> EncodedRequest:
-        if not isinstance(data, dict) or not isinstance(data.get("image"), bytes):
-            raise TypeError("an encoded request is {'image': bytes, 'crops': int}")
-        crops = data.get("crops", 0)
-        return cls(data["image"], crops if isinstance(crops, int) and crops > 0 else 0)
+    def from_record(cls, face: FaceRecord) -> FaceWire:
+        return cls(
+            bbox=list(face.bbox),
+            score=face.score,
+            embedding=face.embedding,
+            kps=face.kps,
+            landmarks_106=face.landmarks_106,
+        )
+
+    def record(self) -> FaceRecord:
+        x1, y1, x2, y2 = self.bbox
+        return FaceRecord(
+            (x1, y1, x2, y2), self.score, self.embedding, self.kps, self.landmarks_106
+        )
 
 
-class FacesWire(TypedDict, total=False):
-    faces: list[dict[str, Any]]  # FaceRecord.to_wire()
-    crops: list[Crop]
-    error: ErrorBody
+class FacesWire(BaseModel):
+    """One image's answer from the face service: its faces and crops, or its own error."""
+
+    faces: list[FaceWire] = []
+    crops: list[RGBCrop | None] = []
+    error: ErrorBody | None = None
 
 
 @dataclass(frozen=True)
 class FacesAnswer:
-    """The face service's answer for one encoded image: faces in original pixels (largest
-    first) and the emotion crops it was asked for."""
+    """The face service's answer for one encoded image, in the rooms' types: faces in
+    original pixels (largest first) and the emotion crops it was asked for."""
 
     faces: list[FaceRecord]
     crops: list[Crop]
-
-    def to_wire(self) -> FacesWire:
-        return {"faces": [face.to_wire() for face in self.faces], "crops": self.crops}
 
 
 def answer_to_wire(answer: FacesAnswer | FaceReIDError) -> FacesWire:
     """One image's answer, or its own error (one image's failure is not the batch's)."""
     if isinstance(answer, FaceReIDError):
-        return {"error": error_to_wire(answer)}
-    return answer.to_wire()
+        return FacesWire(error=error_to_wire(answer))
+    faces = [FaceWire.from_record(face) for face in answer.faces]
+    return FacesWire(faces=faces, crops=answer.crops)
 
 
 def answer_from_wire(data: FacesWire) -> FacesAnswer:
     """The answer, or the image's error raised as its own class."""
-    if "error" in data:
-        raise error_from_wire(data["error"])
-    faces = [FaceRecord.from_wire(face) for face in data.get("faces", [])]
-    return FacesAnswer(faces, list(data.get("crops", [])))
+    if data.error is not None:
+        raise error_from_wire(data.error)
+    return FacesAnswer([face.record() for face in data.faces], list(data.crops))

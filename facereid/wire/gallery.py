@@ -15,28 +15,22 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from facereid.errors import FaceReIDError
-from facereid.wire.errors import error_from_wire, error_to_wire
+from facereid.wire.errors import ErrorBody, error_from_wire, error_to_wire
 
 T = TypeVar("T")
 Metadata = dict[str, str | int | float | bool | None]
-
-
-class StoreError(BaseModel):
-    code: str
-    message: str
-    status: int
 
 
 class Reply(BaseModel, Generic[T]):
     """A store API's answer: ``result`` or ``error``, never both."""
 
     result: T | None = None
-    error: StoreError | None = None
+    error: ErrorBody | None = None
 
     def unwrap(self) -> T:
         """The result, or the store's error raised as its own class."""
         if self.error is not None:
-            raise error_from_wire(self.error.model_dump())
+            raise error_from_wire(self.error)
         if self.result is None:
             raise FaceReIDError("the gallery store answered neither a result nor an error")
         return self.result
@@ -47,7 +41,7 @@ def reply(kind: type[Reply[T]], run: Callable[[], T]) -> Reply[T]:
     try:
         return kind(result=run())
     except FaceReIDError as exc:
-        return kind(error=StoreError(**error_to_wire(exc)))
+        return kind(error=error_to_wire(exc))
 
 
 class Enrolled(BaseModel):

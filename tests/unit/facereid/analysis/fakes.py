@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -13,7 +14,14 @@ from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
 from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
 
-MODEL = FaceModelInfo("insightface", "test", "synthetic", True, 4, "insightface/test/4")
+MODEL = FaceModelInfo(
+    engine="insightface",
+    name="test",
+    source="synthetic",
+    synthetic=True,
+    embedding_dim=4,
+    embedding_model="insightface/test/4",
+)
 
 
 def png(value: int, width: int = 300, height: int = 200) -> str:
@@ -77,3 +85,18 @@ class FakeEmotions:
             return [None] * len(crops)
         names = labels or ["happy", "sad"]
         return [{name: 1.0 / len(names) for name in names} for _ in crops]
+
+
+def model_info(
+    engine: str, name: str, dim: int, source: str = "synthetic", **extra: Any
+) -> FaceModelInfo:
+    """A ``FaceModelInfo`` with its embedding space named as the face service names it."""
+    return FaceModelInfo(
+        engine=engine,
+        name=name,
+        source=source,
+        synthetic=source == "synthetic",
+        embedding_dim=dim,
+        embedding_model=f"{engine}/{name}/{dim}",
+        **extra,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,9 @@ from facereid.analysis.cache import (
 )
 from facereid.config import Settings
 from facereid.faces.records import FaceRecord
-from facereid.wire.faces import FaceModelInfo
-from tests.unit.facereid.analysis.fakes import IMG, FakeEmotions, FakeFaces
+from tests.unit.facereid.analysis.fakes import IMG, FakeEmotions, FakeFaces, model_info
 
-MODEL = FaceModelInfo(
-    "insightface", "buffalo_l", "pulled", False, 512, "insightface/buffalo_l/512", "pack:abc"
-)
+MODEL = model_info("insightface", "buffalo_l", 512, source="pulled", tag="pack:abc")
 OPTIONS = analyze.AnalyzeOptions()
 
 
@@ -50,8 +46,8 @@ def test_keys_separate_images_tenants_models_and_options(tmp_path: Path) -> None
     variants = [
         key(cache, b"img2"),
         key(cache, tenant="t2"),
-        key(cache, model=replace(MODEL, tag="pack:def")),
-        key(cache, model=replace(MODEL, embedding_model="dlib/resnet/128")),
+        key(cache, model=MODEL.model_copy(update={"tag": "pack:def"})),
+        key(cache, model=MODEL.model_copy(update={"embedding_model": "dlib/resnet/128"})),
         key(cache, options=analyze.AnalyzeOptions(return_all_faces=True)),
         key(cache, options=analyze.AnalyzeOptions(include_emotions=False)),
         key(cache, options=analyze.AnalyzeOptions(emotion_labels=["calm"])),

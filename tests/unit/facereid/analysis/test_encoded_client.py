@@ -16,6 +16,7 @@ from facereid.config import Settings
 from facereid.errors import CorruptImageError, ImageTooLargeError, ModelTimeoutError
 from facereid.intake.budget import ImageHeader
 from facereid.intake.shipping import image_header
+from facereid.wire.faces import EncodedRequest
 from tests.unit.facereid.analysis.test_model_client import emotions, faces, handle, wire_face
 
 CROP = np.zeros((8, 8, 3), np.uint8)
@@ -33,9 +34,9 @@ def read(data: str, **settings: Any) -> ImageHeader:
 
 
 def test_the_encoded_bytes_go_to_the_face_service_not_pixels() -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[EncodedRequest] = []
 
-    async def analyze_encoded(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def analyze_encoded(requests: list[EncodedRequest]) -> list[dict[str, Any]]:
         sent.extend(requests)
         return [{"faces": [wire_face()], "crops": [CROP]}]
 
@@ -43,7 +44,7 @@ def test_the_encoded_bytes_go_to_the_face_service_not_pixels() -> None:
     data = jpeg_b64()
     header = read(data)
     remote = asyncio.run(models.analyze_encoded(header, 1))
-    assert sent == [{"image": base64.b64decode(data), "crops": 1}]
+    assert sent == [EncodedRequest(raw=base64.b64decode(data), crops=1)]
     assert remote.faces[0].bbox == (10.0, 10.0, 60.0, 70.0) and remote.crops[0] is CROP
 
 

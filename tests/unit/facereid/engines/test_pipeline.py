@@ -75,12 +75,12 @@ def test_faces_match_the_old_intake_on_real_photos(
     # Batches of three, as the face service sees them (images decoded side by side).
     answers = []
     for start in range(0, len(raws), 3):
-        chunk = [EncodedRequest(raw) for raw in raws[start : start + 3]]
+        chunk = [EncodedRequest(raw=raw) for raw in raws[start : start + 3]]
         answers += analyze_encoded(engine, decoder, chunk)
     total = 0
     for raw, answer in zip(raws, answers, strict=True):
         expected = old_intake(engine, raw)
-        got = [FaceRecord.from_wire(face) for face in answer["faces"]]
+        got = [face.record() for face in answer.faces]
         assert len(got) == len(expected)
         for new, old in zip(got, expected, strict=True):
             assert new.bbox == pytest.approx(old.bbox, abs=1e-4)
@@ -100,24 +100,27 @@ def test_geometry_of_a_downscaled_photo_is_in_original_pixels(
     ok, jpeg = cv2.imencode(".jpg", big)
     assert ok
     decoder = ServiceDecoder(SETTINGS)
-    answer = analyze_encoded(engine, decoder, [EncodedRequest(bytes(jpeg))])[0]
+    answer = analyze_encoded(engine, decoder, [EncodedRequest(raw=bytes(jpeg))])[0]
     shipped = decoder.decode(bytes(jpeg))
     assert shipped.image.shape[1] == 1920  # the face service saw the shipped size ...
     in_shipped = engine.detect([shipped.image])[0]
     assert in_shipped
     scale = 2560 / 1920  # ... and answered in the original's pixels
-    for face, seen in zip(answer["faces"], in_shipped, strict=True):
-        assert np.allclose(face["bbox"], seen.bbox * scale, rtol=1e-3)
-        assert np.allclose(face["kps"], np.asarray(seen.kps) * scale, rtol=1e-3)
+    for face, seen in zip(answer.faces, in_shipped, strict=True):
+        assert np.allclose(face.bbox, seen.bbox * scale, rtol=1e-3)
+        assert face.kps is not None
+        assert np.allclose(face.kps, np.asarray(seen.kps) * scale, rtol=1e-3)
 
 
 def test_crops_come_for_the_faces_asked_for(engine: InsightFaceEngine, t1_path: Path) -> None:
     raw = t1_path.read_bytes()
     one, every = analyze_encoded(
-        engine, ServiceDecoder(SETTINGS), [EncodedRequest(raw, 1), EncodedRequest(raw, 99)]
+        engine,
+        ServiceDecoder(SETTINGS),
+        [EncodedRequest(raw=raw, crops=1), EncodedRequest(raw=raw, crops=99)],
     )
-    assert len(one["crops"]) == 1 and len(every["crops"]) == len(every["faces"]) > 1
-    crop = one["crops"][0]
+    assert len(one.crops) == 1 and len(every.crops) == len(every.faces) > 1
+    crop = one.crops[0]
     assert crop is not None and crop.ndim == 3 and crop.shape[2] == 3 and crop.dtype == np.uint8
 
 
@@ -125,19 +128,25 @@ def test_a_broken_image_is_its_own_answer_not_the_batchs(
     engine: InsightFaceEngine, t1_path: Path
 ) -> None:
     raw = t1_path.read_bytes()
-    requests = [EncodedRequest(raw[: len(raw) // 3]), EncodedRequest(raw), EncodedRequest(b"xx")]
+    requests = [
+        EncodedRequest(raw=raw[: len(raw) // 3]),
+        EncodedRequest(raw=raw),
+        EncodedRequest(raw=b"xx"),
+    ]
     truncated, good, junk = analyze_encoded(engine, ServiceDecoder(SETTINGS), requests)
-    assert good["faces"]
-    assert isinstance(error_from_wire(truncated["error"]), CorruptImageError)
-    assert error_from_wire(junk["error"]).code == "unsupported_image"
+    assert good.faces
+    assert truncated.error is not None and junk.error is not None
+    assert isinstance(error_from_wire(truncated.error), CorruptImageError)
+    assert error_from_wire(junk.error).code == "unsupported_image"
 
 
 def test_limits_are_checked_again_in_the_face_service(engine: InsightFaceEngine) -> None:
     small = Settings(max_image_side=64, max_image_pixels=64 * 64)
     ok, jpeg = cv2.imencode(".jpg", np.zeros((100, 100, 3), np.uint8))
     assert ok
-    answer = analyze_encoded(engine, ServiceDecoder(small), [EncodedRequest(bytes(jpeg))])[0]
-    assert isinstance(error_from_wire(answer["error"]), ImageTooLargeError)
+    answer = analyze_encoded(engine, ServiceDecoder(small), [EncodedRequest(raw=bytes(jpeg))])[0]
+    assert answer.error is not None
+    assert isinstance(error_from_wire(answer.error), ImageTooLargeError)
 
 
 def test_pixel_gate_never_holds_more_than_its_capacity() -> None:
@@ -171,26 +180,26 @@ def test_a_batch_in_groups_answers_what_one_group_answers(
     ok, flipped = cv2.imencode(".jpg", t1[:, ::-1])
     assert ok
     requests = [
-        EncodedRequest(raw, 2),
-        EncodedRequest(b"xx"),
-        EncodedRequest(bytes(flipped), 1),
-        EncodedRequest(raw[: len(raw) // 3]),
-        EncodedRequest(bytes(flipped)),
+        EncodedRequest(raw=raw, crops=2),
+        EncodedRequest(raw=b"xx"),
+        EncodedRequest(raw=bytes(flipped), crops=1),
+        EncodedRequest(raw=raw[: len(raw) // 3]),
+        EncodedRequest(raw=bytes(flipped)),
     ]
     decoder = ServiceDecoder(SETTINGS)
     whole = analyze_encoded(engine, decoder, requests)
     split = analyze_encoded(engine, decoder, requests, groups=groups)
     assert len(split) == len(whole) == len(requests)
     for one, other in zip(whole, split, strict=True):
-        assert one.keys() == other.keys()
-        if "error" in one:
-            assert one["error"] == other["error"]
+        assert (one.error is None) == (other.error is None)
+        if one.error is not None:
+            assert one.error == other.error
             continue
-        assert len(one["faces"]) == len(other["faces"]) > 0
-        for a, b in zip(one["faces"], other["faces"], strict=True):
-            assert a["bbox"] == pytest.approx(b["bbox"], rel=1e-6)
-            assert np.allclose(a["embedding"], b["embedding"], rtol=1e-5, atol=1e-6)
-        shapes = [[None if c is None else c.shape for c in x["crops"]] for x in (one, other)]
+        assert len(one.faces) == len(other.faces) > 0
+        for a, b in zip(one.faces, other.faces, strict=True):
+            assert a.bbox == pytest.approx(b.bbox, rel=1e-6)
+            assert np.allclose(a.embedding, b.embedding, rtol=1e-5, atol=1e-6)
+        shapes = [[None if c is None else c.shape for c in x.crops] for x in (one, other)]
         assert shapes[0] == shapes[1]
     # the flipped photo's faces are not the original's: answers did not trade places
-    assert split[0]["faces"][0]["bbox"] != pytest.approx(split[2]["faces"][0]["bbox"], abs=1.0)
+    assert split[0].faces[0].bbox != pytest.approx(split[2].faces[0].bbox, abs=1.0)

@@ -6,6 +6,7 @@ import numpy as np
 
 from facereid.faces.ordering import largest_first
 from facereid.faces.records import DetectedFace, FaceRecord, xyxy_to_xywh
+from facereid.wire.faces import FaceWire
 
 
 def test_xyxy_to_xywh_rounds_once() -> None:
@@ -20,7 +21,7 @@ def test_record_survives_the_wire_and_keeps_float32() -> None:
         kps=np.arange(10, dtype=np.float32).reshape(5, 2),
     )
     record = FaceRecord.from_detection(detected, np.array([0.6, 0.8], np.float64))
-    back = FaceRecord.from_wire(record.to_wire())
+    back = FaceWire.model_validate(FaceWire.from_record(record).model_dump()).record()
     assert back.bbox == (1.5, 2.5, 11.5, 22.5) and isinstance(back.score, float)
     assert back.embedding.dtype == np.float32
     # points travel as N x 2 float64 arrays (pickle buffers, not lists of float objects)
@@ -32,7 +33,9 @@ def test_record_survives_the_wire_and_keeps_float32() -> None:
     assert twice.bbox == (3.0, 7.5, 23.0, 67.5)
     assert twice.kps is not None and twice.kps[1].tolist() == [4.0, 9.0]
     # a list of pairs (an older face service, a test fake) reads the same
-    listed = FaceRecord.from_wire({**record.to_wire(), "kps": [[0, 1]] * 5})
+    listed = FaceWire.model_validate(
+        {**FaceWire.from_record(record).model_dump(), "kps": [[0, 1]] * 5}
+    ).record()
     assert listed.kps is not None and listed.kps.shape == (5, 2)
 
 

@@ -23,8 +23,8 @@ from facereid.gallery.operations import GalleryOperations
 from facereid.gallery.schemas import EnrollRequest, SearchRequest
 from facereid.gallery.store import GalleryStore
 from facereid.intake.budget import ImageHeader
-from facereid.wire.faces import FaceModelInfo, FacesAnswer
-from tests.unit.facereid.analysis.fakes import FakeEmotions
+from facereid.wire.faces import FaceModelInfo, FacesAnswer, FaceWire
+from tests.unit.facereid.analysis.fakes import FakeEmotions, model_info
 from tests.unit.facereid.gallery.fakes import InProcessGallery
 
 MODEL = "fake/face/8"
@@ -48,13 +48,17 @@ class FakeFaces:
     async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
         assert crops == 0  # a gallery never asks for emotion crops
         faces = [
-            FaceRecord.from_wire({"bbox": [10, 10, 40, 50], "embedding": vec(0), "score": 0.9}),
-            FaceRecord.from_wire({"bbox": [50, 5, 90, 45], "embedding": vec(1), "score": 0.8}),
+            FaceWire.model_validate(
+                {"bbox": [10, 10, 40, 50], "embedding": vec(0), "score": 0.9}
+            ).record(),
+            FaceWire.model_validate(
+                {"bbox": [50, 5, 90, 45], "embedding": vec(1), "score": 0.8}
+            ).record(),
         ]
         return FacesAnswer(faces, [])
 
     async def model_info(self) -> FaceModelInfo:
-        return FaceModelInfo("fake", "face", "synthetic", True, 8, MODEL)
+        return model_info("fake", "face", 8)
 
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
         raise AssertionError("galleries send encoded images")

@@ -20,7 +20,8 @@ from facereid.video.scheduler import JobWorker
 from facereid.video.store import FINISHED, JobRecord
 from facereid.video.store_sqlite import SQLiteJobStore
 from facereid.video.uploads import UploadArea
-from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
+from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer, FaceWire
+from tests.unit.facereid.analysis.fakes import model_info
 
 Faces = list[dict[str, Any]]
 
@@ -38,8 +39,7 @@ class FakeModels:
     gallery_lookup: GalleryLookup | None = None
 
     async def model_info(self) -> FaceModelInfo:
-        embedding = f"{self.engine}/fake/128"
-        return FaceModelInfo(self.engine, "fake", "synthetic", True, 128, embedding)
+        return model_info(self.engine, "fake", 128)
 
     async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
         raise AssertionError("video frames are sent decoded")
@@ -47,7 +47,7 @@ class FakeModels:
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
         self.images.append(image)
         await asyncio.sleep(0)  # a real call yields to the loop
-        return [FaceRecord.from_wire(face) for face in self.faces_for(image)]
+        return [FaceWire.model_validate(face).record() for face in self.faces_for(image)]
 
     def available(self) -> bool:
         return self.clip_up

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from facereid.errors import CorruptImageError, FaceReIDError, ModelOverloadedError
 from facereid.faces.records import FaceRecord
@@ -14,9 +15,11 @@ from facereid.wire.faces import (
     EncodedRequest,
     FaceModelInfo,
     FacesAnswer,
+    FacesWire,
     answer_from_wire,
     answer_to_wire,
 )
+from tests.unit.facereid.analysis.fakes import model_info
 
 
 @pytest.mark.parametrize(
@@ -48,18 +51,18 @@ def test_the_contract_body_has_no_status() -> None:
 
 
 def test_encoded_request_refuses_anything_but_bytes() -> None:
-    with pytest.raises(TypeError):
-        EncodedRequest.from_wire({"image": "not bytes"})
-    assert EncodedRequest.from_wire({"image": b"x", "crops": -3}).crops == 0
-    assert EncodedRequest.from_wire(EncodedRequest(b"abc", 2).to_wire()) == EncodedRequest(
-        b"abc", 2
-    )
+    with pytest.raises(ValidationError):
+        EncodedRequest.model_validate({"raw": ["not", "bytes"]})
+    assert EncodedRequest.model_validate({"raw": b"x", "crops": -3}).crops == 0
+    request = EncodedRequest(raw=b"abc", crops=2)
+    assert EncodedRequest.model_validate(request.model_dump()) == request
 
 
 def test_a_faces_answer_and_an_image_error_cross_and_come_back() -> None:
     face = FaceRecord((1.0, 2.0, 30.0, 40.0), 0.9, np.array([0.6, 0.8], np.float32))
     crop = np.zeros((4, 4, 3), np.uint8)
-    back = answer_from_wire(answer_to_wire(FacesAnswer([face], [crop, None])))
+    wire = answer_to_wire(FacesAnswer([face], [crop, None]))
+    back = answer_from_wire(FacesWire.model_validate(wire.model_dump()))  # as pickled
     assert back.faces[0].bbox == face.bbox and back.crops[1] is None
     assert np.array_equal(back.faces[0].embedding, face.embedding)
     with pytest.raises(CorruptImageError):
@@ -67,5 +70,5 @@ def test_a_faces_answer_and_an_image_error_cross_and_come_back() -> None:
 
 
 def test_model_info_round_trips() -> None:
-    info = FaceModelInfo("dlib", "resnet", "package", False, 128, "dlib/resnet/128", None, "x")
-    assert FaceModelInfo.from_wire(info.to_wire()) == info
+    info = model_info("dlib", "resnet", 128, source="package", license="x")
+    assert FaceModelInfo.model_validate(info.model_dump()) == info
