@@ -37,7 +37,7 @@ from facereid.video.pipeline import VideoJobRunner
 from facereid.video.scheduler import JobWorker
 from facereid.video.submit import submit_video
 from facereid.web import protocol_errors
-from facereid.web.chain import protection_middlewares
+from facereid.web.chain import get_routes_app, protection_middlewares
 from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware, JSONHandler
 from facereid.web.openapi import RouteModels, docs_endpoint
@@ -278,8 +278,8 @@ def route_models(apis: dict[str, Any]) -> dict[str, RouteModels]:
 
 
 # Registration order is nesting order (first = outermost): ContractMiddleware wraps the
-# protection chain, so 401/413/429/503/504 get the error contract; the GET routes (/health,
-# /docs.json, /metrics) are served innermost.
+# protection chain, so 401/413/429/503/504 get the error contract. The GET routes (/health,
+# /docs.json, /metrics) are a mounted app, inside every middleware like the APIs.
 _get_routes: dict[str, JSONHandler] = {
     "/health": health,
     "/docs.json": docs_endpoint(
@@ -287,9 +287,10 @@ _get_routes: dict[str, JSONHandler] = {
         lambda: route_models(FaceReID.apis),  # type: ignore[attr-defined]
     ),
 }
+FaceReID.mount_asgi_app(get_routes_app(_get_routes), path="/", name="get-routes")  # type: ignore[attr-defined]
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
 _files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]
-_chain = protection_middlewares(settings, get_routes=_get_routes, file_fields=_files)
+_chain = protection_middlewares(settings, file_fields=_files)
 for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 # requests uvicorn's parser refuses (a NUL in a header) get the error shape too

@@ -19,7 +19,7 @@ SYNTHETIC_WARNING = "synthetic stand-in models loaded: results are not real"
 
 
 class HealthEndpoint:
-    """A ``GetRoutesMiddleware`` handler. The middleware exists before the service instance,
+    """A ``chain.get_routes_app`` handler. The app exists before the service instance,
     so the instance attaches its face client when it starts (503 "starting" until then)."""
 
     def __init__(self, clip_health: ClipHealth) -> None:

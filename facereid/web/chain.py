@@ -6,14 +6,18 @@ shape, the security headers, the request id, an access log line and a rejection 
 Order, outer to inner: HSTS, CORS (a preflight is answered before authentication), the
 failed-authentication budget (before any key is compared), API keys (so the rate limiter can
 key on a validated key), rate limit, concurrency and time limits (after the key check, so
-unauthenticated floods hold no slot), body size, body framing, and last the ``GET`` routes
-(``/health``, ``/metrics``), so that settings can put those behind keys and limits too.
+unauthenticated floods hold no slot), body size and body framing. The ``GET`` routes
+(``/health``, ``/docs.json``, ``/metrics``) are a mounted app (``get_routes_app``) inside
+them all, so that settings can put those behind keys and limits too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from facereid.config import Settings
 from facereid.ops.metrics import exposition
@@ -57,36 +61,33 @@ async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
 
 
-class GetRoutesMiddleware:
-    """Exact paths answered by JSON handlers (``asgi.json_endpoint``) or small ASGI apps, the
-    rest passed on: ``GET`` endpoints that BentoML's POST-only APIs cannot express (an app
-    mounted at ``/health`` would redirect to ``/health/``)."""
+def get_routes_app(routes: Mapping[str, JSONHandler], serve_metrics: bool = True) -> Starlette:
+    """The ``GET`` endpoints that BentoML's POST-only APIs cannot express (``/health``,
+    ``/docs.json``, ``/metrics``), as one Starlette app that ``service.py`` mounts at the root
+    the way BentoML documents (``Service.mount_asgi_app``). BentoML mounts it passively (only
+    paths it routes) and before its own ``/docs.json``; the middlewares wrap mounted apps like
+    the APIs, so these routes sit behind the whole chain, as a key or a limit asks."""
+    apps: dict[str, ASGIApp] = {path: json_endpoint(handler) for path, handler in routes.items()}
+    if serve_metrics:
+        apps[METRICS_PATH] = metrics_app
+    return Starlette(routes=[Route(path, _Templated(path, app)) for path, app in apps.items()])
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        routes: Mapping[str, JSONHandler],
-        apps: Mapping[str, ASGIApp] | None = None,
-    ) -> None:
+
+class _Templated:  # an ASGI app, not a function: starlette would wrap a function
+    """The app, with its path recorded as the route template for metrics and logs."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        self.path = path
         self.app = app
-        self.routes = {path: json_endpoint(handler) for path, handler in routes.items()}
-        self.routes.update(apps or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        target = self.routes.get(path) if scope["type"] == "http" else None
-        if target is None:
-            await self.app(scope, receive, send)
-            return
-        scope.setdefault("state", {})["route"] = path  # a template for metrics and logs
-        await target(scope, receive, send)
+        scope.setdefault("state", {})["route"] = self.path
+        await self.app(scope, receive, send)
 
 
 def protection_middlewares(
     settings: Settings,
-    get_routes: Mapping[str, JSONHandler] | None = None,
     file_fields: Mapping[str, Collection[str]] | None = None,
-    serve_metrics: bool = True,
 ) -> list[tuple[type[Any], dict[str, Any]]]:
     """Raises ``AuthConfigError`` (ends the process with one line) for a key setup that must
     not start: see ``facereid.web.auth.resolve_keys``."""
@@ -142,9 +143,6 @@ def protection_middlewares(
     if settings.max_request_bytes > 0 or settings.route_max_bytes:
         chain.append((BodyLimitMiddleware, body_limit_options(settings)))
     chain.append((ContentCheckMiddleware, {"file_fields": dict(file_fields or {})}))
-    apps: dict[str, ASGIApp] = {METRICS_PATH: metrics_app} if serve_metrics else {}
-    if get_routes or apps:
-        chain.append((GetRoutesMiddleware, {"routes": dict(get_routes or {}), "apps": apps}))
     return chain
 
 

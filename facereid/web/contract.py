@@ -187,7 +187,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def route_template(scope: Scope) -> str:
     """The route a request is for, as a template from a small, fixed set: the starlette route
     it matches (BentoML's app is a Starlette app, ``scope["app"]``), else ``unmatched``.
-    Handlers answered inside the chain (``GetRoutesMiddleware``) record their own path."""
+    Handlers of the mounted GET routes (``chain.get_routes_app``) record their own path."""
     from starlette.routing import Match
 
     for route in getattr(scope.get("app"), "routes", None) or []:

@@ -5,7 +5,7 @@ BentoML 1.4.40 (``_bentoml_sdk/service/openapi.py``) documents each ``@bentoml.a
 with its ``output_spec`` as the 200 answer and its own exception bodies (400/404/500) as the
 errors, and nothing that middlewares answer. This adds the contract's error shape
 (``ErrorResponse``) with each route's error statuses in place of BentoML's, ``GET /health``
-(answered by ``GetRoutesMiddleware``), and the 202 of ``/video/submit``.
+(the mounted ``chain.get_routes_app``), and the 202 of ``/video/submit``.
 
 BentoML's document also says ``openapi: 3.0.2`` while writing 3.1 schemas (``type: null``),
 drops the ``null`` of optional request fields and the one-blob ``str`` form of
@@ -130,7 +130,7 @@ def docs_endpoint(
     spec: Callable[[], Mapping[str, Any]],
     models: Callable[[], Mapping[str, RouteModels]] | None = None,
 ) -> JSONHandler:
-    """A ``GetRoutesMiddleware`` handler for ``/docs.json``, built once on first use."""
+    """The ``/docs.json`` handler of ``chain.get_routes_app``, built once on first use."""
     built: dict[str, Any] = {}
 
     async def handler() -> tuple[int, dict[str, Any]]:

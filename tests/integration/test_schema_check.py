@@ -83,3 +83,18 @@ def test_errors_and_undeclared_routes_pass_through_unchecked() -> None:
     checker.check(client.post("/compare", json={}))
     checker.check(serve({"anything": 1}).post("/not-declared", json={}))
     assert checker.checked == 0
+
+
+def test_a_server_without_our_3_1_document_is_not_judged() -> None:
+    """BentoML's own 3.0 documents (the CLIP-only service) drop null from nullable fields."""
+    old = {**DOCUMENT, "openapi": "3.0.2"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/docs.json":
+            return httpx.Response(200, json=old)
+        return httpx.Response(200, json={"similarity": None})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://svc")
+    checker = checker_for(client)
+    checker.check(client.post("/compare", json={}))
+    assert checker.checked == 0

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from facereid.config import Settings
-from facereid.web.chain import protection_middlewares
+from facereid.web.chain import get_routes_app, protection_middlewares
 from facereid.web.contract import ASGIApp, ContractMiddleware
 
 
@@ -67,11 +67,10 @@ ROUTES = [
 
 
 def protected_app(**settings: Any) -> ASGIApp:
-    chain = protection_middlewares(
-        Settings(**settings),
-        get_routes={"/health": health},
-        file_fields={"/video/submit": {"video"}},
-    )
+    chain = protection_middlewares(Settings(**settings), file_fields={"/video/submit": {"video"}})
     middleware = [Middleware(ContractMiddleware)]
     middleware += [Middleware(cls, **options) for cls, options in chain]  # type: ignore[arg-type]
-    return Starlette(routes=ROUTES, middleware=middleware)
+    # the GET routes inside the whole chain, matched only on their own paths, as BentoML's
+    # passive mount of service.py's get_routes_app does
+    get_routes = get_routes_app({"/health": health}).routes
+    return Starlette(routes=[*ROUTES, *get_routes], middleware=middleware)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from facereid.web.chain import GetRoutesMiddleware
+from facereid.web.chain import get_routes_app
 from facereid.web.contract import ContractMiddleware, error_body
 
 
@@ -52,11 +52,8 @@ routes = [
 ]
 # As in service.py: starlette middleware (scope["app"] set), GET routes inside the contract.
 app = Starlette(
-    routes=routes,
-    middleware=[
-        Middleware(ContractMiddleware),
-        Middleware(GetRoutesMiddleware, routes={"/health": health}),
-    ],
+    routes=[*routes, *get_routes_app({"/health": health}).routes],
+    middleware=[Middleware(ContractMiddleware)],
 )
 client = TestClient(app)
 
