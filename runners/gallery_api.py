@@ -119,6 +119,7 @@ class GalleryRoutes:
         top_k: StrictInt = 5,
         threshold: StrictFloat | None = None,
         all_faces: StrictBool = False,
+        operating_point: str | None = None,  # issue 24: a calibrated point, e.g. "fmr_1e-3"
     ) -> Any:
         return await self._gallery("search", ctx, locals())
 

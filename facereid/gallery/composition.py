@@ -22,6 +22,7 @@ from facereid.gallery import requests as check
 from facereid.gallery.cursors import CursorCodec, cursor_secret
 from facereid.gallery.errors import InvalidGalleryRequestError, error_from_payload
 from facereid.intake.budget import ImageHeader
+from facereid.matching import operating_points as op_points
 from facereid.matching.similarity import encode_embedding_b64, l2_normalize
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,10 @@ class GalleryComposition:
         if all_faces and request.get("image_data") is None:
             raise InvalidGalleryRequestError("all_faces needs image_data")
         q = await self.query(request, all_faces=all_faces)
+        point = request.get("operating_point")
+        if point is not None:  # issue 24: the calibrated threshold replaces ``threshold``
+            file = self.settings.match_operating_points_file
+            threshold = op_points.load(file).resolve(point, q.model).threshold
         result = await self.store(
             "search",
             tenant=tenant,
@@ -176,6 +181,8 @@ class GalleryComposition:
             "embedding_model": q.model,
             "threshold": result["threshold"],
         }
+        if point is not None:
+            answer["operating_point"] = point
         answer.update(q.detection())
         if all_faces and q.faces is not None:
             answer["faces"] = [

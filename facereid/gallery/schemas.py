@@ -40,6 +40,7 @@ class SearchResponse(BaseModel):
     matches: list[GalleryMatch] = Field(description="best first")
     embedding_model: str
     threshold: float
+    operating_point: str | None = Field(None, description="the calibrated point, when named")
     bbox: list[float] | None = None
     num_faces: int | None = None
     faces: list[FaceMatches] | None = Field(None, description="with all_faces: one per face")
