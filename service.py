@@ -26,6 +26,7 @@ from facereid.analysis.model_client import EmotionServiceClient, FaceServiceClie
 from facereid.config import get_settings
 from facereid.emotion.clip_health import ClipHealth
 from facereid.errors import TooManyRowsError
+from facereid.matching import operating_points as op_points
 from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
 from facereid.ops.logs import configure_logging
@@ -49,6 +50,7 @@ from runners.face import FaceModel
 from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
 
 settings = get_settings()
+OPERATING_POINT = "a calibrated point such as 'fmr_1e-3' (issue 24, docs/api.md); needs *_model"
 clip_health = ClipHealth()
 health = HealthEndpoint(clip_health)
 # Jobs live in our durable store (facereid.video.store: SQLite under DATA_DIR, or Redis), not
@@ -161,6 +163,7 @@ class FaceReID(GalleryRoutes):
         face2_embedding: list[StrictFloat],
         face1_model: str | None = None,
         face2_model: str | None = None,
+        operating_point: Annotated[str | None, Field(description=OPERATING_POINT)] = None,
     ) -> dict[str, Any]:
         """``face*_model`` (the ``embedding_model`` that /analyze returned) guard against
         comparing vectors from different models, which would give meaningless scores."""
@@ -168,7 +171,17 @@ class FaceReID(GalleryRoutes):
         dim = settings.max_embedding_dim
         a = matching.validate_embedding(face1_embedding, name="face1_embedding", max_dim=dim)
         b = matching.validate_embedding(face2_embedding, name="face2_embedding", max_dim=dim)
-        return {"similarity": matching.cosine_similarity(a, b, max_dim=dim)}
+        answer: dict[str, Any] = {"similarity": matching.cosine_similarity(a, b, max_dim=dim)}
+        if operating_point is not None:
+            verdict = self._operating_point(operating_point, face1_model or face2_model)
+            answer["operating_point"] = verdict.operating_point
+            answer["threshold"] = verdict.threshold
+            answer["match"] = answer["similarity"] >= verdict.threshold
+        return answer
+
+    @staticmethod
+    def _operating_point(name: str, model: str | None) -> op_points.Verdict:
+        return op_points.load(settings.match_operating_points_file).resolve(name, model)
 
     @bentoml.api(route="/find_matches", output_spec=schemas.MatchesResponse)
     @json_route
@@ -186,9 +199,14 @@ class FaceReID(GalleryRoutes):
             Field(description="base64 float32 rows, or one N x dim blob (give dim)"),
         ] = None,
         dim: StrictInt | None = None,
+        operating_point: Annotated[str | None, Field(description=OPERATING_POINT)] = None,
     ) -> list[dict[str, Any]]:
-        """Floats or base64 little-endian float32 (``*_b64``, see facereid.matching.wire)."""
+        """Floats or base64 little-endian float32 (``*_b64``, see facereid.matching.wire).
+        An ``operating_point`` replaces ``threshold`` with its calibrated one."""
         matching.check_same_model(target_model, embeddings_model)
+        if operating_point is not None:
+            model = target_model or embeddings_model
+            threshold = self._operating_point(operating_point, model).threshold
         limit, max_dim = settings.max_gallery_rows, settings.max_embedding_dim
         rows, count = embedding_wire.resolve_rows(
             embeddings,

@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     gallery_thresholds: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
         default_factory=lambda: {"dlib": 0.91, "insightface": 0.45}
     )
+    # Calibrated operating points (issue 24, docs/api.md "Operating points"): the JSON that
+    # `python -m facereid calibrate` writes; "" = the dlib points shipped in the package
+    match_operating_points_file: str = ""
     # HNSW ef_search, set when a gallery is created (docs/gallery.md)
     gallery_search_ef: int = Field(default=256, ge=1, le=8192)
     gallery_hnsw_m: int = Field(default=16, ge=2, le=128)

@@ -258,3 +258,10 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
     cut = len(text) > limit
     text = text[:limit].encode("unicode_escape").decode("ascii")
     return f"{text}... ({len(str(value))} characters)" if cut else text
+
+
+class UnknownOperatingPointError(InvalidInputError):
+    """``operating_point`` names no calibrated point for this embedding model (issue 24)."""
+
+    code = "unknown_operating_point"
+    status = 422

@@ -55,6 +55,10 @@ class AnalyzeBatchResponse(BaseModel):
 
 class CompareResponse(BaseModel):
     similarity: float = Field(description="cosine similarity, -1..1")
+    # issue 24: present when the request named an operating_point
+    operating_point: str | None = Field(default=None, description="the calibrated point used")
+    threshold: float | None = Field(default=None, description="its threshold for this model")
+    match: bool | None = Field(default=None, description="similarity >= threshold")
 
 
 class Match(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from facereid.cli import output
+from facereid.cli.calibrate import calibrate
 from facereid.cli.client import (
     EXIT_JOB_FAILED,
     EXIT_NOT_FOUND,
@@ -296,6 +297,7 @@ def job_cancel(options: Options, job_id: str) -> None:
 
 
 cli.add_command(gallery)
+cli.add_command(calibrate)
 accept_after_command(cli)
 
 

@@ -43,6 +43,7 @@ from facereid.gallery.schemas import (
     SubjectsRequest,
     SubjectsResponse,
 )
+from facereid.matching import operating_points as op_points
 from facereid.matching.similarity import l2_normalize
 from facereid.wire.clients import GalleryClient
 
@@ -159,6 +160,10 @@ class GalleryComposition:
             request.embedding_model,
             all_faces=request.all_faces,
         )
+        point = request.operating_point
+        if point is not None:  # issue 24: the calibrated threshold replaces ``threshold``
+            file = self.settings.match_operating_points_file
+            threshold = op_points.load(file).resolve(point, q.model).threshold
         result = await self.store.search(tenant, gallery, q.model, q.vectors, top_k, threshold)
         per_row = [[match.model_dump() for match in row] for row in result.results]
         answer: dict[str, Any] = {
@@ -166,6 +171,8 @@ class GalleryComposition:
             "embedding_model": q.model,
             "threshold": result.threshold,
         }
+        if point is not None:
+            answer["operating_point"] = point
         answer.update(q.detection())
         if request.all_faces and q.faces is not None:
             answer["faces"] = [

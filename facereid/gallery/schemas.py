@@ -48,6 +48,7 @@ class SearchResponse(BaseModel):
     matches: list[GalleryMatch] = Field(description="best first")
     embedding_model: str
     threshold: float
+    operating_point: str | None = Field(None, description="the calibrated point, when named")
     bbox: list[float] | None = None
     num_faces: int | None = None
     faces: list[FaceMatches] | None = Field(None, description="with all_faces: one per face")
@@ -99,6 +100,9 @@ class SearchRequest(BaseModel):
     top_k: StrictInt = 5
     threshold: StrictFloat | None = None
     all_faces: StrictBool = False
+    operating_point: str | None = Field(
+        None, description="a calibrated point such as 'fmr_1e-3' (issue 24); replaces threshold"
+    )
 
 
 class SubjectsRequest(BaseModel):
