@@ -124,3 +124,31 @@ def test_hostile_operating_points_are_refused(
         assert error["code"] == code
     assert len(response.text) < 2000 and "Traceback" not in response.text
     assert "\x1b" not in error["message"]
+
+
+def test_cli_compare_under_a_point(dlib_server: Server, shared_faces: Path) -> None:
+    obama = shared_faces / "identities" / "obama"
+    command = [sys.executable, "-m", "facereid", "--url", dlib_server.url, "--json", "compare"]
+    command += [str(obama / "obama1.jpg"), str(obama / "obama2.jpg")]
+    for point, cut in (("fmr_1e-3", STRICT), ("fmr_1e-2", LOOSE)):
+        done = subprocess.run(
+            [*command, "--operating-point", point],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        verdict = json.loads(done.stdout)
+        assert (verdict["threshold"], verdict["operating_point"]) == (cut, point)
+        assert verdict["same_person"] is (verdict["similarity"] >= cut) is True
+    refused = subprocess.run(
+        [*command, "--operating-point", "fmr_7"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0 and "unknown_operating_point" in refused.stderr
