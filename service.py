@@ -50,6 +50,8 @@ from runners.face import FaceModel
 from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
 
 settings = get_settings()
+# a missing or malformed MATCH_OPERATING_POINTS_FILE stops the start, not a request later
+op_points.load(settings.match_operating_points_file)
 OPERATING_POINT = "a calibrated point such as 'fmr_1e-3' (issue 24, docs/api.md); needs *_model"
 clip_health = ClipHealth()
 health = HealthEndpoint(clip_health)

@@ -145,8 +145,17 @@ def analyze(options: Options, images: tuple[Path, ...], emotions: bool) -> None:
 @click.argument("first", type=FilePath)
 @click.argument("second", type=FilePath)
 @click.option("--threshold", type=float, help="Same-person cosine (default: per model).")
+@click.option(
+    "--operating-point", help="A calibrated point such as fmr_1e-3 (docs/calibration.md)."
+)
 @click.pass_obj
-def compare(options: Options, first: Path, second: Path, threshold: float | None) -> None:
+def compare(
+    options: Options,
+    first: Path,
+    second: Path,
+    threshold: float | None,
+    operating_point: str | None,
+) -> None:
     """The largest face of two photos: similarity and the model's verdict."""
     with options.client() as client:
         faces = [
@@ -160,10 +169,13 @@ def compare(options: Options, first: Path, second: Path, threshold: float | None
                 "face2_embedding": faces[1]["embedding"],
                 "face1_model": faces[0]["embedding_model"],
                 "face2_model": faces[1]["embedding_model"],
+                **({"operating_point": operating_point} if operating_point else {}),
             },
         )
     model = faces[0]["embedding_model"]
     cut = threshold if threshold is not None else same_person_threshold(model)
+    if operating_point:  # the server's calibrated threshold (issue 24)
+        cut = float(answer["threshold"])
     similarity = float(answer["similarity"])
     verdict = {
         "similarity": similarity,
@@ -175,11 +187,15 @@ def compare(options: Options, first: Path, second: Path, threshold: float | None
             for p, f in zip((first, second), faces, strict=True)
         ],
     }
+    point = ""
+    if operating_point:
+        verdict["operating_point"] = operating_point
+        point = f", operating point {operating_point}"
     if options.as_json:
         output.emit_json(verdict)
         return
     word = "same person" if verdict["same_person"] else "different people"
-    output.say(f"{word}: similarity {similarity:.3f} (threshold {cut} for {model})")
+    output.say(f"{word}: similarity {similarity:.3f} (threshold {cut} for {model}{point})")
 
 
 @cli.command()

@@ -44,7 +44,9 @@ def test_analyze_compare_find_matches_document_their_200(spec: dict[str, Any]) -
     assert {"face_id", "bbox", "embedding", "emotions", "num_faces"} <= set(analyze["properties"])
     assert analyze["properties"]["bbox"]["minItems"] == 4
     assert "width" in analyze["properties"]["bbox"]["description"]
-    assert set(ok_schema(spec, "/compare")["properties"]) == {"similarity"}
+    compare = ok_schema(spec, "/compare")["properties"]
+    assert set(compare) == {"similarity", "operating_point", "threshold", "match"}
+    assert {"type": "null"} in compare["match"]["anyOf"]  # only with an operating_point
     matches = ok_schema(spec, "/find_matches")
     assert matches["type"] == "array"
     assert set(resolve(spec, matches["items"])["properties"]) == {"index", "similarity"}

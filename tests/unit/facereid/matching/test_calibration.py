@@ -121,3 +121,21 @@ def test_shipped_points_cover_dlib_with_their_sample_size() -> None:
     assert points.resolve("fmr_1e-2", model_id).threshold == pytest.approx(
         model["operating_points"]["fmr_1e-2"]["threshold"]
     )
+
+
+def test_the_setting_names_the_file_the_service_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facereid.config import Settings
+
+    path = tmp_path / "mine.json"
+    path.write_text(
+        json.dumps({"models": {"x/y": {"operating_points": {"p": {"threshold": 0.3}}}}})
+    )
+    monkeypatch.setenv("MATCH_OPERATING_POINTS_FILE", str(path))
+    chosen = Settings().match_operating_points_file
+    assert op_points.load(chosen).resolve("p", "x/y").threshold == 0.3
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"models": {"x": {}}}')
+    with pytest.raises(ValueError, match="no 'operating_points'"):
+        op_points.OperatingPoints.load(bad)
