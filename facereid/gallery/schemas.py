@@ -101,7 +101,8 @@ class SearchRequest(BaseModel):
     threshold: StrictFloat | None = None
     all_faces: StrictBool = False
     operating_point: str | None = Field(
-        None, description="a calibrated point such as 'fmr_1e-3' (issue 24); replaces threshold"
+        default=None,
+        description="a calibrated point such as 'fmr_1e-3' (issue 24); replaces threshold",
     )
 
 
