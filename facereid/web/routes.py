@@ -49,7 +49,7 @@ def _answer(result: Any) -> Response:
     if isinstance(result, Response):
         return result
     if hasattr(result, "model_dump"):  # a pydantic model
-        result = result.model_dump(mode="json")
+        result = result.model_dump(mode="json", exclude_unset=True)  # the fields it set
     return FastJSONResponse(content=result)
 
 

@@ -117,10 +117,16 @@ def workdir(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "more/biden.jpg": people / "biden" / "biden.jpg",
         "more/rose.jpg": people / "rose_leslie" / "img1.jpg",
     }
+    for person, photos in {
+        "obama": ("obama1.jpg", "obama2.jpg"),
+        "biden": ("biden.jpg", "biden2.jpg"),
+    }.items():
+        for photo in photos:  # `facereid calibrate people/`: person/*.jpg
+            copies[f"people/{person}/{photo}"] = people / person / photo
     for number, photo in enumerate(sorted((people / "kit_harington").iterdir())):
         copies[f"unknown/kit{number}{photo.suffix}"] = photo
     for name, source in copies.items():
-        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, root / name)
     write_video(root / "clip.mp4", t1_scenario(t1_path, t1_path.with_name("Tom_Hanks_54745.png")))
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
