@@ -33,6 +33,7 @@ from chromadb.api.types import Metadata
 from chromadb.errors import ChromaError, NotFoundError
 
 from facereid.errors import EmbeddingModelMismatchError, echo
+from facereid.gallery import erasure
 from facereid.gallery.chroma import (
     collection_name,
     connect,
@@ -65,6 +66,8 @@ class GalleryStore:
         max_faces: int = 1_000_000,
     ) -> None:
         self.client = connect(uri, token)
+        # the embedded folder that erasure compacts (a Chroma server's folder is its own)
+        self.folder = None if uri.startswith(("http://", "https://")) else uri
         self.dim = dim
         self.max_galleries = max_galleries  # per tenant (GALLERY_MAX_GALLERIES_PER_TENANT)
         self.max_faces = max_faces  # per tenant, all galleries (GALLERY_MAX_FACES_PER_TENANT)
@@ -158,9 +161,22 @@ class GalleryStore:
         return sorted(result, key=lambda r: str(r["gallery"]))
 
     def drop(self, tenant: str, gallery: str) -> int:
-        count = self._collection(tenant, gallery).count()
-        self.client.delete_collection(collection_name(tenant, gallery))
+        with self._lock:
+            count = self._collection(tenant, gallery).count()
+            self.client.delete_collection(collection_name(tenant, gallery))
+            erasure.compact_folder(self.folder)
         return count
+
+    def erase_tenant(self, tenant: str) -> dict[str, int]:
+        """Every gallery of the tenant, erased down to the disk (facereid/gallery/erasure.py)."""
+        with self._lock:
+            owned = self._tenant_collections(tenant)
+            faces = 0
+            for collection in owned:
+                faces += collection.count()
+                self.client.delete_collection(collection.name)
+            erasure.compact_folder(self.folder)
+        return {"galleries": len(owned), "faces": faces}
 
     def count(self, tenant: str, gallery: str) -> int:
         return self._collection(tenant, gallery).count()
@@ -275,20 +291,26 @@ class GalleryStore:
                 return rows
 
     def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> int:
-        found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
-        if found:
-            collection = self._collection(tenant, gallery)
-            for start in range(0, len(found), _PAGE):
-                collection.delete(ids=found[start : start + _PAGE])
+        """Deleted rows are erased from the disk before this returns: the collection is
+        rebuilt without them and the folder compacted (facereid/gallery/erasure.py)."""
+        with self._lock:
+            found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
+            if found:
+                collection = self._collection(tenant, gallery)
+                for start in range(0, len(found), _PAGE):
+                    collection.delete(ids=found[start : start + _PAGE])
+                erasure.rebuild(self.client, collection.name, self._hnsw)
+                erasure.compact_folder(self.folder)
         return len(found)
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
         """Chroma merges the given metadata keys into each row; the vectors stay put."""
-        found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
-        collection = self._collection(tenant, gallery)
-        for start in range(0, len(found), _PAGE):
-            chunk = found[start : start + _PAGE]
-            collection.update(ids=chunk, metadatas=[{"subject": subject}] * len(chunk))
+        with self._lock:  # not while a rebuild copies the rows
+            found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
+            collection = self._collection(tenant, gallery)
+            for start in range(0, len(found), _PAGE):
+                chunk = found[start : start + _PAGE]
+                collection.update(ids=chunk, metadatas=[{"subject": subject}] * len(chunk))
         return len(found)
 
     def _check_width(self, vectors: np.ndarray) -> None:
