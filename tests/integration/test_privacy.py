@@ -1,0 +1,116 @@
+"""Erasure and log hygiene through a real server (issue 22; docs/privacy.md).
+
+One server (dlib engine, its own DATA_DIR) serves the module: a subject delete and a gallery
+drop sent as a tenant would leave no file under DATA_DIR holding the erased vector, its
+subject's name or its metadata; mis-typed bodies carrying a name, a base64 embedding and a
+metadata value leave none of them in the server's log, at any level.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.harness import Server, start_server
+from tests.unit.facereid.gallery.test_erasure import chunks, files_holding, hnsw_copy
+
+pytestmark = pytest.mark.slow
+
+MODEL = "test/privacy/64"
+NAME = "Jane Q Public"
+SECRET = "passport-X7654321"
+OTHERS = 1_200  # past Chroma's sync threshold: the vectors reach the HNSW files
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("privacy")
+    env = {"FACE_ENGINE": "auto", "DATA_DIR": str(root / "data")}
+    with start_server("service:FaceReID", root / "home", root / "server.log", env) as started:
+        started.data_dir = root / "data"  # type: ignore[attr-defined]
+        yield started
+
+
+def post(server: Server, path: str, body: Any) -> httpx.Response:
+    with server.client(timeout=120) as client:
+        return client.post(path, json=body)
+
+
+def rows(n: int, seed: int) -> np.ndarray:
+    values = np.random.default_rng(seed).normal(size=(n, 64))
+    return np.asarray(values / np.linalg.norm(values, axis=1, keepdims=True), np.float32)
+
+
+def b64(matrix: np.ndarray) -> str:
+    return base64.b64encode(matrix.astype("<f4").tobytes()).decode()
+
+
+def enroll_known(server: Server, gallery: str, seed: int) -> dict[str, list[bytes]]:
+    known = rows(1, seed)
+    answer = post(
+        server,
+        "/gallery/enroll",
+        {
+            "gallery": gallery,
+            "subject": NAME,
+            "embedding": known[0].tolist(),
+            "embedding_model": MODEL,
+            "metadata": {"doc": SECRET},
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    body = {"gallery": gallery, "embedding_model": MODEL, "dim": 64}
+    others = rows(OTHERS, 1)
+    for start in range(0, OTHERS, 600):  # batches of at most 1,000
+        chunk = b64(others[start : start + 600])
+        answer = post(server, "/gallery/enroll_batch", {**body, "embeddings_b64": chunk})
+        assert answer.status_code == 200, answer.text
+    data_dir: Path = server.data_dir  # type: ignore[attr-defined]
+    return {
+        "vector": chunks(known.tobytes()),
+        "hnsw": chunks(hnsw_copy(data_dir, known[0])),
+        "name": [NAME.encode()],
+        "meta": [SECRET.encode()],
+    }
+
+
+@pytest.mark.parametrize("route", ["delete", "drop"])
+def test_erased_subject_leaves_no_byte_under_data_dir(server: Server, route: str) -> None:
+    gallery = f"erase-{route}"
+    needles = enroll_known(server, gallery, seed=len(route))
+    data_dir: Path = server.data_dir  # type: ignore[attr-defined]
+    before = {what for what, _ in files_holding(data_dir, needles)}
+    assert before >= {"hnsw", "name", "meta"}  # the test can fail
+    body = {"gallery": gallery, "subject": NAME} if route == "delete" else {"gallery": gallery}
+    answer = post(server, f"/gallery/{route}", body)
+    assert answer.status_code == 200, answer.text
+    assert files_holding(data_dir, needles) == set()
+    if route == "delete":  # the gallery still answers, without the erased subject
+        listed = post(server, "/gallery/list", {}).json()["galleries"]
+        assert {g["gallery"]: g["faces"] for g in listed}[gallery] == OTHERS
+        assert post(server, "/gallery/subjects", {"gallery": gallery}).json()["subjects"] == []
+
+
+def test_refused_bodies_leave_no_value_in_the_log(server: Server) -> None:
+    blob = b64(rows(1, 99))
+    hostile = [
+        ("/gallery/enroll", {"gallery": "g", "subject": [NAME], "embedding_b64": blob}),
+        ("/gallery/enroll", {"gallery": "g", "embedding": blob, "metadata": SECRET}),
+        ("/gallery/search", {"gallery": ["g", NAME], "embedding_b64": {"x": blob}}),
+        ("/gallery/delete", {"gallery": "g", "subject": {"name": NAME, "doc": SECRET}}),
+        ("/gallery/enroll_batch", {"gallery": "g", "embedding_model": NAME, "dim": SECRET}),
+    ]
+    for path, body in hostile:
+        answer = post(server, path, body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_request"
+    log = server.log()
+    assert "invalid_request" in log  # the refusals were logged, without their values
+    for needle in (NAME, SECRET, blob[:16], blob[-16:]):
+        assert needle not in log, log[log.find(needle) - 300 :][:800]
