@@ -37,6 +37,7 @@ OPERATIONS = frozenset(
         "list",
         "info",
         "cluster",
+        "erase_tenant",
     }
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bentoml
@@ -28,6 +29,7 @@ from runners.gallery import GalleryStoreService
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
+_LONG_OPERATIONS = frozenset({"cluster", "delete", "drop", "erase_tenant"})
 
 
 class GalleryRoutes:
@@ -35,13 +37,16 @@ class GalleryRoutes:
     _gallery_composition: GalleryComposition | None = None
 
     models: ModelClient  # set by the service's __init__
+    # redacts video results that named erased faces (service.py; facereid/video/redaction.py)
+    erased_hook: Callable[[str, str | None, list[str] | None], Awaitable[None]] | None = None
 
     async def _gallery_execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
-            # clustering is O(n^2 d): 50k faces take about a minute on 2 cores
+            # clustering is O(n^2 d): 50k faces take about a minute on 2 cores; an erasure
+            # rebuilds the gallery's index (docs/privacy.md): both get the long timeout
             timeout = (
                 settings.gallery_cluster_timeout_s
-                if operation == "cluster"
+                if operation in _LONG_OPERATIONS
                 else settings.gallery_timeout_s
             )
             answer = await asyncio.wait_for(
@@ -66,6 +71,7 @@ class GalleryRoutes:
                 models.read_header,
                 models.analyze_encoded,
                 models.face_model,
+                self.erased_hook,
             )
             self._gallery_composition = GalleryComposition(settings, calls)
         request = {k: v for k, v in request.items() if k not in ("self", "ctx")}

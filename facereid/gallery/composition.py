@@ -38,6 +38,9 @@ class GalleryCalls:
     read_header: Callable[[str], Awaitable[ImageHeader]]
     analyze_encoded: Callable[[ImageHeader, int], Awaitable[RemoteFaces]]
     face_model: Callable[[], Awaitable[dict[str, Any]]]
+    # (tenant, gallery or None for all, erased face ids or None for all): video results that
+    # named the erased faces are redacted (facereid/video/redaction.py)
+    erased: Callable[[str, str | None, list[str] | None], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -220,9 +223,13 @@ class GalleryComposition:
         if face_id is not None and not isinstance(face_id, str):
             raise InvalidGalleryRequestError("face_id must be a string")
         subject = check.subject_name(subject) if subject is not None else None
-        return await self.store(
+        result = await self.store(
             "delete", tenant=tenant, gallery=gallery, face_id=face_id, subject=subject
         )
+        erased = result.pop("face_ids", [])
+        if erased and self.calls.erased is not None:
+            await self.calls.erased(tenant, gallery, erased)
+        return result
 
     async def rename(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         gallery = check.gallery_name(request.get("gallery"))
@@ -250,7 +257,10 @@ class GalleryComposition:
 
     async def drop(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         gallery = check.gallery_name(request.get("gallery"))
-        return await self.store("drop", tenant=tenant, gallery=gallery)
+        result = await self.store("drop", tenant=tenant, gallery=gallery)
+        if self.calls.erased is not None:
+            await self.calls.erased(tenant, gallery, None)
+        return result
 
     async def list(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         return await self.store("list", tenant=tenant)

@@ -116,10 +116,13 @@ class GalleryOperations:
     def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
     ) -> dict[str, Any]:
+        """Erased down to the disk before it answers; ``face_ids`` (the ones erased) is for
+        the API service's redaction of video results and never reaches the caller."""
         ids = [face_id] if face_id is not None else self.store.face_ids(tenant, gallery, subject)
         if face_id is not None:
             self.store.gallery_info(tenant, gallery)
-        return {"deleted": self.store.delete_faces(tenant, gallery, ids)}
+        erased = self.store.delete_faces(tenant, gallery, ids)
+        return {"deleted": len(erased), "face_ids": erased}
 
     def rename(self, tenant: str, gallery: str, subject: str, new_subject: str) -> dict[str, Any]:
         ids = self.store.face_ids(tenant, gallery, subject)
@@ -135,6 +138,9 @@ class GalleryOperations:
 
     def drop(self, tenant: str, gallery: str) -> dict[str, Any]:
         return {"dropped": gallery, "deleted": self.store.drop(tenant, gallery)}
+
+    def erase_tenant(self, tenant: str) -> dict[str, Any]:
+        return self.store.erase_tenant(tenant)
 
     def info(self, tenant: str, gallery: str) -> dict[str, Any]:
         """One gallery's model, without counting faces (/video/submit's existence check)."""

@@ -290,7 +290,7 @@ class GalleryStore:
             if len(page) < _PAGE:
                 return rows
 
-    def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> int:
+    def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> list[str]:
         """Deleted rows are erased from the disk before this returns: the collection is
         rebuilt without them and the folder compacted (facereid/gallery/erasure.py)."""
         with self._lock:
@@ -301,7 +301,7 @@ class GalleryStore:
                     collection.delete(ids=found[start : start + _PAGE])
                 erasure.rebuild(self.client, collection.name, self._hnsw)
                 erasure.compact_folder(self.folder)
-        return len(found)
+        return [str(i) for i in found]
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
         """Chroma merges the given metadata keys into each row; the vectors stay put."""

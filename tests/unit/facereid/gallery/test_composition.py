@@ -130,3 +130,25 @@ def test_store_errors_keep_their_codes(gallery: GalleryComposition) -> None:
             )
         )
     assert caught.value.code == "invalid_gallery_request"
+
+
+def test_erasures_reach_the_video_redaction_and_ids_stay_internal(
+    gallery: GalleryComposition,
+) -> None:
+    seen: list[tuple[str, str | None, list[str] | None]] = []
+
+    async def erased(tenant: str, name: str | None, face_ids: list[str] | None) -> None:
+        seen.append((tenant, name, face_ids))
+
+    gallery.calls.erased = erased
+    body = {"gallery": "g", "subject": "a", "embedding": vec(1), "embedding_model": MODEL}
+    face_id = run(gallery.handle("enroll", "t", body))["face_id"]
+    run(gallery.handle("enroll", "t", {**body, "embedding": vec(2)}))
+    assert run(gallery.handle("delete", "t", {"gallery": "g", "face_id": face_id})) == {
+        "deleted": 1
+    }
+    assert seen == [("t", "g", [face_id])]
+    run(gallery.handle("delete", "t", {"gallery": "g", "face_id": face_id}))  # nothing erased
+    assert len(seen) == 1
+    run(gallery.handle("drop", "t", {"gallery": "g"}))
+    assert seen[-1] == ("t", "g", None)
