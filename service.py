@@ -94,9 +94,9 @@ class FaceReID(GalleryRoutes):
 
     async def _redact_video_results(
         self, tenant: str, gallery: str | None, face_ids: list[str] | None
-    ) -> None:
+    ) -> int:
         """Erased gallery faces are no longer named by stored video results (issue 22)."""
-        await asyncio.to_thread(
+        return await asyncio.to_thread(
             redaction.redact_jobs, video_jobs.store, tenant, gallery, face_ids and set(face_ids)
         )
 

@@ -38,7 +38,7 @@ class GalleryRoutes:
 
     models: ModelClient  # set by the service's __init__
     # redacts video results that named erased faces (service.py; facereid/video/redaction.py)
-    erased_hook: Callable[[str, str | None, list[str] | None], Awaitable[None]] | None = None
+    erased_hook: Callable[[str, str | None, list[str] | None], Awaitable[int]] | None = None
 
     async def _gallery_execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -176,6 +176,13 @@ class GalleryRoutes:
     @json_route
     async def gallery_drop(self, ctx: bentoml.Context, gallery: str) -> Any:
         return await self._gallery("drop", ctx, locals())
+
+    @bentoml.api(route="/tenant/erase", output_spec=schemas.TenantEraseResponse)
+    @json_route
+    async def tenant_erase(self, ctx: bentoml.Context, confirm: StrictBool) -> Any:
+        """The caller's own tenant (its API key decides which): every gallery erased down to
+        the disk, and erased faces' names taken out of its video results (docs/privacy.md)."""
+        return await self._gallery("erase_tenant", ctx, locals())
 
     @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
     @json_route

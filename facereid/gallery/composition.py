@@ -40,7 +40,7 @@ class GalleryCalls:
     face_model: Callable[[], Awaitable[dict[str, Any]]]
     # (tenant, gallery or None for all, erased face ids or None for all): video results that
     # named the erased faces are redacted (facereid/video/redaction.py)
-    erased: Callable[[str, str | None, list[str] | None], Awaitable[None]] | None = None
+    erased: Callable[[str, str | None, list[str] | None], Awaitable[int]] | None = None
 
 
 @dataclass
@@ -261,6 +261,16 @@ class GalleryComposition:
         if self.calls.erased is not None:
             await self.calls.erased(tenant, gallery, None)
         return result
+
+    async def erase_tenant(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Every gallery of the caller's tenant, and the names in its video results."""
+        if request.get("confirm") is not True:
+            raise InvalidGalleryRequestError("send confirm: true to erase every gallery")
+        result = await self.store("erase_tenant", tenant=tenant)
+        redacted = 0
+        if self.calls.erased is not None:
+            redacted = await self.calls.erased(tenant, None, None)
+        return {**result, "redacted_identities": redacted}
 
     async def list(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
         return await self.store("list", tenant=tenant)

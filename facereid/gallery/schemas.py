@@ -85,6 +85,12 @@ class DropResponse(BaseModel):
     deleted: int = Field(description="faces removed with it")
 
 
+class TenantEraseResponse(BaseModel):
+    galleries: int = Field(description="galleries erased, down to the disk")
+    faces: int = Field(description="faces erased with them")
+    redacted_identities: int = Field(description="video result identities no longer named")
+
+
 class GalleryInfo(BaseModel):
     gallery: str
     embedding_model: str | None = None

@@ -26,20 +26,25 @@ MODEL = "test/privacy/64"
 NAME = "Jane Q Public"
 SECRET = "passport-X7654321"
 OTHERS = 1_200  # past Chroma's sync threshold: the vectors reach the HNSW files
+KEPT_FACE = {"embedding": [1.0] + [0.0] * 63, "embedding_model": MODEL}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("privacy")
-    env = {"FACE_ENGINE": "auto", "DATA_DIR": str(root / "data")}
+    env = {"FACE_ENGINE": "auto", "DATA_DIR": str(root / "data"), "API_KEYS": "ka,kb"}
     with start_server("service:FaceReID", root / "home", root / "server.log", env) as started:
         started.data_dir = root / "data"  # type: ignore[attr-defined]
         yield started
 
 
-def post(server: Server, path: str, body: Any) -> httpx.Response:
-    with server.client(timeout=120) as client:
-        return client.post(path, json=body)
+KA = {"Authorization": "Bearer ka"}  # tenant A
+KB = {"Authorization": "Bearer kb"}  # tenant B
+
+
+def post(server: Server, path: str, body: Any, headers: dict[str, str] = KA) -> httpx.Response:
+    with server.client(timeout=300) as client:
+        return client.post(path, json=body, headers=headers)
 
 
 def rows(n: int, seed: int) -> np.ndarray:
@@ -51,7 +56,9 @@ def b64(matrix: np.ndarray) -> str:
     return base64.b64encode(matrix.astype("<f4").tobytes()).decode()
 
 
-def enroll_known(server: Server, gallery: str, seed: int) -> dict[str, list[bytes]]:
+def enroll_known(
+    server: Server, gallery: str, seed: int, headers: dict[str, str] = KA
+) -> dict[str, list[bytes]]:
     known = rows(1, seed)
     answer = post(
         server,
@@ -63,13 +70,14 @@ def enroll_known(server: Server, gallery: str, seed: int) -> dict[str, list[byte
             "embedding_model": MODEL,
             "metadata": {"doc": SECRET},
         },
+        headers,
     )
     assert answer.status_code == 200, answer.text
     body = {"gallery": gallery, "embedding_model": MODEL, "dim": 64}
     others = rows(OTHERS, 1)
     for start in range(0, OTHERS, 600):  # batches of at most 1,000
         chunk = b64(others[start : start + 600])
-        answer = post(server, "/gallery/enroll_batch", {**body, "embeddings_b64": chunk})
+        answer = post(server, "/gallery/enroll_batch", {**body, "embeddings_b64": chunk}, headers)
         assert answer.status_code == 200, answer.text
     data_dir: Path = server.data_dir  # type: ignore[attr-defined]
     return {
@@ -80,21 +88,54 @@ def enroll_known(server: Server, gallery: str, seed: int) -> dict[str, list[byte
     }
 
 
-@pytest.mark.parametrize("route", ["delete", "drop"])
+@pytest.mark.parametrize("route", ["delete", "drop", "tenant"])
 def test_erased_subject_leaves_no_byte_under_data_dir(server: Server, route: str) -> None:
     gallery = f"erase-{route}"
     needles = enroll_known(server, gallery, seed=len(route))
     data_dir: Path = server.data_dir  # type: ignore[attr-defined]
     before = {what for what, _ in files_holding(data_dir, needles)}
     assert before >= {"hnsw", "name", "meta"}  # the test can fail
-    body = {"gallery": gallery, "subject": NAME} if route == "delete" else {"gallery": gallery}
-    answer = post(server, f"/gallery/{route}", body)
-    assert answer.status_code == 200, answer.text
+    if route == "tenant":  # tenant B's gallery must survive A's erase
+        kept = post(server, "/gallery/enroll", {"gallery": "b", **KEPT_FACE}, KB)
+        assert kept.status_code == 200, kept.text
+        answer = post(server, "/tenant/erase", {"confirm": True})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["galleries"] >= 1
+        assert post(server, "/gallery/list", {}).json()["galleries"] == []
+        listed = post(server, "/gallery/list", {}, KB).json()["galleries"]
+        assert [(g["gallery"], g["faces"]) for g in listed] == [("b", 1)]
+    else:
+        one = {"gallery": gallery, "subject": NAME} if route == "delete" else {"gallery": gallery}
+        answer = post(server, f"/gallery/{route}", one)
+        assert answer.status_code == 200, answer.text
     assert files_holding(data_dir, needles) == set()
     if route == "delete":  # the gallery still answers, without the erased subject
         listed = post(server, "/gallery/list", {}).json()["galleries"]
         assert {g["gallery"]: g["faces"] for g in listed}[gallery] == OTHERS
         assert post(server, "/gallery/subjects", {"gallery": gallery}).json()["subjects"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"confirm": False}, {"confirm": "true"}, {"confirm": 1}, {"confirm": [True]}],
+)
+def test_tenant_erase_needs_confirm_true(server: Server, body: dict[str, Any]) -> None:
+    kept = post(server, "/gallery/enroll", {"gallery": "confirm", **KEPT_FACE})
+    assert kept.status_code == 200, kept.text
+    answer = post(server, "/tenant/erase", body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] in ("invalid_request", "invalid_gallery_request")
+    listed = post(server, "/gallery/list", {}).json()["galleries"]
+    assert "confirm" in [g["gallery"] for g in listed]
+
+
+def test_tenant_erase_refuses_a_huge_body(server: Server) -> None:
+    kept = post(server, "/gallery/enroll", {"gallery": "huge", **KEPT_FACE})
+    assert kept.status_code == 200, kept.text
+    answer = post(server, "/tenant/erase", {"confirm": True, "pad": "x" * (1 << 20)})
+    assert answer.status_code == 413, answer.text
+    listed = post(server, "/gallery/list", {}).json()["galleries"]
+    assert "huge" in [g["gallery"] for g in listed]
 
 
 def test_refused_bodies_leave_no_value_in_the_log(server: Server) -> None:

@@ -137,8 +137,9 @@ def test_erasures_reach_the_video_redaction_and_ids_stay_internal(
 ) -> None:
     seen: list[tuple[str, str | None, list[str] | None]] = []
 
-    async def erased(tenant: str, name: str | None, face_ids: list[str] | None) -> None:
+    async def erased(tenant: str, name: str | None, face_ids: list[str] | None) -> int:
         seen.append((tenant, name, face_ids))
+        return 0
 
     gallery.calls.erased = erased
     body = {"gallery": "g", "subject": "a", "embedding": vec(1), "embedding_model": MODEL}
