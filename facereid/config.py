@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     # (DATA_DIR above: embedded Chroma keeps the gallery store in DATA_DIR/gallery.chroma)
     gallery_uri: str | None = None  # http://chroma:8000: a Chroma server instead of the folder
     gallery_token: str | None = Field(default=None, repr=False)  # Chroma server auth token
+    # the Chroma server's data folder when it runs on this host: erasures then remove its
+    # orphaned segment folders and vacuum its SQLite too (docs/privacy.md)
+    gallery_server_data_dir: str | None = None
     gallery_dim: int = Field(default=512, ge=1, le=4096)  # widest embedding a gallery accepts
     # per embedding model id or engine, JSON
     gallery_thresholds: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(

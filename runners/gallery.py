@@ -75,6 +75,7 @@ class GalleryStoreService:
             token=settings.gallery_token,
             max_galleries=settings.gallery_max_galleries_per_tenant,
             max_faces=settings.gallery_max_faces_per_tenant,
+            server_folder=settings.gallery_server_data_dir,
         )
         self.operations = GalleryOperations(
             store,

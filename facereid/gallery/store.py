@@ -64,10 +64,13 @@ class GalleryStore:
         token: str | None = None,
         max_galleries: int = 100,
         max_faces: int = 1_000_000,
+        server_folder: str | None = None,
     ) -> None:
         self.client = connect(uri, token)
-        # the embedded folder that erasure compacts (a Chroma server's folder is its own)
-        self.folder = None if uri.startswith(("http://", "https://")) else uri
+        # the folder that erasure compacts: the embedded one, or a Chroma server's own when it
+        # runs on this host (GALLERY_SERVER_DATA_DIR); else the server's folder is its own
+        remote = uri.startswith(("http://", "https://"))
+        self.folder = server_folder if remote else uri
         self.dim = dim
         self.max_galleries = max_galleries  # per tenant (GALLERY_MAX_GALLERIES_PER_TENANT)
         self.max_faces = max_faces  # per tenant, all galleries (GALLERY_MAX_FACES_PER_TENANT)
