@@ -87,6 +87,7 @@ class FaceReID(GalleryRoutes):
             video_jobs.store, video_jobs.uploads, settings, video_runner.run
         )
         self.erased_hook = self._redact_video_results
+        self.naming_jobs_hook = self._jobs_naming
         self._poller: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         health.client = self.models
@@ -98,6 +99,11 @@ class FaceReID(GalleryRoutes):
         """Erased gallery faces are no longer named by stored video results (issue 22)."""
         return await asyncio.to_thread(
             redaction.redact_jobs, video_jobs.store, tenant, gallery, face_ids and set(face_ids)
+        )
+
+    async def _jobs_naming(self, tenant: str, gallery: str, face_ids: list[str]) -> list[str]:
+        return await asyncio.to_thread(
+            redaction.jobs_naming, video_jobs.store, tenant, gallery, set(face_ids)
         )
 
     @bentoml.on_startup

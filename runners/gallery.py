@@ -38,6 +38,7 @@ OPERATIONS = frozenset(
         "info",
         "cluster",
         "erase_tenant",
+        "export",
     }
 )
 

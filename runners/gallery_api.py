@@ -39,6 +39,7 @@ class GalleryRoutes:
     models: ModelClient  # set by the service's __init__
     # redacts video results that named erased faces (service.py; facereid/video/redaction.py)
     erased_hook: Callable[[str, str | None, list[str] | None], Awaitable[int]] | None = None
+    naming_jobs_hook: Callable[[str, str, list[str]], Awaitable[list[str]]] | None = None
 
     async def _gallery_execute(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -72,6 +73,7 @@ class GalleryRoutes:
                 models.analyze_encoded,
                 models.face_model,
                 self.erased_hook,
+                self.naming_jobs_hook,
             )
             self._gallery_composition = GalleryComposition(settings, calls)
         request = {k: v for k, v in request.items() if k not in ("self", "ctx")}
@@ -176,6 +178,20 @@ class GalleryRoutes:
     @json_route
     async def gallery_drop(self, ctx: bentoml.Context, gallery: str) -> Any:
         return await self._gallery("drop", ctx, locals())
+
+    @bentoml.api(route="/gallery/export", output_spec=schemas.ExportResponse)
+    @json_route
+    async def gallery_export(
+        self,
+        ctx: bentoml.Context,
+        gallery: str,
+        subject: str,
+        include_embeddings: StrictBool = False,
+        limit: StrictInt = 100,
+        cursor: str | None = None,
+    ) -> Any:
+        """Everything held about a subject in a gallery (docs/privacy.md)."""
+        return await self._gallery("export", ctx, locals())
 
     @bentoml.api(route="/tenant/erase", output_spec=schemas.TenantEraseResponse)
     @json_route

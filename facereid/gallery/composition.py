@@ -41,6 +41,8 @@ class GalleryCalls:
     # (tenant, gallery or None for all, erased face ids or None for all): video results that
     # named the erased faces are redacted (facereid/video/redaction.py)
     erased: Callable[[str, str | None, list[str] | None], Awaitable[int]] | None = None
+    # (tenant, gallery, face ids) -> ids of stored video jobs whose results name those faces
+    naming_jobs: Callable[[str, str, list[str]], Awaitable[list[str]]] | None = None
 
 
 @dataclass
@@ -210,6 +212,36 @@ class GalleryComposition:
         return {
             "faces": result["faces"],
             "next_cursor": self._cursor(tenant, gallery, "faces", result["next"]),
+        }
+
+    async def export(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
+        gallery = check.gallery_name(request.get("gallery"))
+        subject = check.subject_name(request.get("subject"), nullable=False)
+        limit = _limit(request.get("limit", 100))
+        vectors = request.get("include_embeddings", False)
+        if not isinstance(vectors, bool):
+            raise InvalidGalleryRequestError("include_embeddings must be true or false")
+        after = self.cursors.decode(request.get("cursor"), tenant, gallery, "export")
+        result = await self.store(
+            "export",
+            tenant=tenant,
+            gallery=gallery,
+            subject=subject,
+            limit=limit,
+            after=after,
+            vectors=vectors,
+        )
+        ids = [face["face_id"] for face in result["faces"]]
+        jobs = []
+        if ids and self.calls.naming_jobs is not None:
+            jobs = await self.calls.naming_jobs(tenant, gallery, ids)
+        return {
+            "gallery": gallery,
+            "subject": subject,
+            "embedding_model": result["embedding_model"],
+            "faces": result["faces"],
+            "video_jobs": jobs,
+            "next_cursor": self._cursor(tenant, gallery, "export", result["next"]),
         }
 
     def _cursor(self, tenant: str, gallery: str, route: str, after: str | None) -> str | None:

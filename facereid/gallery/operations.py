@@ -113,6 +113,41 @@ class GalleryOperations:
         ]
         return {"faces": faces, "next": page[-1] if len(ids) > limit else None}
 
+    def export(
+        self, tenant: str, gallery: str, subject: str, limit: int, after: str | None, vectors: bool
+    ) -> dict[str, Any]:
+        """A subject's faces with everything held about them (a data subject's access and
+        portability request, docs/privacy.md); their vectors when asked."""
+        info = self.store.gallery_info(tenant, gallery)
+        ids = [
+            i for i in self.store.face_ids(tenant, gallery, subject) if after is None or i > after
+        ]
+        page = ids[:limit]
+        fields = ["face_id", "subject", "source", "metadata", "created_at"]
+        fields += ["vector"] if vectors else []
+        rows = {r["face_id"]: r for r in self.store.get_faces(tenant, gallery, page, fields)}
+        dim = int(info["dim"])
+        faces = []
+        for i in page:
+            if i not in rows:
+                continue
+            row = rows[i]
+            face = {
+                "face_id": i,
+                "subject": row["subject"] or None,
+                "metadata": row["metadata"] or {},
+                "created_at": _iso(int(row["created_at"])),
+                "source": row["source"],
+            }
+            if vectors:
+                face["embedding"] = [float(v) for v in row["vector"][:dim]]
+            faces.append(face)
+        return {
+            "embedding_model": info["embedding_model"],
+            "faces": faces,
+            "next": page[-1] if len(ids) > limit else None,
+        }
+
     def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
     ) -> dict[str, Any]:

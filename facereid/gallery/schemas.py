@@ -85,6 +85,26 @@ class DropResponse(BaseModel):
     deleted: int = Field(description="faces removed with it")
 
 
+class ExportFace(BaseModel):
+    face_id: str
+    subject: str | None
+    metadata: Metadata | None = None
+    created_at: str = Field(description="ISO 8601, UTC: when the face was enrolled")
+    source: str = Field(description="the image's SHA-256 digest, or the caller's image_id")
+    embedding: list[float] | None = Field(
+        default=None, description="only with include_embeddings: true"
+    )
+
+
+class ExportResponse(BaseModel):
+    gallery: str
+    subject: str
+    embedding_model: str | None = None
+    faces: list[ExportFace]
+    video_jobs: list[str] = Field(description="stored video jobs whose results name these faces")
+    next_cursor: str | None
+
+
 class TenantEraseResponse(BaseModel):
     galleries: int = Field(description="galleries erased, down to the disk")
     faces: int = Field(description="faces erased with them")

@@ -64,3 +64,16 @@ def redact_jobs(
         store.scrub()
         logger.info("video results redacted: %d identities", total)
     return total
+
+
+def jobs_naming(store: JobStore, tenant: str, gallery: str, face_ids: Collection[str]) -> list[str]:
+    """Ids of the tenant's stored jobs whose results name one of these faces (export)."""
+    named = []
+    for job_id in store.result_ids():
+        record = store.load(job_id)
+        if record is None or record.tenant != tenant or record.gallery != gallery:
+            continue
+        result = store.load_result(job_id) or {}
+        if any(i.get("gallery_face_id") in face_ids for i in result.get("identities") or []):
+            named.append(job_id)
+    return sorted(named)

@@ -42,6 +42,7 @@ SMALL_JSON_ROUTES = (
     "/gallery/list",
     "/gallery/cluster",
     "/tenant/erase",  # {"confirm": true}
+    "/gallery/export",
 )
 # /gallery/assign: up to 1,000 face ids (uuids; 128 characters each leaves room for escapes)
 ASSIGN_ID_BYTES = 128

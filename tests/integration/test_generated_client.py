@@ -161,6 +161,12 @@ def test_a_generated_client_calls_every_route(
         {"gallery": gallery, "face_id": unnamed.face_ids[0]},
     )
     assert deleted.deleted == 1
+    exported = call.json(
+        "/gallery/export",
+        "GalleryExportRequest",
+        {"gallery": gallery, "subject": "six", "include_embeddings": True},
+    )
+    assert exported.faces and all(f.embedding for f in exported.faces)
     listed = call.json("/gallery/list", "GalleryListRequest", {})
     assert gallery in [g.gallery for g in listed.galleries]
     dropped = call.json("/gallery/drop", "GalleryDropRequest", {"gallery": gallery})

@@ -155,3 +155,44 @@ def test_refused_bodies_leave_no_value_in_the_log(server: Server) -> None:
     assert "invalid_request" in log  # the refusals were logged, without their values
     for needle in (NAME, SECRET, blob[:16], blob[-16:]):
         assert needle not in log, log[log.find(needle) - 300 :][:800]
+
+
+def test_export_hands_a_subject_their_data_and_only_their_tenants(server: Server) -> None:
+    known = rows(1, 42)[0]
+    body = {"gallery": "exp", "subject": NAME, "embedding_model": MODEL}
+    first = post(server, "/gallery/enroll", {**body, "embedding": known.tolist(), "image_id": "x"})
+    assert first.status_code == 200, first.text
+    post(server, "/gallery/enroll", {**body, "subject": "Someone Else", **KEPT_FACE})
+    plain = post(server, "/gallery/export", {"gallery": "exp", "subject": NAME})
+    assert plain.status_code == 200, plain.text
+    got = plain.json()
+    assert [f["face_id"] for f in got["faces"]] == [first.json()["face_id"]]
+    (face,) = got["faces"]
+    assert face["subject"] == NAME and face["source"] == "x" and face.get("embedding") is None
+    assert got["video_jobs"] == [] and got["next_cursor"] is None
+    assert got["embedding_model"] == MODEL
+    full = post(
+        server, "/gallery/export", {"gallery": "exp", "subject": NAME, "include_embeddings": True}
+    ).json()
+    assert np.allclose(full["faces"][0]["embedding"], known, atol=1e-5)
+    # tenant B: A's gallery does not exist for it
+    theirs = post(server, "/gallery/export", {"gallery": "exp", "subject": NAME}, KB)
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "gallery_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"gallery": "exp", "subject": [NAME]}, 422),
+        ({"gallery": "exp", "subject": None}, 422),
+        ({"gallery": "exp"}, 422),
+        ({"gallery": "exp", "subject": NAME, "include_embeddings": "yes"}, 422),
+        ({"gallery": "exp", "subject": NAME, "limit": 0}, 422),
+        ({"gallery": "exp", "subject": NAME, "cursor": "not-ours"}, 400),
+        ({"gallery": "exp", "subject": NAME, "pad": "x" * (1 << 20)}, 413),
+    ],
+)
+def test_export_refuses_hostile_bodies(server: Server, body: dict[str, Any], status: int) -> None:
+    answer = post(server, "/gallery/export", body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"]

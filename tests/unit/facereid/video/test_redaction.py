@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from facereid.video.redaction import redact_jobs
+from facereid.video.redaction import jobs_naming, redact_jobs
 from facereid.video.store import COMPLETED, JobRecord, JobStore
 from facereid.video.store_redis import RedisJobStore
 from facereid.video.store_sqlite import SQLiteJobStore
@@ -119,3 +119,13 @@ def test_expired_results_leave_no_copy_in_the_sqlite_files(tmp_path: Path) -> No
         assert NAME.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
     finally:
         store.close()
+
+
+def test_export_finds_the_jobs_that_name_a_face(store: JobStore) -> None:
+    mine = finished(store, "t1", "g")
+    finished(store, "t1", "h")  # another gallery
+    finished(store, "t2", "g")  # another tenant
+    assert jobs_naming(store, "t1", "g", {ERASED}) == [mine]
+    assert jobs_naming(store, "t1", "g", {"no-such-face"}) == []
+    redact_jobs(store, "t1", "g", {ERASED})
+    assert jobs_naming(store, "t1", "g", {ERASED}) == []
