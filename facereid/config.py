@@ -184,6 +184,8 @@ class Settings(BaseSettings):
     # the Chroma server's data folder when it runs on this host: erasures then remove its
     # orphaned segment folders and vacuum its SQLite too (docs/privacy.md)
     gallery_server_data_dir: str | None = None
+    # the audit log's own retention (facereid/ops/audit.py, docs/privacy.md)
+    audit_retention_days: float = Field(default=365.0, gt=0, le=36500)
     gallery_dim: int = Field(default=512, ge=1, le=4096)  # widest embedding a gallery accepts
     # per embedding model id or engine, JSON
     gallery_thresholds: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import bentoml
@@ -22,7 +24,8 @@ from facereid.analysis.model_client import ModelClient
 from facereid.config import get_settings
 from facereid.gallery import schemas
 from facereid.gallery.composition import GalleryCalls, GalleryComposition
-from facereid.gallery.errors import GalleryUnavailableError
+from facereid.gallery.errors import GalleryUnavailableError, InvalidGalleryRequestError
+from facereid.ops.audit import AuditLog, subject_digest
 from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners.gallery import GalleryStoreService
@@ -30,6 +33,38 @@ from runners.gallery import GalleryStoreService
 logger = logging.getLogger(__name__)
 settings = get_settings()
 _LONG_OPERATIONS = frozenset({"cluster", "delete", "drop", "erase_tenant"})
+
+
+def _audit_entry(
+    ctx: bentoml.Context, tenant: str, route: str, request: dict[str, Any], result: Any
+) -> None:
+    """One audit entry for a gallery operation that succeeded: identifiers and counts only."""
+    state = ctx.request.scope.get("state") or {}
+    counts = {
+        k: (len(v) if isinstance(v, list) else v)
+        for k, v in (result if isinstance(result, dict) else {}).items()
+        if isinstance(v, list) or (isinstance(v, int) and not isinstance(v, bool))
+    }
+    subject = request.get("subject")
+    audit_log().record(
+        tenant,
+        key_id=state.get("api_key_id"),
+        route=route,
+        gallery=request.get("gallery") if isinstance(request.get("gallery"), str) else None,
+        subject_digest=subject_digest(tenant, subject if isinstance(subject, str) else None),
+        counts=counts,
+        request_id=state.get("request_id"),
+    )
+
+
+_AUDIT: list[AuditLog] = []
+
+
+def audit_log() -> AuditLog:
+    if not _AUDIT:
+        path = Path(settings.data_dir) / "audit.sqlite3"
+        _AUDIT.append(AuditLog(path, settings.audit_retention_days))
+    return _AUDIT[0]
 
 
 class GalleryRoutes:
@@ -77,8 +112,11 @@ class GalleryRoutes:
             )
             self._gallery_composition = GalleryComposition(settings, calls)
         request = {k: v for k, v in request.items() if k not in ("self", "ctx")}
+        tenant = tenant_of(ctx.request.scope)
         # json_route (on each route) answers the dict, or a FaceReIDError with its status
-        return await self._gallery_composition.handle(route, tenant_of(ctx.request.scope), request)
+        result = await self._gallery_composition.handle(route, tenant, request)
+        await asyncio.to_thread(_audit_entry, ctx, tenant, route, request, result)
+        return result
 
     # -- galleries ------------------------------------------------------------------------
 
@@ -199,6 +237,26 @@ class GalleryRoutes:
         """The caller's own tenant (its API key decides which): every gallery erased down to
         the disk, and erased faces' names taken out of its video results (docs/privacy.md)."""
         return await self._gallery("erase_tenant", ctx, locals())
+
+    @bentoml.api(route="/audit/query", output_spec=schemas.AuditResponse)
+    @json_route
+    async def audit_query(
+        self,
+        ctx: bentoml.Context,
+        since: StrictFloat | StrictInt = 0,
+        until: StrictFloat | StrictInt | None = None,
+        cursor: StrictInt = 0,
+        limit: StrictInt = 100,
+    ) -> Any:
+        """The caller's tenant's audit entries in [since, until) (Unix seconds), oldest first;
+        ``cursor`` is the last ``seq`` seen (docs/privacy.md)."""
+        if not 1 <= limit <= 1000 or cursor < 0 or since < 0:
+            raise InvalidGalleryRequestError("limit is 1-1000; cursor and since are >= 0")
+        end = time.time() + 1 if until is None else float(until)
+        entries, after = await asyncio.to_thread(
+            audit_log().query, tenant_of(ctx.request.scope), float(since), end, cursor, limit
+        )
+        return {"entries": entries, "next_cursor": after}
 
     @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
     @json_route

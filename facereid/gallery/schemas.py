@@ -105,6 +105,24 @@ class ExportResponse(BaseModel):
     next_cursor: str | None
 
 
+class AuditEntry(BaseModel):
+    seq: int
+    at: float = Field(description="Unix seconds")
+    key_id: str | None = Field(description="the API key's id (a digest prefix), null without keys")
+    route: str
+    gallery: str | None
+    subject_digest: str | None = Field(description="SHA-256 prefix of tenant and subject")
+    counts: dict[str, int]
+    request_id: str | None
+    prev_hash: str
+    hash: str = Field(description="SHA-256 over prev_hash and the entry: a hash chain")
+
+
+class AuditResponse(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: int | None = Field(description="pass as cursor for the next page")
+
+
 class TenantEraseResponse(BaseModel):
     galleries: int = Field(description="galleries erased, down to the disk")
     faces: int = Field(description="faces erased with them")

@@ -43,6 +43,7 @@ SMALL_JSON_ROUTES = (
     "/gallery/cluster",
     "/tenant/erase",  # {"confirm": true}
     "/gallery/export",
+    "/audit/query",
 )
 # /gallery/assign: up to 1,000 face ids (uuids; 128 characters each leaves room for escapes)
 ASSIGN_ID_BYTES = 128

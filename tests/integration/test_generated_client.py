@@ -167,6 +167,9 @@ def test_a_generated_client_calls_every_route(
         {"gallery": gallery, "subject": "six", "include_embeddings": True},
     )
     assert exported.faces and all(f.embedding for f in exported.faces)
+    recent = {"since": time.time() - 120, "limit": 1000}  # the session server's older entries
+    audit = call.json("/audit/query", "AuditQueryRequest", recent)
+    assert any(e.route == "export" and e.gallery == gallery for e in audit.entries)
     listed = call.json("/gallery/list", "GalleryListRequest", {})
     assert gallery in [g.gallery for g in listed.galleries]
     dropped = call.json("/gallery/drop", "GalleryDropRequest", {"gallery": gallery})

@@ -9,6 +9,8 @@ metadata value leave none of them in the server's log, at any level.
 from __future__ import annotations
 
 import base64
+import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -194,5 +196,56 @@ def test_export_hands_a_subject_their_data_and_only_their_tenants(server: Server
 )
 def test_export_refuses_hostile_bodies(server: Server, body: dict[str, Any], status: int) -> None:
     answer = post(server, "/gallery/export", body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"]
+
+
+def test_audit_is_per_tenant_chained_and_holds_no_biometric_bytes(server: Server) -> None:
+    known = rows(1, 77)[0]
+    body = {"gallery": "audited", "subject": NAME, "embedding_model": MODEL}
+    enrolled = post(
+        server, "/gallery/enroll", {**body, "embedding": known.tolist(), "metadata": {"d": SECRET}}
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    post(server, "/gallery/search", {"gallery": "audited", **KEPT_FACE})
+    post(server, "/gallery/delete", {"gallery": "audited", "subject": NAME})
+    entries, cursor = [], 0
+    while True:  # pages of 2 by cursor
+        page = post(server, "/audit/query", {"cursor": cursor, "limit": 2}).json()
+        entries += page["entries"]
+        if page["next_cursor"] is None:
+            break
+        cursor = page["next_cursor"]
+    routes = [(e["route"], e["gallery"]) for e in entries if e["gallery"] == "audited"]
+    assert routes == [("enroll", "audited"), ("search", "audited"), ("delete", "audited")]
+    mine = [e for e in entries if e["gallery"] == "audited"]
+    assert mine[0]["key_id"] and mine[0]["request_id"] and mine[2]["counts"]["deleted"] == 1
+    assert mine[0]["subject_digest"] == mine[2]["subject_digest"] is not None
+    text = json.dumps(entries)
+    for needle in (NAME, SECRET, b64(known[None, :])[:16]):
+        assert needle not in text
+    # a hash chain from the first entry on
+    for before, after in itertools.pairwise(entries):
+        assert after["prev_hash"] == before["hash"]
+    # tenant B reads none of A's entries, and a time window excludes them
+    theirs = post(server, "/audit/query", {}, KB).json()["entries"]
+    assert not {e["hash"] for e in theirs} & {e["hash"] for e in entries}
+    assert post(server, "/audit/query", {"until": 1.0}).json()["entries"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"limit": 0}, 422),
+        ({"cursor": -1}, 422),
+        ({"since": "yesterday"}, 422),
+        ({"cursor": "5"}, 422),
+        ({"pad": "x" * (1 << 20)}, 413),
+    ],
+)
+def test_audit_query_refuses_hostile_bodies(
+    server: Server, body: dict[str, Any], status: int
+) -> None:
+    answer = post(server, "/audit/query", body)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"]
