@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     # the Chroma server's data folder when it runs on this host: erasures then remove its
     # orphaned segment folders and vacuum its SQLite too (docs/privacy.md)
     gallery_server_data_dir: str | None = None
+    # gallery faces older than this are erased down to the disk by the store service's
+    # sweeper, every GALLERY_RETENTION_SWEEP_S; 0 keeps them until deleted. 1095 days: BIPA's
+    # outer limit of three years (docs/privacy.md)
+    gallery_retention_days: float = Field(default=1095.0, ge=0, le=36500)
+    gallery_retention_sweep_s: float = Field(default=3600.0, gt=0, le=86400)
     # the audit log's own retention (facereid/ops/audit.py, docs/privacy.md)
     audit_retention_days: float = Field(default=365.0, gt=0, le=36500)
     gallery_dim: int = Field(default=512, ge=1, le=4096)  # widest embedding a gallery accepts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,13 @@ class GalleryStoreService:
             max_cluster_faces=settings.gallery_max_cluster_faces,
         )
         self._clustering = threading.Lock()
+        sweeper = threading.Thread(
+            target=_sweep_forever,
+            args=(store, settings.gallery_retention_days, settings.gallery_retention_sweep_s),
+            name="gallery-retention",
+            daemon=True,
+        )
+        sweeper.start()
         logger.info("gallery store open at %s", uri if settings.gallery_uri else "DATA_DIR")
 
     @bentoml.api
@@ -115,6 +123,19 @@ class GalleryStoreService:
             return self.operations.cluster(**arguments)
         finally:
             self._clustering.release()
+
+
+def _sweep_forever(store: Any, days: float, every_s: float) -> None:
+    """Retention: faces past their gallery's retention are erased by the same path as a
+    delete (facereid/gallery/erasure.py); a failed sweep is logged and tried again."""
+    while True:
+        try:
+            erased = store.expire(int(time.time() * 1000), days)
+            if erased:
+                logger.info("retention sweep erased %d faces", erased)
+        except Exception:
+            logger.exception("retention sweep failed")
+        time.sleep(every_s)
 
 
 def _error(code: str, message: str, status: int) -> dict[str, Any]:

@@ -24,12 +24,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Metadata
+from chromadb.api.types import Metadata, Where
 from chromadb.errors import ChromaError, NotFoundError
 
 from facereid.errors import EmbeddingModelMismatchError, echo
@@ -305,6 +305,27 @@ class GalleryStore:
                 erasure.rebuild(self.client, collection.name, self._hnsw)
                 erasure.compact_folder(self.folder)
         return [str(i) for i in found]
+
+    def expire(self, now_ms: int, default_days: float) -> int:
+        """Erase, down to the disk, every face older than its gallery's retention (the
+        collection's ``retention_days`` metadata, else ``default_days``; 0 keeps forever).
+        The retention sweeper calls it (runners/gallery.py); returns the faces erased."""
+        erased = 0
+        for collection in self.client.list_collections():
+            meta = collection.metadata or {}
+            if "gallery" not in meta:
+                continue
+            days = float(str(meta.get("retention_days", default_days)))
+            if days <= 0:
+                continue
+            cutoff = now_ms - int(days * 86_400_000)
+            before: dict[Literal["$lt"], int] = {"$lt": cutoff}
+            older: Where = {"created_at": before}  # type: ignore[dict-item]
+            old = collection.get(where=older, include=[])["ids"]
+            if old:
+                tenant, gallery = str(meta["tenant"]), str(meta["gallery"])
+                erased += len(self.delete_faces(tenant, gallery, old))
+        return erased
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
         """Chroma merges the given metadata keys into each row; the vectors stay put."""

@@ -4,6 +4,7 @@ the subject's name or its metadata. Real embedded Chroma, no fakes: the disk is 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -96,7 +97,18 @@ def erase_tenant(store: GalleryStore, ops: GalleryOperations) -> None:
     assert store.erase_tenant("t1") == {"galleries": 1, "faces": OTHERS + 1}
 
 
-@pytest.mark.parametrize("erase", [erase_subject, erase_face, drop, erase_tenant])
+def expire(store: GalleryStore, ops: GalleryOperations) -> None:
+    """Retention: only the known face is past a 30-day retention (its created_at is moved
+    back 31 days in Chroma's metadata); the sweep erases it by the same path."""
+    (face_id,) = store.face_ids("t1", "g", NAME)
+    collection = store._collection("t1", "g")
+    month_ago = int(time.time() * 1000) - 31 * 86_400_000
+    collection.update(ids=[face_id], metadatas=[{"created_at": month_ago}])
+    assert store.expire(int(time.time() * 1000), default_days=30) == 1
+    assert store.expire(int(time.time() * 1000), default_days=0) == 0  # 0 keeps forever
+
+
+@pytest.mark.parametrize("erase", [erase_subject, erase_face, drop, erase_tenant, expire])
 def test_no_byte_of_the_erased_face_stays_on_disk(
     setup: Setup,
     erase: Callable[[GalleryStore, GalleryOperations], None],
@@ -114,7 +126,7 @@ def test_no_byte_of_the_erased_face_stays_on_disk(
     assert left == set(), sorted(str(p.relative_to(root)) for p in root.rglob("*"))
     # every remaining folder is a live segment, and the other tenant's faces are intact
     assert store.count("t2", "g") == 3
-    if erase in (erase_subject, erase_face):
+    if erase in (erase_subject, erase_face, expire):
         assert store.count("t1", "g") == OTHERS
         hits = store.search("t1", "g", MODEL, unit(np.ones((1, 512))), 1, 64)
         assert hits[0][0]["subject"] == "other"
