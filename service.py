@@ -31,6 +31,7 @@ from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
 from facereid.ops.logs import configure_logging
 from facereid.video import jobs as video_jobs_mod  # issue 8
+from facereid.video import redaction  # issue 22
 from facereid.video import schemas as video_schemas
 from facereid.video import store as video_store
 from facereid.video.gallery_match import store_check, store_lookup
@@ -85,10 +86,25 @@ class FaceReID(GalleryRoutes):
         self.video_worker = JobWorker(
             video_jobs.store, video_jobs.uploads, settings, video_runner.run
         )
+        self.erased_hook = self._redact_video_results
+        self.naming_jobs_hook = self._jobs_naming
         self._poller: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         health.faces = self.faces
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
+
+    async def _redact_video_results(
+        self, tenant: str, gallery: str | None, face_ids: list[str] | None
+    ) -> int:
+        """Erased gallery faces are no longer named by stored video results (issue 22)."""
+        return await asyncio.to_thread(
+            redaction.redact_jobs, video_jobs.store, tenant, gallery, face_ids and set(face_ids)
+        )
+
+    async def _jobs_naming(self, tenant: str, gallery: str, face_ids: list[str]) -> list[str]:
+        return await asyncio.to_thread(
+            redaction.jobs_naming, video_jobs.store, tenant, gallery, set(face_ids)
+        )
 
     @bentoml.on_startup
     async def _start_clip_poller(self) -> None:

@@ -6,11 +6,13 @@ Knobs (environment): BENCH_PROFILE (realistic|tiny), BENCH_HOME (store; default
 reports/bentoml_home_<profile>), BENCH_CONCURRENCY (1,8,32), BENCH_SERVICE_SECONDS (25 per
 level), BENCH_LIMIT_SECONDS (5 per configuration), BENCH_FM_ROWS (1000,10000,100000),
 BENCH_IMAGE (single_1024_1face), BENCH_PARTS (limit,service,baseline,find_matches,overhead,
-cache,gallery,attack). The gallery part is benchmarks/gallery.py (100k rows; its BENCH_GALLERY_*
-knobs apply). The overhead part (tiny models, its own store BENCH_TINY_HOME) and the cache part are
-described in benchmarks/overhead.py: BENCH_PARTS=overhead runs it alone (~3 min on 2 cores).
+cache,gallery,attack,erasure). The gallery part is benchmarks/gallery.py (100k rows; its
+BENCH_GALLERY_* knobs apply). The overhead part (tiny models, its own store BENCH_TINY_HOME)
+and the cache part are described in benchmarks/overhead.py: BENCH_PARTS=overhead runs it
+alone (~3 min on 2 cores).
 The attack part (benchmarks/gallery_attack.py): clustering 10k/50k faces, and another tenant's
-latency while one clusters 20k (issue 21).
+latency while one clusters 20k (issue 21). The erasure part (benchmarks/erasure.py): erasing
+one subject, and the whole tenant, down to the disk in a 100k gallery (issue 22).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import gallery, gallery_attack, overhead
+from benchmarks import erasure, gallery, gallery_attack, overhead
 from benchmarks.common import (
     BENCH_IMAGE,
     REPO_ROOT,
@@ -38,7 +40,7 @@ from benchmarks.common import markdown_table as md
 PROFILE = os.environ.get("BENCH_PROFILE", "realistic")
 HOME = Path(os.environ.get("BENCH_HOME", REPORTS / f"bentoml_home_{PROFILE}")).resolve()
 PARTS = os.environ.get(
-    "BENCH_PARTS", "limit,service,baseline,find_matches,overhead,cache,gallery,attack"
+    "BENCH_PARTS", "limit,service,baseline,find_matches,overhead,cache,gallery,attack,erasure"
 ).split(",")
 
 
@@ -248,6 +250,8 @@ def report(result: dict[str, Any]) -> str:
     if "attack" in result:
         attack = gallery_attack.table(result["attack"])
         parts += section("Clustering under attack (issue 21)", attack)
+    if "erasure" in result:
+        parts += section("Erasure down to the disk (issue 22)", erasure.table(result["erasure"]))
     parts += [
         "",
         "## Ratios against the goals",
@@ -268,7 +272,7 @@ def main() -> int:
     os.environ.setdefault("FACE_ENGINE", "insightface")
     os.environ.setdefault("PYTHONPATH", str(REPO_ROOT))
     started = time.monotonic()
-    if set(PARTS) - {"overhead", "gallery", "attack"}:  # these need no realistic models
+    if set(PARTS) - {"overhead", "gallery", "attack", "erasure"}:  # these need no realistic models
         log(f"models ({PROFILE}) in {HOME}")
         ensure_models()
     result: dict[str, Any] = {
@@ -299,6 +303,11 @@ def main() -> int:
             "attack",
             "attack" in PARTS,
             lambda: result.update(attack=in_own_process("gallery_attack", "measure")),
+        ),
+        (
+            "erasure",
+            "erasure" in PARTS,
+            lambda: result.update(erasure=in_own_process("erasure", "measure")),
         ),
     ]
     for name, wanted, step in steps:

@@ -181,6 +181,16 @@ class Settings(BaseSettings):
     # (DATA_DIR above: embedded Chroma keeps the gallery store in DATA_DIR/gallery.chroma)
     gallery_uri: str | None = None  # http://chroma:8000: a Chroma server instead of the folder
     gallery_token: str | None = Field(default=None, repr=False)  # Chroma server auth token
+    # the Chroma server's data folder when it runs on this host: erasures then remove its
+    # orphaned segment folders and vacuum its SQLite too (docs/privacy.md)
+    gallery_server_data_dir: str | None = None
+    # gallery faces older than this are erased down to the disk by the store service's
+    # sweeper, every GALLERY_RETENTION_SWEEP_S; 0 keeps them until deleted. 1095 days: BIPA's
+    # outer limit of three years (docs/privacy.md)
+    gallery_retention_days: float = Field(default=1095.0, ge=0, le=36500)
+    gallery_retention_sweep_s: float = Field(default=3600.0, gt=0, le=86400)
+    # the audit log's own retention (facereid/ops/audit.py, docs/privacy.md)
+    audit_retention_days: float = Field(default=365.0, gt=0, le=36500)
     gallery_dim: int = Field(default=512, ge=1, le=4096)  # widest embedding a gallery accepts
     # per embedding model id or engine, JSON
     gallery_thresholds: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(

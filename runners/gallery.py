@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import bentoml
 import numpy as np
@@ -31,7 +32,6 @@ from facereid.gallery.errors import (
 from facereid.gallery.schemas import (
     AssignResponse,
     ClusterResponse,
-    DeleteResponse,
     DropResponse,
     ListResponse,
     Metadata,
@@ -39,13 +39,19 @@ from facereid.gallery.schemas import (
 )
 from facereid.wire.gallery import (
     Enrolled,
+    Erased,
+    ExportPage,
     FacesPage,
     GalleryModel,
     Reply,
     Searched,
     SubjectsPage,
+    TenantErased,
     reply,
 )
+
+if TYPE_CHECKING:
+    from facereid.gallery.store import GalleryStore
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,6 +90,7 @@ class GalleryStoreService:
             token=settings.gallery_token,
             max_galleries=settings.gallery_max_galleries_per_tenant,
             max_faces=settings.gallery_max_faces_per_tenant,
+            server_folder=settings.gallery_server_data_dir,
         )
         self.operations = GalleryOperations(
             store,
@@ -92,6 +99,13 @@ class GalleryStoreService:
             max_cluster_faces=settings.gallery_max_cluster_faces,
         )
         self._clustering = threading.Lock()
+        sweeper = threading.Thread(
+            target=_sweep_forever,
+            args=(store, settings.gallery_retention_days, settings.gallery_retention_sweep_s),
+            name="gallery-retention",
+            daemon=True,
+        )
+        sweeper.start()
         logger.info("gallery store open at %s", uri if settings.gallery_uri else "DATA_DIR")
 
     # One API per operation, typed (facereid.wire.gallery): arguments as parameters, vectors
@@ -147,11 +161,18 @@ class GalleryStoreService:
         return self._run(Reply[FacesPage], "faces", run)
 
     @bentoml.api
+    def export(
+        self, tenant: str, gallery: str, subject: str, limit: int, after: str | None, vectors: bool
+    ) -> Reply[ExportPage]:
+        run = partial(self.operations.export, tenant, gallery, subject, limit, after, vectors)
+        return self._run(Reply[ExportPage], "export", run)
+
+    @bentoml.api
     def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
-    ) -> Reply[DeleteResponse]:
+    ) -> Reply[Erased]:
         run = partial(self.operations.delete, tenant, gallery, face_id, subject)
-        return self._run(Reply[DeleteResponse], "delete", run)
+        return self._run(Reply[Erased], "delete", run)
 
     @bentoml.api
     def rename(
@@ -171,6 +192,12 @@ class GalleryStoreService:
     def drop(self, tenant: str, gallery: str) -> Reply[DropResponse]:
         run = partial(self.operations.drop, tenant, gallery)
         return self._run(Reply[DropResponse], "drop", run)
+
+    @bentoml.api
+    def erase_tenant(self, tenant: str) -> Reply[TenantErased]:
+        return self._run(
+            Reply[TenantErased], "erase_tenant", partial(self.operations.erase_tenant, tenant)
+        )
 
     @bentoml.api
     def info(self, tenant: str, gallery: str) -> Reply[GalleryModel]:
@@ -215,3 +242,16 @@ class GalleryStoreService:
 
 def _raise(exc: FaceReIDError) -> NoReturn:
     raise exc
+
+
+def _sweep_forever(store: GalleryStore, days: float, every_s: float) -> None:
+    """Retention: faces past their gallery's retention are erased by the same path as a
+    delete (facereid/gallery/erasure.py); a failed sweep is logged and tried again."""
+    while True:
+        try:
+            erased = store.expire(int(time.time() * 1000), days)
+            if erased:
+                logger.info("retention sweep erased %d faces", erased)
+        except Exception:
+            logger.exception("retention sweep failed")
+        time.sleep(every_s)

@@ -11,22 +11,63 @@ other route. The service provides ``analyzer`` (``facereid.analysis.analyze.Anal
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import bentoml
+from pydantic import BaseModel
 
 from facereid.analysis.analyze import Analyzer
 from facereid.config import get_settings
 from facereid.gallery import schemas
 from facereid.gallery.client import GalleryServiceClient
-from facereid.gallery.composition import GalleryComposition
+from facereid.gallery.composition import ErasedHook, GalleryComposition, NamingJobs
+from facereid.gallery.errors import InvalidGalleryRequestError
+from facereid.ops.audit import AuditLog, subject_digest
 from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners.gallery import GalleryStoreService
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
+Request = TypeVar("Request", bound=BaseModel)
+_AUDIT: list[AuditLog] = []
+
+
+def audit_log() -> AuditLog:
+    if not _AUDIT:
+        path = Path(settings.data_dir) / "audit.sqlite3"
+        _AUDIT.append(AuditLog(path, settings.audit_retention_days))
+    return _AUDIT[0]
+
+
+def _audit_entry(
+    ctx: bentoml.Context, tenant: str, route: str, request: BaseModel | None, result: Any
+) -> None:
+    """One audit entry for a gallery operation that succeeded: identifiers and counts only
+    (issue 22, docs/privacy.md); never names, embeddings, images or metadata values."""
+    state = ctx.request.scope.get("state") or {}
+    answer = result.model_dump() if isinstance(result, BaseModel) else result
+    counts = {
+        k: (len(v) if isinstance(v, list) else v)
+        for k, v in (answer if isinstance(answer, dict) else {}).items()
+        if isinstance(v, list) or (isinstance(v, int) and not isinstance(v, bool))
+    }
+    gallery = getattr(request, "gallery", None)
+    subject = getattr(request, "subject", None)
+    audit_log().record(
+        tenant,
+        key_id=state.get("api_key_id"),
+        route=route,
+        gallery=gallery if isinstance(gallery, str) else None,
+        subject_digest=subject_digest(tenant, subject if isinstance(subject, str) else None),
+        counts=counts,
+        request_id=state.get("request_id"),
+    )
 
 
 class GalleryRoutes:
@@ -34,6 +75,10 @@ class GalleryRoutes:
     _gallery_composition: GalleryComposition | None = None
 
     analyzer: Analyzer  # set by the service's __init__
+    # redacts video results that named erased faces, and finds those that name a face
+    # (service.py; facereid/video/redaction.py)
+    erased_hook: ErasedHook | None = None
+    naming_jobs_hook: NamingJobs | None = None
 
     @property
     def gallery_client(self) -> GalleryServiceClient:
@@ -44,69 +89,124 @@ class GalleryRoutes:
     def galleries(self) -> GalleryComposition:
         if self._gallery_composition is None:
             self._gallery_composition = GalleryComposition(
-                settings, self.gallery_client, self.analyzer
+                settings,
+                self.gallery_client,
+                self.analyzer,
+                self.erased_hook,
+                self.naming_jobs_hook,
             )
         return self._gallery_composition
+
+    async def _audited(
+        self,
+        route: str,
+        ctx: bentoml.Context,
+        request: Request,
+        operation: Callable[[str, Request], Awaitable[Any]],
+    ) -> Any:
+        """The operation for the caller's tenant, then its audit entry (when it succeeded)."""
+        tenant = tenant_of(ctx.request.scope)
+        result = await operation(tenant, request)
+        await asyncio.to_thread(_audit_entry, ctx, tenant, route, request, result)
+        return result
 
     # -- galleries: one typed request in, one typed call ------------------------------------
 
     @bentoml.api(route="/gallery/enroll", output_spec=schemas.EnrollResponse)
     @json_route
     async def gallery_enroll(self, request: schemas.EnrollRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.enroll(tenant_of(ctx.request.scope), request)
+        return await self._audited("enroll", ctx, request, self.galleries.enroll)
 
     @bentoml.api(route="/gallery/enroll_batch", output_spec=schemas.EnrollBatchResponse)
     @json_route
     async def gallery_enroll_batch(
         self, request: schemas.EnrollBatchRequest, /, ctx: bentoml.Context
     ) -> Any:
-        return await self.galleries.enroll_batch(tenant_of(ctx.request.scope), request)
+        return await self._audited("enroll_batch", ctx, request, self.galleries.enroll_batch)
 
     @bentoml.api(route="/gallery/search", output_spec=schemas.SearchResponse)
     @json_route
     async def gallery_search(self, request: schemas.SearchRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.search(tenant_of(ctx.request.scope), request)
+        return await self._audited("search", ctx, request, self.galleries.search)
 
     @bentoml.api(route="/gallery/subjects", output_spec=schemas.SubjectsResponse)
     @json_route
     async def gallery_subjects(
         self, request: schemas.SubjectsRequest, /, ctx: bentoml.Context
     ) -> Any:
-        return await self.galleries.subjects(tenant_of(ctx.request.scope), request)
+        return await self._audited("subjects", ctx, request, self.galleries.subjects)
 
     @bentoml.api(route="/gallery/faces", output_spec=schemas.FacesResponse)
     @json_route
     async def gallery_faces(self, request: schemas.FacesRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.faces(tenant_of(ctx.request.scope), request)
+        return await self._audited("faces", ctx, request, self.galleries.faces)
 
     @bentoml.api(route="/gallery/delete", output_spec=schemas.DeleteResponse)
     @json_route
     async def gallery_delete(self, request: schemas.DeleteRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.delete(tenant_of(ctx.request.scope), request)
+        return await self._audited("delete", ctx, request, self.galleries.delete)
 
     @bentoml.api(route="/gallery/rename", output_spec=schemas.RenameResponse)
     @json_route
     async def gallery_rename(self, request: schemas.RenameRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.rename(tenant_of(ctx.request.scope), request)
+        return await self._audited("rename", ctx, request, self.galleries.rename)
 
     @bentoml.api(route="/gallery/assign", output_spec=schemas.AssignResponse)
     @json_route
     async def gallery_assign(self, request: schemas.AssignRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.assign(tenant_of(ctx.request.scope), request)
+        return await self._audited("assign", ctx, request, self.galleries.assign)
 
     @bentoml.api(route="/gallery/drop", output_spec=schemas.DropResponse)
     @json_route
     async def gallery_drop(self, request: schemas.DropRequest, /, ctx: bentoml.Context) -> Any:
-        return await self.galleries.drop(tenant_of(ctx.request.scope), request)
+        return await self._audited("drop", ctx, request, self.galleries.drop)
 
     @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
     @json_route
     async def gallery_list(self, ctx: bentoml.Context) -> Any:
-        return await self.galleries.list(tenant_of(ctx.request.scope))
+        tenant = tenant_of(ctx.request.scope)
+        result = await self.galleries.list(tenant)
+        await asyncio.to_thread(_audit_entry, ctx, tenant, "list", None, result)
+        return result
 
     @bentoml.api(route="/gallery/cluster", output_spec=schemas.ClusterResponse)
     @json_route
     async def gallery_cluster(
         self, request: schemas.ClusterRequest, /, ctx: bentoml.Context
     ) -> Any:
-        return await self.galleries.cluster(tenant_of(ctx.request.scope), request)
+        return await self._audited("cluster", ctx, request, self.galleries.cluster)
+
+    # -- a data subject's rights (issue 22, docs/privacy.md) --------------------------------
+
+    @bentoml.api(route="/gallery/export", output_spec=schemas.ExportResponse)
+    @json_route
+    async def gallery_export(self, request: schemas.ExportRequest, /, ctx: bentoml.Context) -> Any:
+        """Everything held about a subject in a gallery."""
+        return await self._audited("export", ctx, request, self.galleries.export)
+
+    @bentoml.api(route="/tenant/erase", output_spec=schemas.TenantEraseResponse)
+    @json_route
+    async def tenant_erase(
+        self, request: schemas.TenantEraseRequest, /, ctx: bentoml.Context
+    ) -> Any:
+        """The caller's own tenant (its API key decides which): every gallery erased down to
+        the disk, and erased faces' names taken out of its video results."""
+        return await self._audited("erase_tenant", ctx, request, self.galleries.erase_tenant)
+
+    @bentoml.api(route="/audit/query", output_spec=schemas.AuditResponse)
+    @json_route
+    async def audit_query(self, request: schemas.AuditQueryRequest, /, ctx: bentoml.Context) -> Any:
+        """The caller's tenant's audit entries in [since, until) (Unix seconds), oldest first;
+        ``cursor`` is the last ``seq`` seen."""
+        if not 1 <= request.limit <= 1000 or request.cursor < 0 or request.since < 0:
+            raise InvalidGalleryRequestError("limit is 1-1000; cursor and since are >= 0")
+        end = time.time() + 1 if request.until is None else float(request.until)
+        entries, after = await asyncio.to_thread(
+            audit_log().query,
+            tenant_of(ctx.request.scope),
+            float(request.since),
+            end,
+            request.cursor,
+            request.limit,
+        )
+        return {"entries": entries, "next_cursor": after}

@@ -21,7 +21,6 @@ from facereid.gallery.errors import GalleryUnavailableError
 from facereid.gallery.schemas import (
     AssignResponse,
     ClusterResponse,
-    DeleteResponse,
     DropResponse,
     ListResponse,
     Metadata,
@@ -29,11 +28,14 @@ from facereid.gallery.schemas import (
 )
 from facereid.wire.gallery import (
     Enrolled,
+    Erased,
+    ExportPage,
     FacesPage,
     GalleryModel,
     Reply,
     Searched,
     SubjectsPage,
+    TenantErased,
 )
 
 T = TypeVar("T")
@@ -115,12 +117,29 @@ class GalleryServiceClient:
             lambda: api(tenant=tenant, gallery=gallery, subject=subject, limit=limit, after=after)
         )
 
+    async def export(
+        self, tenant: str, gallery: str, subject: str, limit: int, after: str | None, vectors: bool
+    ) -> ExportPage:
+        api = self.store.to_async.export
+        return await self._call(
+            lambda: api(
+                tenant=tenant,
+                gallery=gallery,
+                subject=subject,
+                limit=limit,
+                after=after,
+                vectors=vectors,
+            )
+        )
+
     async def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
-    ) -> DeleteResponse:
+    ) -> Erased:
+        # an erasure rebuilds the gallery's index (docs/privacy.md): the long timeout
         api = self.store.to_async.delete
         return await self._call(
-            lambda: api(tenant=tenant, gallery=gallery, face_id=face_id, subject=subject)
+            lambda: api(tenant=tenant, gallery=gallery, face_id=face_id, subject=subject),
+            timeout=self.settings.gallery_cluster_timeout_s,
         )
 
     async def rename(
@@ -141,7 +160,16 @@ class GalleryServiceClient:
 
     async def drop(self, tenant: str, gallery: str) -> DropResponse:
         api = self.store.to_async.drop
-        return await self._call(lambda: api(tenant=tenant, gallery=gallery))
+        return await self._call(
+            lambda: api(tenant=tenant, gallery=gallery),
+            timeout=self.settings.gallery_cluster_timeout_s,
+        )
+
+    async def erase_tenant(self, tenant: str) -> TenantErased:
+        api = self.store.to_async.erase_tenant
+        return await self._call(
+            lambda: api(tenant=tenant), timeout=self.settings.gallery_cluster_timeout_s
+        )
 
     async def info(self, tenant: str, gallery: str) -> GalleryModel:
         api = self.store.to_async.info

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +34,8 @@ from facereid.gallery.schemas import (
     DropResponse,
     EnrollBatchRequest,
     EnrollRequest,
+    ExportRequest,
+    ExportResponse,
     FacesRequest,
     FacesResponse,
     ListResponse,
@@ -42,6 +44,8 @@ from facereid.gallery.schemas import (
     SearchRequest,
     SubjectsRequest,
     SubjectsResponse,
+    TenantEraseRequest,
+    TenantEraseResponse,
 )
 from facereid.matching import operating_points as op_points
 from facereid.matching.similarity import l2_normalize
@@ -67,10 +71,26 @@ class Query:
         return {"bbox": self.faces[0].xywh(), "num_faces": len(self.faces)}
 
 
+# (tenant, gallery or None for all, erased face ids or None for all) -> identities redacted:
+# video results that named the erased faces lose the names (facereid/video/redaction.py)
+ErasedHook = Callable[[str, str | None, list[str] | None], Awaitable[int]]
+# (tenant, gallery, face ids) -> ids of stored video jobs whose results name those faces
+NamingJobs = Callable[[str, str, list[str]], Awaitable[list[str]]]
+
+
 class GalleryComposition:
-    def __init__(self, settings: Settings, store: GalleryClient, analyzer: Analyzer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: GalleryClient,
+        analyzer: Analyzer,
+        on_erased: ErasedHook | None = None,
+        naming_jobs: NamingJobs | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.on_erased = on_erased
+        self.naming_jobs = naming_jobs
         # /analyze's own intake and face service call: headers and limits checked here, the
         # encoded bytes decoded next to the model, faces in original pixels.
         self.analyzer = analyzer
@@ -206,7 +226,30 @@ class GalleryComposition:
         if (request.face_id is None) == (request.subject is None):
             raise InvalidGalleryRequestError("send exactly one of face_id, subject")
         subject = check.subject_name(request.subject) if request.subject is not None else None
-        return await self.store.delete(tenant, gallery, request.face_id, subject)
+        result = await self.store.delete(tenant, gallery, request.face_id, subject)
+        if result.face_ids and self.on_erased is not None:
+            await self.on_erased(tenant, gallery, result.face_ids)
+        return DeleteResponse(deleted=result.deleted)  # the erased ids stay in the house
+
+    async def export(self, tenant: str, request: ExportRequest) -> ExportResponse:
+        """Everything held about a subject in a gallery (docs/privacy.md)."""
+        gallery = check.gallery_name(request.gallery)
+        subject = str(check.subject_name(request.subject, nullable=False))
+        limit = _limit(request.limit)
+        after = self.cursors.decode(request.cursor, tenant, gallery, "export")
+        page = await self.store.export(
+            tenant, gallery, subject, limit, after, request.include_embeddings
+        )
+        ids = [face.face_id for face in page.faces]
+        jobs = await self.naming_jobs(tenant, gallery, ids) if ids and self.naming_jobs else []
+        return ExportResponse(
+            gallery=gallery,
+            subject=subject,
+            embedding_model=page.embedding_model,
+            faces=page.faces,
+            video_jobs=jobs,
+            next_cursor=self._cursor(tenant, gallery, "export", page.next),
+        )
 
     async def rename(self, tenant: str, request: RenameRequest) -> RenameResponse:
         gallery = check.gallery_name(request.gallery)
@@ -225,7 +268,19 @@ class GalleryComposition:
         return await self.store.assign(tenant, gallery, ids, str(subject))
 
     async def drop(self, tenant: str, request: DropRequest) -> DropResponse:
-        return await self.store.drop(tenant, check.gallery_name(request.gallery))
+        gallery = check.gallery_name(request.gallery)
+        result = await self.store.drop(tenant, gallery)
+        if self.on_erased is not None:
+            await self.on_erased(tenant, gallery, None)
+        return result
+
+    async def erase_tenant(self, tenant: str, request: TenantEraseRequest) -> TenantEraseResponse:
+        """Every gallery of the caller's tenant, and the names in its video results."""
+        if request.confirm is not True:
+            raise InvalidGalleryRequestError("send confirm: true to erase every gallery")
+        result = await self.store.erase_tenant(tenant)
+        redacted = await self.on_erased(tenant, None, None) if self.on_erased is not None else 0
+        return TenantEraseResponse(**result.model_dump(), redacted_identities=redacted)
 
     async def list(self, tenant: str) -> ListResponse:
         return await self.store.list_galleries(tenant)

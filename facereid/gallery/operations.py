@@ -18,7 +18,6 @@ from facereid.gallery.schemas import (
     AssignResponse,
     Cluster,
     ClusterResponse,
-    DeleteResponse,
     DropResponse,
     GalleryFace,
     GalleryInfo,
@@ -29,7 +28,17 @@ from facereid.gallery.schemas import (
     SubjectCount,
 )
 from facereid.gallery.store import GalleryStore
-from facereid.wire.gallery import Enrolled, FacesPage, GalleryModel, Searched, SubjectsPage
+from facereid.wire.gallery import (
+    Enrolled,
+    Erased,
+    ExportFace,
+    ExportPage,
+    FacesPage,
+    GalleryModel,
+    Searched,
+    SubjectsPage,
+    TenantErased,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +131,42 @@ class GalleryOperations:
         ]
         return FacesPage(faces=faces, next=page[-1] if len(ids) > limit else None)
 
-    def delete(
-        self, tenant: str, gallery: str, face_id: str | None, subject: str | None
-    ) -> DeleteResponse:
+    def export(
+        self, tenant: str, gallery: str, subject: str, limit: int, after: str | None, vectors: bool
+    ) -> ExportPage:
+        """A subject's faces with everything held about them (a data subject's access and
+        portability request, docs/privacy.md); their vectors when asked."""
+        info = self.store.gallery_info(tenant, gallery)
+        ids = [
+            i for i in self.store.face_ids(tenant, gallery, subject) if after is None or i > after
+        ]
+        page = ids[:limit]
+        fields = ["face_id", "subject", "source", "metadata", "created_at"]
+        fields += ["vector"] if vectors else []
+        rows = {r["face_id"]: r for r in self.store.get_faces(tenant, gallery, page, fields)}
+        dim = int(info["dim"])
+        faces = [
+            ExportFace(
+                face_id=i,
+                subject=rows[i]["subject"] or None,
+                metadata=rows[i]["metadata"] or {},
+                created_at=_iso(int(rows[i]["created_at"])),
+                source=rows[i]["source"],
+                embedding=[float(v) for v in rows[i]["vector"][:dim]] if vectors else None,
+            )
+            for i in page
+            if i in rows
+        ]
+        next_after = page[-1] if len(ids) > limit else None
+        return ExportPage(embedding_model=info["embedding_model"], faces=faces, next=next_after)
+
+    def delete(self, tenant: str, gallery: str, face_id: str | None, subject: str | None) -> Erased:
+        """Erased down to the disk before it answers (facereid/gallery/erasure.py)."""
         ids = [face_id] if face_id is not None else self.store.face_ids(tenant, gallery, subject)
         if face_id is not None:
             self.store.gallery_info(tenant, gallery)
-        return DeleteResponse(deleted=self.store.delete_faces(tenant, gallery, ids))
+        erased = self.store.delete_faces(tenant, gallery, ids)
+        return Erased(deleted=len(erased), face_ids=erased)
 
     def rename(self, tenant: str, gallery: str, subject: str, new_subject: str) -> RenameResponse:
         ids = self.store.face_ids(tenant, gallery, subject)
@@ -144,6 +182,9 @@ class GalleryOperations:
 
     def drop(self, tenant: str, gallery: str) -> DropResponse:
         return DropResponse(dropped=gallery, deleted=self.store.drop(tenant, gallery))
+
+    def erase_tenant(self, tenant: str) -> TenantErased:
+        return TenantErased(**self.store.erase_tenant(tenant))
 
     def info(self, tenant: str, gallery: str) -> GalleryModel:
         """One gallery's model, without counting faces (/video/submit's existence check)."""

@@ -14,6 +14,7 @@ from facereid.wire.gallery import (
     ClusterResponse,
     DeleteResponse,
     DropResponse,
+    ExportFace,
     GalleryFace,
     GalleryInfo,
     GalleryMatch,
@@ -21,6 +22,7 @@ from facereid.wire.gallery import (
     Metadata,
     RenameResponse,
     SubjectCount,
+    TenantErased,
 )
 
 
@@ -62,6 +64,37 @@ class SubjectsResponse(BaseModel):
 class FacesResponse(BaseModel):
     faces: list[GalleryFace]
     next_cursor: str | None
+
+
+class ExportResponse(BaseModel):
+    gallery: str
+    subject: str
+    embedding_model: str | None = None
+    faces: list[ExportFace]
+    video_jobs: list[str] = Field(description="stored video jobs whose results name these faces")
+    next_cursor: str | None
+
+
+class AuditEntry(BaseModel):
+    seq: int
+    at: float = Field(description="Unix seconds")
+    key_id: str | None = Field(description="the API key's id (a digest prefix), null without keys")
+    route: str
+    gallery: str | None
+    subject_digest: str | None = Field(description="SHA-256 prefix of tenant and subject")
+    counts: dict[str, int]
+    request_id: str | None
+    prev_hash: str
+    hash: str = Field(description="SHA-256 over prev_hash and the entry: a hash chain")
+
+
+class AuditResponse(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: int | None = Field(description="pass as cursor for the next page")
+
+
+class TenantEraseResponse(TenantErased):
+    redacted_identities: int = Field(description="video result identities no longer named")
 
 
 # -- requests: each route's whole JSON body (a positional-only parameter: BentoML's root
@@ -153,6 +186,8 @@ class ClusterRequest(BaseModel):
 
 __all__ = [
     "AssignResponse",
+    "ExportFace",
+    "TenantErased",
     "Cluster",
     "ClusterResponse",
     "DeleteResponse",
@@ -165,3 +200,22 @@ __all__ = [
     "RenameResponse",
     "SubjectCount",
 ]
+
+
+class ExportRequest(BaseModel):
+    gallery: str
+    subject: str
+    include_embeddings: StrictBool = False
+    limit: StrictInt = 100
+    cursor: str | None = None
+
+
+class TenantEraseRequest(BaseModel):
+    confirm: StrictBool = Field(description="must be true: every gallery of your tenant goes")
+
+
+class AuditQueryRequest(BaseModel):
+    since: StrictFloat | StrictInt = Field(default=0, description="Unix seconds, inclusive")
+    until: StrictFloat | StrictInt | None = Field(default=None, description="exclusive; now")
+    cursor: StrictInt = Field(default=0, description="the last seq seen")
+    limit: StrictInt = 100

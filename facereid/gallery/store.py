@@ -24,15 +24,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Metadata
+from chromadb.api.types import Metadata, Where
 from chromadb.errors import ChromaError, NotFoundError
 
 from facereid.errors import EmbeddingModelMismatchError, echo
+from facereid.gallery import erasure
 from facereid.gallery.chroma import (
     collection_name,
     connect,
@@ -63,8 +64,13 @@ class GalleryStore:
         token: str | None = None,
         max_galleries: int = 100,
         max_faces: int = 1_000_000,
+        server_folder: str | None = None,
     ) -> None:
         self.client = connect(uri, token)
+        # the folder that erasure compacts: the embedded one, or a Chroma server's own when it
+        # runs on this host (GALLERY_SERVER_DATA_DIR); else the server's folder is its own
+        remote = uri.startswith(("http://", "https://"))
+        self.folder = server_folder if remote else uri
         self.dim = dim
         self.max_galleries = max_galleries  # per tenant (GALLERY_MAX_GALLERIES_PER_TENANT)
         self.max_faces = max_faces  # per tenant, all galleries (GALLERY_MAX_FACES_PER_TENANT)
@@ -158,9 +164,22 @@ class GalleryStore:
         return sorted(result, key=lambda r: str(r["gallery"]))
 
     def drop(self, tenant: str, gallery: str) -> int:
-        count = self._collection(tenant, gallery).count()
-        self.client.delete_collection(collection_name(tenant, gallery))
+        with self._lock:
+            count = self._collection(tenant, gallery).count()
+            self.client.delete_collection(collection_name(tenant, gallery))
+            erasure.compact_folder(self.folder)
         return count
+
+    def erase_tenant(self, tenant: str) -> dict[str, int]:
+        """Every gallery of the tenant, erased down to the disk (facereid/gallery/erasure.py)."""
+        with self._lock:
+            owned = self._tenant_collections(tenant)
+            faces = 0
+            for collection in owned:
+                faces += collection.count()
+                self.client.delete_collection(collection.name)
+            erasure.compact_folder(self.folder)
+        return {"galleries": len(owned), "faces": faces}
 
     def count(self, tenant: str, gallery: str) -> int:
         return self._collection(tenant, gallery).count()
@@ -274,21 +293,48 @@ class GalleryStore:
             if len(page) < _PAGE:
                 return rows
 
-    def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> int:
-        found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
-        if found:
-            collection = self._collection(tenant, gallery)
-            for start in range(0, len(found), _PAGE):
-                collection.delete(ids=found[start : start + _PAGE])
-        return len(found)
+    def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> list[str]:
+        """Deleted rows are erased from the disk before this returns: the collection is
+        rebuilt without them and the folder compacted (facereid/gallery/erasure.py)."""
+        with self._lock:
+            found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
+            if found:
+                collection = self._collection(tenant, gallery)
+                for start in range(0, len(found), _PAGE):
+                    collection.delete(ids=found[start : start + _PAGE])
+                erasure.rebuild(self.client, collection.name, self._hnsw)
+                erasure.compact_folder(self.folder)
+        return [str(i) for i in found]
+
+    def expire(self, now_ms: int, default_days: float) -> int:
+        """Erase, down to the disk, every face older than its gallery's retention (the
+        collection's ``retention_days`` metadata, else ``default_days``; 0 keeps forever).
+        The retention sweeper calls it (runners/gallery.py); returns the faces erased."""
+        erased = 0
+        for collection in self.client.list_collections():
+            meta = collection.metadata or {}
+            if "gallery" not in meta:
+                continue
+            days = float(str(meta.get("retention_days", default_days)))
+            if days <= 0:
+                continue
+            cutoff = now_ms - int(days * 86_400_000)
+            before: dict[Literal["$lt"], int] = {"$lt": cutoff}
+            older: Where = {"created_at": before}  # type: ignore[dict-item]
+            old = collection.get(where=older, include=[])["ids"]
+            if old:
+                tenant, gallery = str(meta["tenant"]), str(meta["gallery"])
+                erased += len(self.delete_faces(tenant, gallery, old))
+        return erased
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
         """Chroma merges the given metadata keys into each row; the vectors stay put."""
-        found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
-        collection = self._collection(tenant, gallery)
-        for start in range(0, len(found), _PAGE):
-            chunk = found[start : start + _PAGE]
-            collection.update(ids=chunk, metadatas=[{"subject": subject}] * len(chunk))
+        with self._lock:  # not while a rebuild copies the rows
+            found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
+            collection = self._collection(tenant, gallery)
+            for start in range(0, len(found), _PAGE):
+                chunk = found[start : start + _PAGE]
+                collection.update(ids=chunk, metadatas=[{"subject": subject}] * len(chunk))
         return len(found)
 
     def _check_width(self, vectors: np.ndarray) -> None:

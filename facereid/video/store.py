@@ -124,6 +124,15 @@ class JobStore(ABC):
     def purge_expired(self, now: float) -> None: ...
 
     @abstractmethod
+    def result_ids(self) -> list[str]:
+        """Ids of the jobs that hold a result (facereid/video/redaction.py)."""
+
+    def scrub(self, expired_only: bool = False) -> None:
+        """Make rewritten or deleted values unreadable on disk (a no-op where the back end
+        keeps no old copies); ``expired_only``: only if expired jobs were purged."""
+        return None
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections (tests open many stores)."""
 
@@ -256,6 +265,7 @@ class JobStore(ABC):
                     record.end(FAILED, now, ttl_s, lost)
                     ended.append(record)
                 self.save(record)
+        self.scrub(expired_only=True)
         return ended
 
     def active_ids(self) -> set[str]:

@@ -103,6 +103,10 @@ class RedisJobStore(JobStore):
             if gone:
                 self._redis.srem(self._key("active"), *gone)
 
+    def result_ids(self) -> list[str]:
+        prefix = self._key("result", "")
+        return [_text(key)[len(prefix) :] for key in self._redis.scan_iter(match=prefix + "*")]
+
     def close(self) -> None:
         self._redis.close()
 

@@ -39,6 +39,7 @@ class SQLiteJobStore(JobStore):
         self._busy_timeout_s = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.RLock()  # one connection, shared by this process's threads
+        self._expired_gone = False
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -51,6 +52,8 @@ class SQLiteJobStore(JobStore):
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # a deleted or rewritten result is overwritten with zeros, not left in free pages
+            conn.execute("PRAGMA secure_delete=ON")
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
@@ -132,7 +135,24 @@ class SQLiteJobStore(JobStore):
 
     def purge_expired(self, now: float) -> None:
         with self._mutex:
-            self._db().execute("DELETE FROM jobs WHERE expires IS NOT NULL AND expires < ?", (now,))
+            db = self._db()
+            gone = db.execute("DELETE FROM jobs WHERE expires IS NOT NULL AND expires < ?", (now,))
+            # secure_delete zeroed the pages; the log keeps old images until a checkpoint,
+            # which cannot run inside the caller's transaction: scrub() runs it after
+            self._expired_gone = self._expired_gone or gone.rowcount > 0
+
+    def result_ids(self) -> list[str]:
+        with self._mutex:
+            rows = self._db().execute("SELECT job_id FROM jobs WHERE result IS NOT NULL")
+            return [str(row[0]) for row in rows.fetchall()]
+
+    def scrub(self, expired_only: bool = False) -> None:
+        """Old page images stay in the write-ahead log until it is checkpointed."""
+        with self._mutex:
+            if expired_only and not self._expired_gone:
+                return
+            self._expired_gone = False
+            self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._mutex:

@@ -41,6 +41,9 @@ SMALL_JSON_ROUTES = (
     "/gallery/drop",
     "/gallery/list",
     "/gallery/cluster",
+    "/tenant/erase",  # {"confirm": true}
+    "/gallery/export",
+    "/audit/query",
 )
 # Routes whose bodies are large by nature (images, a video, many embeddings) keep the global
 # MAX_REQUEST_BYTES. Every route is in this list or in ``route_body_limits``: a test checks it,

@@ -58,6 +58,7 @@ ROUTE_ERRORS: dict[str, dict[int, str]] = {
         500: "the job failed (its error says why)",
     },
     "/video/cancel": {404: "unknown or expired job id"},
+    "/tenant/erase": {503: "the gallery store is unavailable; nothing may have been erased"},
 }
 
 

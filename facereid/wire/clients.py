@@ -13,9 +13,10 @@ from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
 from facereid.wire.gallery import (
     AssignResponse,
     ClusterResponse,
-    DeleteResponse,
     DropResponse,
     Enrolled,
+    Erased,
+    ExportPage,
     FacesPage,
     GalleryModel,
     ListResponse,
@@ -23,6 +24,7 @@ from facereid.wire.gallery import (
     RenameResponse,
     Searched,
     SubjectsPage,
+    TenantErased,
 )
 
 
@@ -84,9 +86,13 @@ class GalleryClient(Protocol):
         self, tenant: str, gallery: str, subject: str | None, limit: int, after: str | None
     ) -> FacesPage: ...
 
+    async def export(
+        self, tenant: str, gallery: str, subject: str, limit: int, after: str | None, vectors: bool
+    ) -> ExportPage: ...
+
     async def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
-    ) -> DeleteResponse: ...
+    ) -> Erased: ...
 
     async def rename(
         self, tenant: str, gallery: str, subject: str, new_subject: str
@@ -97,6 +103,8 @@ class GalleryClient(Protocol):
     ) -> AssignResponse: ...
 
     async def drop(self, tenant: str, gallery: str) -> DropResponse: ...
+
+    async def erase_tenant(self, tenant: str) -> TenantErased: ...
 
     async def info(self, tenant: str, gallery: str) -> GalleryModel: ...
 

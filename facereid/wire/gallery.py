@@ -63,6 +63,36 @@ class FacesPage(BaseModel):
     next: str | None  # the last face id of this page, when there are more
 
 
+class Erased(BaseModel):
+    """A delete's result: the count the route answers, and the ids erased, for the API
+    service's redaction of video results (they never reach the caller)."""
+
+    deleted: int
+    face_ids: list[str]
+
+
+class TenantErased(BaseModel):
+    galleries: int = Field(description="galleries erased, down to the disk")
+    faces: int = Field(description="faces erased with them")
+
+
+class ExportFace(BaseModel):
+    face_id: str
+    subject: str | None
+    metadata: Metadata | None = None
+    created_at: str = Field(description="ISO 8601, UTC: when the face was enrolled")
+    source: str = Field(description="the image's SHA-256 digest, or the caller's image_id")
+    embedding: list[float] | None = Field(
+        default=None, description="only with include_embeddings: true"
+    )
+
+
+class ExportPage(BaseModel):
+    embedding_model: str | None
+    faces: list[ExportFace]
+    next: str | None  # the last face id of this page, when there are more
+
+
 class GalleryModel(BaseModel):
     """One gallery's embedding space, without counting its faces."""
 

@@ -123,8 +123,8 @@ def workdir(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     }.items():
         for photo in photos:  # `facereid calibrate people/`: person/*.jpg
             copies[f"people/{person}/{photo}"] = people / person / photo
-    for number, photo in enumerate(sorted((people / "kit_harington").iterdir())):
-        copies[f"unknown/kit{number}{photo.suffix}"] = photo
+    for number, kit in enumerate(sorted((people / "kit_harington").iterdir())):
+        copies[f"unknown/kit{number}{kit.suffix}"] = kit
     for name, source in copies.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, root / name)

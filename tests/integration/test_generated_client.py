@@ -161,6 +161,15 @@ def test_a_generated_client_calls_every_route(
         {"gallery": gallery, "face_id": unnamed.face_ids[0]},
     )
     assert deleted.deleted == 1
+    exported = call.json(
+        "/gallery/export",
+        "GalleryExportRequest",
+        {"gallery": gallery, "subject": "six", "include_embeddings": True},
+    )
+    assert exported.faces and all(f.embedding for f in exported.faces)
+    recent = {"since": time.time() - 120, "limit": 1000}  # the session server's older entries
+    audit = call.json("/audit/query", "AuditQueryRequest", recent)
+    assert any(e.route == "export" and e.gallery == gallery for e in audit.entries)
     listed = call.json("/gallery/list", "GalleryListRequest", {})
     assert gallery in [g.gallery for g in listed.galleries]
     dropped = call.json("/gallery/drop", "GalleryDropRequest", {"gallery": gallery})
@@ -184,6 +193,11 @@ def test_a_generated_client_calls_every_route(
     assert result.num_identities >= 1 and result.status == "completed"
     cancelled = call.json("/video/cancel", "VideoCancelRequest", {"job_id": job.job_id})
     assert cancelled.job_id == job.job_id
+    # last: it erases every gallery of this server's one tenant (this test's was dropped above)
+    enroll_gallery = {"gallery": f"{gallery}-erase", "embedding_model": "test/erase/4"}
+    call.json("/gallery/enroll", "GalleryEnrollRequest", {**enroll_gallery, "embedding": [1.0] * 4})
+    erased = call.json("/tenant/erase", "TenantEraseRequest", {"confirm": True})
+    assert erased.galleries >= 1 and erased.faces >= 1 and erased.redacted_identities >= 0
 
     with dlib_server.client() as client:
         document = client.get("/docs.json").json()

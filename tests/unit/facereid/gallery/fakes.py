@@ -13,7 +13,6 @@ from facereid.gallery.operations import GalleryOperations
 from facereid.gallery.schemas import (
     AssignResponse,
     ClusterResponse,
-    DeleteResponse,
     DropResponse,
     ListResponse,
     Metadata,
@@ -21,11 +20,14 @@ from facereid.gallery.schemas import (
 )
 from facereid.wire.gallery import (
     Enrolled,
+    Erased,
+    ExportPage,
     FacesPage,
     GalleryModel,
     Reply,
     Searched,
     SubjectsPage,
+    TenantErased,
     reply,
 )
 
@@ -86,12 +88,18 @@ class InProcessGallery:
             Reply[FacesPage], lambda: self.ops.faces(tenant, gallery, subject, limit, after)
         )
 
+    async def export(
+        self, tenant: str, gallery: str, subject: str, limit: int, after: str | None, vectors: bool
+    ) -> ExportPage:
+        return _through(
+            Reply[ExportPage],
+            lambda: self.ops.export(tenant, gallery, subject, limit, after, vectors),
+        )
+
     async def delete(
         self, tenant: str, gallery: str, face_id: str | None, subject: str | None
-    ) -> DeleteResponse:
-        return _through(
-            Reply[DeleteResponse], lambda: self.ops.delete(tenant, gallery, face_id, subject)
-        )
+    ) -> Erased:
+        return _through(Reply[Erased], lambda: self.ops.delete(tenant, gallery, face_id, subject))
 
     async def rename(
         self, tenant: str, gallery: str, subject: str, new_subject: str
@@ -109,6 +117,9 @@ class InProcessGallery:
 
     async def drop(self, tenant: str, gallery: str) -> DropResponse:
         return _through(Reply[DropResponse], lambda: self.ops.drop(tenant, gallery))
+
+    async def erase_tenant(self, tenant: str) -> TenantErased:
+        return _through(Reply[TenantErased], lambda: self.ops.erase_tenant(tenant))
 
     async def info(self, tenant: str, gallery: str) -> GalleryModel:
         self.calls.append("info")

@@ -20,7 +20,7 @@ from facereid.faces.records import FaceRecord
 from facereid.gallery.composition import GalleryComposition
 from facereid.gallery.errors import GalleryNotFoundError
 from facereid.gallery.operations import GalleryOperations
-from facereid.gallery.schemas import EnrollRequest, SearchRequest
+from facereid.gallery.schemas import DeleteRequest, DropRequest, EnrollRequest, SearchRequest
 from facereid.gallery.store import GalleryStore
 from facereid.intake.budget import ImageHeader
 from facereid.wire.faces import FaceModelInfo, FacesAnswer, FaceWire
@@ -109,3 +109,25 @@ def test_store_errors_keep_their_codes(gallery: GalleryComposition) -> None:
     with pytest.raises(FaceReIDError) as caught:
         run(gallery.enroll("t", two))
     assert caught.value.code == "invalid_gallery_request"
+
+
+def test_erasures_reach_the_video_redaction_and_ids_stay_internal(
+    gallery: GalleryComposition,
+) -> None:
+    seen: list[tuple[str, str | None, list[str] | None]] = []
+
+    async def erased(tenant: str, name: str | None, face_ids: list[str] | None) -> int:
+        seen.append((tenant, name, face_ids))
+        return 0
+
+    gallery.on_erased = erased
+    body = EnrollRequest(gallery="g", subject="a", embedding=vec(1), embedding_model=MODEL)
+    face_id = run(gallery.enroll("t", body))["face_id"]
+    run(gallery.enroll("t", body.model_copy(update={"embedding": vec(2)})))
+    one = DeleteRequest(gallery="g", face_id=face_id)
+    assert run(gallery.delete("t", one)).model_dump() == {"deleted": 1}  # no ids outside
+    assert seen == [("t", "g", [face_id])]
+    run(gallery.delete("t", one))  # nothing erased this time
+    assert len(seen) == 1
+    run(gallery.drop("t", DropRequest(gallery="g")))
+    assert seen[-1] == ("t", "g", None)

@@ -115,9 +115,12 @@ def test_delete_rename_merge_assign_drop(ops: GalleryOperations) -> None:
     assert ops.assign("t1", "g", ids[3:], "c").model_dump() == {"assigned": 2}
     with pytest.raises(GalleryNotFoundError):
         ops.assign("t2", "g", ids[:1], "x").model_dump()
-    assert ops.delete("t1", "g", ids[0], None).model_dump() == {"deleted": 1}
-    assert ops.delete("t1", "g", ids[0], None).model_dump() == {"deleted": 0}
-    assert ops.delete("t1", "g", None, "c").model_dump() == {"deleted": 2}
+    # the erased ids go to the API service's video redaction (composition drops them)
+    one = {"deleted": 1, "face_ids": [ids[0]]}
+    assert ops.delete("t1", "g", ids[0], None).model_dump() == one
+    assert ops.delete("t1", "g", ids[0], None).model_dump() == {"deleted": 0, "face_ids": []}
+    gone = ops.delete("t1", "g", None, "c")
+    assert gone.deleted == 2 and sorted(gone.face_ids) == sorted(ids[3:])
     assert ops.drop("t1", "g").model_dump() == {"dropped": "g", "deleted": 2}
     with pytest.raises(GalleryNotFoundError):
         ops.faces("t1", "g", None, 10, None).model_dump()
@@ -126,7 +129,7 @@ def test_delete_rename_merge_assign_drop(ops: GalleryOperations) -> None:
 def test_face_ids_of_another_gallery_are_untouched(ops: GalleryOperations) -> None:
     theirs = enroll(ops, unit_rows(1), ["x"], gallery="other")
     enroll(ops, unit_rows(1, seed=1), ["y"])
-    assert ops.delete("t1", "g", theirs[0], None).model_dump() == {"deleted": 0}
+    assert ops.delete("t1", "g", theirs[0], None).model_dump() == {"deleted": 0, "face_ids": []}
     assert ops.assign("t1", "g", theirs, "z").model_dump() == {"assigned": 0}
     assert ops.faces("t1", "other", None, 10, None).model_dump()["faces"][0]["subject"] == "x"
 

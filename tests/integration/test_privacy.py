@@ -1,0 +1,251 @@
+"""Erasure and log hygiene through a real server (issue 22; docs/privacy.md).
+
+One server (dlib engine, its own DATA_DIR) serves the module: a subject delete and a gallery
+drop sent as a tenant would leave no file under DATA_DIR holding the erased vector, its
+subject's name or its metadata; mis-typed bodies carrying a name, a base64 embedding and a
+metadata value leave none of them in the server's log, at any level.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.harness import Server, start_server
+from tests.unit.facereid.gallery.test_erasure import chunks, files_holding, hnsw_copy
+
+pytestmark = pytest.mark.slow
+
+MODEL = "test/privacy/64"
+NAME = "Jane Q Public"
+SECRET = "passport-X7654321"
+OTHERS = 1_200  # past Chroma's sync threshold: the vectors reach the HNSW files
+KEPT_FACE = {"embedding": [1.0] + [0.0] * 63, "embedding_model": MODEL}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("privacy")
+    env = {"FACE_ENGINE": "auto", "DATA_DIR": str(root / "data"), "API_KEYS": "ka,kb"}
+    with start_server("service:FaceReID", root / "home", root / "server.log", env) as started:
+        started.data_dir = root / "data"  # type: ignore[attr-defined]
+        yield started
+
+
+KA = {"Authorization": "Bearer ka"}  # tenant A
+KB = {"Authorization": "Bearer kb"}  # tenant B
+
+
+def post(server: Server, path: str, body: Any, headers: dict[str, str] = KA) -> httpx.Response:
+    with server.client(timeout=300) as client:
+        return client.post(path, json=body, headers=headers)
+
+
+def rows(n: int, seed: int) -> np.ndarray:
+    values = np.random.default_rng(seed).normal(size=(n, 64))
+    return np.asarray(values / np.linalg.norm(values, axis=1, keepdims=True), np.float32)
+
+
+def b64(matrix: np.ndarray) -> str:
+    return base64.b64encode(matrix.astype("<f4").tobytes()).decode()
+
+
+def enroll_known(
+    server: Server, gallery: str, seed: int, headers: dict[str, str] = KA
+) -> dict[str, list[bytes]]:
+    known = rows(1, seed)
+    answer = post(
+        server,
+        "/gallery/enroll",
+        {
+            "gallery": gallery,
+            "subject": NAME,
+            "embedding": known[0].tolist(),
+            "embedding_model": MODEL,
+            "metadata": {"doc": SECRET},
+        },
+        headers,
+    )
+    assert answer.status_code == 200, answer.text
+    body = {"gallery": gallery, "embedding_model": MODEL, "dim": 64}
+    others = rows(OTHERS, 1)
+    for start in range(0, OTHERS, 600):  # batches of at most 1,000
+        chunk = b64(others[start : start + 600])
+        answer = post(server, "/gallery/enroll_batch", {**body, "embeddings_b64": chunk}, headers)
+        assert answer.status_code == 200, answer.text
+    data_dir: Path = server.data_dir  # type: ignore[attr-defined]
+    return {
+        "vector": chunks(known.tobytes()),
+        "hnsw": chunks(hnsw_copy(data_dir, known[0])),
+        "name": [NAME.encode()],
+        "meta": [SECRET.encode()],
+    }
+
+
+@pytest.mark.parametrize("route", ["delete", "drop", "tenant"])
+def test_erased_subject_leaves_no_byte_under_data_dir(server: Server, route: str) -> None:
+    gallery = f"erase-{route}"
+    needles = enroll_known(server, gallery, seed=len(route))
+    data_dir: Path = server.data_dir  # type: ignore[attr-defined]
+    before = {what for what, _ in files_holding(data_dir, needles)}
+    assert before >= {"hnsw", "name", "meta"}  # the test can fail
+    if route == "tenant":  # tenant B's gallery must survive A's erase
+        kept = post(server, "/gallery/enroll", {"gallery": "b", **KEPT_FACE}, KB)
+        assert kept.status_code == 200, kept.text
+        answer = post(server, "/tenant/erase", {"confirm": True})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["galleries"] >= 1
+        assert post(server, "/gallery/list", {}).json()["galleries"] == []
+        listed = post(server, "/gallery/list", {}, KB).json()["galleries"]
+        assert [(g["gallery"], g["faces"]) for g in listed] == [("b", 1)]
+    else:
+        one = {"gallery": gallery, "subject": NAME} if route == "delete" else {"gallery": gallery}
+        answer = post(server, f"/gallery/{route}", one)
+        assert answer.status_code == 200, answer.text
+    assert files_holding(data_dir, needles) == set()
+    if route == "delete":  # the gallery still answers, without the erased subject
+        listed = post(server, "/gallery/list", {}).json()["galleries"]
+        assert {g["gallery"]: g["faces"] for g in listed}[gallery] == OTHERS
+        assert post(server, "/gallery/subjects", {"gallery": gallery}).json()["subjects"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"confirm": False}, {"confirm": "true"}, {"confirm": 1}, {"confirm": [True]}],
+)
+def test_tenant_erase_needs_confirm_true(server: Server, body: dict[str, Any]) -> None:
+    kept = post(server, "/gallery/enroll", {"gallery": "confirm", **KEPT_FACE})
+    assert kept.status_code == 200, kept.text
+    answer = post(server, "/tenant/erase", body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] in ("invalid_request", "invalid_gallery_request")
+    listed = post(server, "/gallery/list", {}).json()["galleries"]
+    assert "confirm" in [g["gallery"] for g in listed]
+
+
+def test_tenant_erase_refuses_a_huge_body(server: Server) -> None:
+    kept = post(server, "/gallery/enroll", {"gallery": "huge", **KEPT_FACE})
+    assert kept.status_code == 200, kept.text
+    answer = post(server, "/tenant/erase", {"confirm": True, "pad": "x" * (1 << 20)})
+    assert answer.status_code == 413, answer.text
+    listed = post(server, "/gallery/list", {}).json()["galleries"]
+    assert "huge" in [g["gallery"] for g in listed]
+
+
+def test_refused_bodies_leave_no_value_in_the_log(server: Server) -> None:
+    blob = b64(rows(1, 99))
+    hostile = [
+        ("/gallery/enroll", {"gallery": "g", "subject": [NAME], "embedding_b64": blob}),
+        ("/gallery/enroll", {"gallery": "g", "embedding": blob, "metadata": SECRET}),
+        ("/gallery/search", {"gallery": ["g", NAME], "embedding_b64": {"x": blob}}),
+        ("/gallery/delete", {"gallery": "g", "subject": {"name": NAME, "doc": SECRET}}),
+        ("/gallery/enroll_batch", {"gallery": "g", "embedding_model": NAME, "dim": SECRET}),
+    ]
+    for path, body in hostile:
+        answer = post(server, path, body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_request"
+    log = server.log()
+    assert "invalid_request" in log  # the refusals were logged, without their values
+    for needle in (NAME, SECRET, blob[:16], blob[-16:]):
+        assert needle not in log, log[log.find(needle) - 300 :][:800]
+
+
+def test_export_hands_a_subject_their_data_and_only_their_tenants(server: Server) -> None:
+    known = rows(1, 42)[0]
+    body = {"gallery": "exp", "subject": NAME, "embedding_model": MODEL}
+    first = post(server, "/gallery/enroll", {**body, "embedding": known.tolist(), "image_id": "x"})
+    assert first.status_code == 200, first.text
+    post(server, "/gallery/enroll", {**body, "subject": "Someone Else", **KEPT_FACE})
+    plain = post(server, "/gallery/export", {"gallery": "exp", "subject": NAME})
+    assert plain.status_code == 200, plain.text
+    got = plain.json()
+    assert [f["face_id"] for f in got["faces"]] == [first.json()["face_id"]]
+    (face,) = got["faces"]
+    assert face["subject"] == NAME and face["source"] == "x" and face.get("embedding") is None
+    assert got["video_jobs"] == [] and got["next_cursor"] is None
+    assert got["embedding_model"] == MODEL
+    full = post(
+        server, "/gallery/export", {"gallery": "exp", "subject": NAME, "include_embeddings": True}
+    ).json()
+    assert np.allclose(full["faces"][0]["embedding"], known, atol=1e-5)
+    # tenant B: A's gallery does not exist for it
+    theirs = post(server, "/gallery/export", {"gallery": "exp", "subject": NAME}, KB)
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "gallery_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"gallery": "exp", "subject": [NAME]}, 422),
+        ({"gallery": "exp", "subject": None}, 422),
+        ({"gallery": "exp"}, 422),
+        ({"gallery": "exp", "subject": NAME, "include_embeddings": "yes"}, 422),
+        ({"gallery": "exp", "subject": NAME, "limit": 0}, 422),
+        ({"gallery": "exp", "subject": NAME, "cursor": "not-ours"}, 400),
+        ({"gallery": "exp", "subject": NAME, "pad": "x" * (1 << 20)}, 413),
+    ],
+)
+def test_export_refuses_hostile_bodies(server: Server, body: dict[str, Any], status: int) -> None:
+    answer = post(server, "/gallery/export", body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"]
+
+
+def test_audit_is_per_tenant_chained_and_holds_no_biometric_bytes(server: Server) -> None:
+    known = rows(1, 77)[0]
+    body = {"gallery": "audited", "subject": NAME, "embedding_model": MODEL}
+    enrolled = post(
+        server, "/gallery/enroll", {**body, "embedding": known.tolist(), "metadata": {"d": SECRET}}
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    post(server, "/gallery/search", {"gallery": "audited", **KEPT_FACE})
+    post(server, "/gallery/delete", {"gallery": "audited", "subject": NAME})
+    entries, cursor = [], 0
+    while True:  # pages of 2 by cursor
+        page = post(server, "/audit/query", {"cursor": cursor, "limit": 2}).json()
+        entries += page["entries"]
+        if page["next_cursor"] is None:
+            break
+        cursor = page["next_cursor"]
+    routes = [(e["route"], e["gallery"]) for e in entries if e["gallery"] == "audited"]
+    assert routes == [("enroll", "audited"), ("search", "audited"), ("delete", "audited")]
+    mine = [e for e in entries if e["gallery"] == "audited"]
+    assert mine[0]["key_id"] and mine[0]["request_id"] and mine[2]["counts"]["deleted"] == 1
+    assert mine[0]["subject_digest"] == mine[2]["subject_digest"] is not None
+    text = json.dumps(entries)
+    for needle in (NAME, SECRET, b64(known[None, :])[:16]):
+        assert needle not in text
+    # a hash chain from the first entry on
+    for before, after in itertools.pairwise(entries):
+        assert after["prev_hash"] == before["hash"]
+    # tenant B reads none of A's entries, and a time window excludes them
+    theirs = post(server, "/audit/query", {}, KB).json()["entries"]
+    assert not {e["hash"] for e in theirs} & {e["hash"] for e in entries}
+    assert post(server, "/audit/query", {"until": 1.0}).json()["entries"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"limit": 0}, 422),
+        ({"cursor": -1}, 422),
+        ({"since": "yesterday"}, 422),
+        ({"cursor": "5"}, 422),
+        ({"pad": "x" * (1 << 20)}, 413),
+    ],
+)
+def test_audit_query_refuses_hostile_bodies(
+    server: Server, body: dict[str, Any], status: int
+) -> None:
+    answer = post(server, "/audit/query", body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"]
