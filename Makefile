@@ -62,7 +62,7 @@ containerize:
 # The OCI image (TARGET=face|clip, VARIANT=cpu|gpu; default face/cpu) with the synthetic models
 # when the store has none (labelled synthetic). Installs podman/runc with apt where no engine is
 # found; docs/deploy.md "Building the images". Not part of `make test` (minutes of CPU).
-image:
+image: install
 	$(PY) -m models synth --if-missing
 	TARGET=$(if $(filter all,$(TARGET)),face,$(TARGET)) VARIANT=$(if $(filter command line environment,$(origin VARIANT)),$(VARIANT),cpu) bash scripts/image.sh
 
