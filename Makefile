@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 
-.PHONY: install serve demo test test-fast lint models-synth bench loadtest bento containerize clean
+.PHONY: install serve demo test test-fast lint models-synth bench loadtest bento containerize image image-test clean
 
 install:
 	bash scripts/install.sh
@@ -58,6 +58,18 @@ bento: install
 # Needs a container engine; without one it says so in one line and fails.
 containerize:
 	TARGET=$(TARGET) VARIANT=$(VARIANT) bash scripts/bento.sh containerize
+
+# The OCI image (TARGET=face|clip, VARIANT=cpu|gpu; default face/cpu) with the synthetic models
+# when the store has none (labelled synthetic). Installs podman/runc with apt where no engine is
+# found; docs/deploy.md "Building the images". Not part of `make test` (minutes of CPU).
+image: install
+	$(PY) -m models synth --if-missing
+	TARGET=$(if $(filter all,$(TARGET)),face,$(TARGET)) VARIANT=$(if $(filter command line environment,$(origin VARIANT)),$(VARIANT),cpu) bash scripts/image.sh
+
+# Builds the CPU face image and checks it running under podman (scripts/image_test.sh).
+image-test: install
+	$(MAKE) image TARGET=face VARIANT=cpu
+	bash scripts/image_test.sh
 
 clean:
 	rm -rf $(VENV) .venv-tools bentoml_home reports build

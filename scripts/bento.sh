@@ -28,8 +28,9 @@ bento_name() { # target variant
 
 if [ "$ACTION" = containerize ]; then
     # One line, non-zero, when no engine can build: `docker` without a daemon counts as none.
-    engine=""
-    if command -v docker >/dev/null && docker info >/dev/null 2>&1; then engine=docker
+    engine=${IMAGE_ENGINE:-}
+    if [ -n "$engine" ]; then :
+    elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then engine=docker
     elif command -v podman >/dev/null && podman info >/dev/null 2>&1; then engine=podman
     elif command -v buildah >/dev/null; then engine=buildah; fi
     if [ -z "$engine" ]; then

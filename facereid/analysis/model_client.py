@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -36,6 +37,8 @@ from facereid.wire.faces import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+CLIP_STARTUP_POLL_S = 0.5  # poll period until CLIP first answers ...
+CLIP_STARTUP_WINDOW_S = 120.0  # ... for at most this long after start-up
 
 
 class Dependency(Protocol):
@@ -118,6 +121,7 @@ class EmotionServiceClient:
         self.emotion = emotion
         self.clip_health = clip_health
         self._clip_failures = 0  # health checks failed in a row
+        self.clip_answered = False  # CLIP has answered a health check since start-up
         self._clip_said: str | None = None  # the CLIP state the log last reported
 
     def available(self) -> bool:
@@ -155,14 +159,22 @@ class EmotionServiceClient:
             return None
         return scores
 
-    async def check_clip(self) -> None:
-        """Refresh ``clip_health``; the log says each change of state once, not every poll."""
+    async def check_clip(self, starting: bool = False) -> None:
+        """Refresh ``clip_health``; the log says each change of state once, not every poll.
+        ``starting``: CLIP has not answered yet since start-up, a failure is expected and
+        only logged at DEBUG (the poller retries quickly then)."""
         try:
             answer = await asyncio.wait_for(
                 self.emotion.to_async.health(), timeout=self.settings.clip_timeout_s
             )
             status = ClipStatus.model_validate(answer)
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
+            if starting:
+                logger.debug("CLIP not answering yet at start-up: %s", describe(exc))
+                self.clip_health.mark_unavailable(
+                    f"CLIP service not reachable ({type(exc).__name__})"
+                )
+                return
             # One failure is logged at INFO: the first poll can run before BentoML has set
             # up the dependency's client (an AttributeError for the route at start-up).
             # The second in a row is a warning; more of the same say nothing new.
@@ -179,6 +191,7 @@ class EmotionServiceClient:
             self._clip_said = None
             return
         self._clip_failures = 0
+        self.clip_answered = True
         if status.available:
             if self._clip_said != "available":
                 logger.info("CLIP model available: emotions are scored")
@@ -192,7 +205,14 @@ class EmotionServiceClient:
         self.clip_health.mark_unavailable(reason)
 
     async def poll_clip(self) -> None:
-        """Forever: keep ``clip_health`` fresh (started by the service on startup)."""
+        """Forever: keep ``clip_health`` fresh (started by the service on startup). Until CLIP
+        first answers (at most ``CLIP_STARTUP_WINDOW_S``) it polls every ``CLIP_STARTUP_POLL_S``,
+        so /health turns healthy as soon as CLIP does, not one interval later (issue 25: it said
+        degraded for 15-25 s because the first polls ran before the dependency's client)."""
+        started = time.monotonic()
+        interval = self.settings.clip_health_interval_s
         while True:
-            await self.check_clip()
-            await asyncio.sleep(self.settings.clip_health_interval_s)
+            starting = not self.clip_answered and time.monotonic() - started < CLIP_STARTUP_WINDOW_S
+            await self.check_clip(starting=starting)
+            quick = starting and not self.clip_answered
+            await asyncio.sleep(min(CLIP_STARTUP_POLL_S, interval) if quick else interval)

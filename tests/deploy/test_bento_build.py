@@ -66,9 +66,14 @@ def requirement_name(line: str) -> str | None:
 
 
 def locked(bento: Path) -> dict[str, str]:
-    """name -> pinned version from the Bento's locked requirements.txt."""
+    """name -> pinned version from the Bento's locked requirements: requirements.txt, or
+    requirements.lock.txt where a dockerfile_template (the CPU images) selects BentoML's
+    older layout (requirements.txt as written, the lock beside it, env/python/install.sh)."""
     pins: dict[str, str] = {}
-    for line in (bento / "env" / "python" / "requirements.txt").read_text().splitlines():
+    lock = bento / "env" / "python" / "requirements.lock.txt"
+    if not lock.is_file():
+        lock = bento / "env" / "python" / "requirements.txt"
+    for line in lock.read_text().splitlines():
         name = requirement_name(line)
         if name is not None:
             assert "==" in line, f"not pinned: {line}"
@@ -202,11 +207,20 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
     packed = {m["tag"].split(":")[0] for s in info["services"] for m in s["models"]}
     assert packed == deployable.models
     assert not (bento / "src" / "tests").exists()
+    assert not (bento / "src" / "bentoml_home").exists() and not (bento / "src" / "build").exists()
+    if deployable.name == "facereid-cpu":  # deploy/bento/Dockerfile.cpu.j2 (issue 25)
+        assert "build-essential" not in dockerfile and "ENV UV_NO_CACHE=1" in dockerfile
+        assert "chown bentoml:bentoml /var/lib/facereid" in dockerfile
+        assert "ENV DATA_DIR=/var/lib/facereid" in dockerfile
 
     if deployable.onnxruntime is not None:
         # insightface goes in --no-deps, after the locked requirements, then the guard runs
-        install = dockerfile.index("pip install -r $BENTO_PATH/env/python/requirements.txt")
-        script = re.search(r"\./env/docker/(script__\w+)", dockerfile[install:])
+        install = re.search(
+            r"pip install -r \$BENTO_PATH/env/python/requirements\.txt|env/python/install\.sh",
+            dockerfile,
+        )
+        assert install is not None, "no locked install in the Dockerfile"
+        script = re.search(r"\./env/docker/(script__\w+|setup_script)", dockerfile[install.end() :])
         assert script is not None, "the insightface setup script does not run after the install"
         body = (bento / "env" / "docker" / script.group(1)).read_text()
         assert 'uv pip install --no-deps "insightface==2.1" "trackers==2.6.1"' in body

@@ -215,3 +215,27 @@ def test_no_clip_model_is_said_once_plainly(caplog: pytest.LogCaptureFixture) ->
     assert len(plain) == 1 and plain[0].levelname == "WARNING"
     assert "no CLIP model in the store" in plain[0].message
     assert models.clip_health.reason == "no CLIP model in the store"
+
+
+def test_start_up_polls_quickly_and_quietly_until_clip_answers(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: /health said degraded for 15-25 s after start because the first polls ran
+    before the dependency's client and the next came one full interval later."""
+    answers: list[Any] = [AttributeError("health")] * 3 + [{"available": True}] * 2
+    models = scripted_clip(answers)
+    models.settings = Settings(clip_health_interval_s=30.0)
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if not answers:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr("facereid.analysis.model_client.asyncio.sleep", fake_sleep)
+    caplog.set_level("INFO", logger="facereid.analysis.model_client")
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(models.poll_clip())
+    assert sleeps == [0.5, 0.5, 0.5, 30.0, 30.0]  # quick until the answer, then the interval
+    assert models.clip_health.available
+    assert not [r for r in caplog.records if "health check failed" in r.message]
