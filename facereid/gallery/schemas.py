@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from facereid.wire.gallery import (
     AssignResponse,
@@ -215,6 +215,10 @@ class TenantEraseRequest(BaseModel):
 
 
 class AuditQueryRequest(BaseModel):
+    # every field has a default, so an unknown field (a form body, a typo) is refused rather
+    # than read as "everything since 1970" (tests/integration/test_hostile_http.py)
+    model_config = ConfigDict(extra="forbid")
+
     since: StrictFloat | StrictInt = Field(default=0, description="Unix seconds, inclusive")
     until: StrictFloat | StrictInt | None = Field(default=None, description="exclusive; now")
     cursor: StrictInt = Field(default=0, description="the last seq seen")
