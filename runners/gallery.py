@@ -16,14 +16,13 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import bentoml
 import numpy as np
 from chromadb.errors import ChromaError
 
 from facereid.config import get_settings
-from facereid.errors import FaceReIDError
 from facereid.gallery.errors import (
     GalleryBusyError,
     GalleryUnavailableError,
@@ -37,6 +36,7 @@ from facereid.gallery.schemas import (
     Metadata,
     RenameResponse,
 )
+from facereid.wire.errors import error_to_wire
 from facereid.wire.gallery import (
     Enrolled,
     Erased,
@@ -234,14 +234,10 @@ class GalleryStoreService:
                     "gallery operation %s refused by the engine: %s", operation, exc.name()
                 )
                 refusal = InvalidGalleryRequestError("the gallery store refused the request")
-                return reply(kind, partial(_raise, refusal))
+                return kind(error=error_to_wire(refusal))
             logger.exception("gallery operation %s failed", operation)
             failure = GalleryUnavailableError("the gallery store failed; see its log")
-            return reply(kind, partial(_raise, failure))
-
-
-def _raise(exc: FaceReIDError) -> NoReturn:
-    raise exc
+            return kind(error=error_to_wire(failure))
 
 
 def _sweep_forever(store: GalleryStore, days: float, every_s: float) -> None:

@@ -343,29 +343,27 @@ ODD_BODIES = [
 ]
 
 
-def _takes_input(operation: dict[str, Any], spec: dict[str, Any]) -> bool:
-    """Whether the route's request body has any field (a route without one, such as
-    ``/gallery/list``, has nothing to misread and may answer an odd body normally)."""
+def _body_schemas(operation: dict[str, Any], spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The route's request body schemas, references resolved."""
+    schemas = []
     for media in operation.get("requestBody", {}).get("content", {}).values():
         schema = media.get("schema", {})
         ref = schema.get("$ref", "")
         if ref:
             schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
-        if schema.get("properties"):
-            return True
-    return False
+        schemas.append(schema)
+    return schemas
+
+
+def _takes_input(operation: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """Whether the route's request body has any field (a route without one, such as
+    ``/gallery/list``, has nothing to misread and may answer an odd body normally)."""
+    return any(schema.get("properties") for schema in _body_schemas(operation, spec))
 
 
 def _requires(operation: dict[str, Any], spec: dict[str, Any]) -> bool:
     """Whether the route's request body has a required field (``/audit/query`` has none)."""
-    for media in operation.get("requestBody", {}).get("content", {}).values():
-        schema = media.get("schema", {})
-        ref = schema.get("$ref", "")
-        if ref:
-            schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
-        if schema.get("required"):
-            return True
-    return False
+    return any(schema.get("required") for schema in _body_schemas(operation, spec))
 
 
 def test_every_served_route_survives_odd_bodies(server: Server) -> None:
