@@ -16,6 +16,7 @@ from facereid.config import get_settings
 from facereid.emotion.scorer import EmotionScorer
 from facereid.wire.emotion import ClipStatus
 from runners import RUNNER_CONNECTION
+from runners.media_types import answer_media_types
 from runners.store_refs import model_labels, optional_bento_model
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ EMOTION_MAX_BATCH = 32
 EMOTION_MAX_LATENCY_MS = 30_000
 
 
+@answer_media_types
 @bentoml.service(
     name="EmotionModel",
     workers=1,

@@ -18,6 +18,7 @@ from facereid.ops import metrics
 from facereid.ops.logs import configure_logging
 from facereid.wire.faces import EncodedRequest, FaceModelInfo, FacesWire, FaceWire
 from runners import RUNNER_CONNECTION
+from runners.media_types import answer_media_types
 from runners.store_refs import model_labels, optional_bento_model
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def service_workers(settings: Settings, cores: int | None = None) -> int:
     return max(1, min(2, cores or os.cpu_count() or 1))
 
 
+@answer_media_types
 @bentoml.service(
     name="FaceModel",
     # Threads run batches side by side (ONNX Runtime releases the GIL) while the decode pool

@@ -49,6 +49,7 @@ from facereid.wire.gallery import (
     TenantErased,
     reply,
 )
+from runners.media_types import answer_media_types
 
 if TYPE_CHECKING:
     from facereid.gallery.store import GalleryStore
@@ -73,6 +74,7 @@ def store_uri(data_dir: str, gallery_uri: str | None) -> str:
 STORE_THREADS = 4
 
 
+@answer_media_types
 @bentoml.service(name="GalleryStore", workers=1, threads=STORE_THREADS, traffic={"timeout": 600})
 class GalleryStoreService:
     def __init__(self) -> None:
