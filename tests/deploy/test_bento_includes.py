@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pathspec
 import pytest
@@ -19,7 +20,7 @@ FACE_BENTOFILES = ["bentofile.yaml", "deploy/bento/face-cpu.yaml"]
 PACKAGES = ["facereid", "models", "runners"]
 
 
-def packed(bentofile: str) -> pathspec.PathSpec:
+def packed(bentofile: str) -> pathspec.PathSpec[Any]:
     spec = yaml.safe_load((REPO / bentofile).read_text())
     return pathspec.PathSpec.from_lines("gitwildmatch", spec["include"])
 
