@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export BENTOML_HOME ?= $(CURDIR)/bentoml_home
 
-.PHONY: install serve demo test test-fast lint models-synth bench loadtest bento containerize image image-test clean
+.PHONY: install serve demo test test-fast lint models-synth bench loadtest bento containerize image image-test compose-test image-gpu-check clean
 
 install:
 	bash scripts/install.sh
@@ -70,6 +70,19 @@ image: install
 image-test: install
 	$(MAKE) image TARGET=face VARIANT=cpu
 	bash scripts/image_test.sh
+
+# Both CPU images, Redis and the Chroma server from deploy/compose*.yaml, started with
+# podman-compose and checked over HTTP (scripts/compose_test.sh; stand-ins where no registry).
+compose-test: install
+	$(MAKE) image TARGET=face VARIANT=cpu
+	$(MAKE) image TARGET=clip VARIANT=cpu
+	bash scripts/compose_test.sh
+
+# The GPU face image built (on a stand-in base where the CUDA base cannot be pulled) and its
+# Python environment checked: one onnxruntime, one cv2, CUDA offered (scripts/image_gpu_check.sh).
+image-gpu-check: install
+	$(PY) -m models synth --if-missing
+	bash scripts/image_gpu_check.sh
 
 clean:
 	rm -rf $(VENV) .venv-tools bentoml_home reports build

@@ -50,6 +50,7 @@ start
 podman stop -t "$GRACE" "$name" >/dev/null
 start
 "$PY" scripts/image_checks.py "$url" search || fail "gallery after restart"
+"$PY" scripts/image_checks.py "$url" video || fail "video job (SQLite job store on the volume)"
 t0=$(date +%s.%N)
 podman stop -t "$GRACE" "$name" >/dev/null
 took=$(echo "$(date +%s.%N) - $t0" | bc)
