@@ -15,53 +15,30 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 from benchmarks.common import REPORTS
 from benchmarks.http_load import run_load
 from benchmarks.overhead import TINY_HOME, ensure_tiny_home, t1_jpeg
-from tests.harness import free_port
+from tests.harness import Server, free_port, start_process
 
 
-def start(name: str, checkout: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start(name: str, checkout: Path) -> Server:
     port = free_port()
     home = REPORTS / f"ab_home_{name}"
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "models").exists():  # its own home (metrics files) over the tiny models
         (home / "models").symlink_to(TINY_HOME / "models", target_is_directory=True)
     env = {
-        **os.environ,
         "BENTOML_HOME": str(home),
         "DATA_DIR": str(REPORTS / f"ab_data_{name}"),
         "FACE_ENGINE": "insightface",
         "ANALYSIS_CACHE": "0",
-        "BENTOML_DO_NOT_TRACK": "true",
     }
     argv = [str(checkout / ".venv/bin/bentoml"), "serve", "service:FaceReID"]
     argv += ["--host", "127.0.0.1", "--port", str(port)]
-    log = (REPORTS / f"ab_{name}.log").open("wb")
-    process = subprocess.Popen(
-        argv, cwd=checkout, env=env, stdout=log, stderr=log, start_new_session=True
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_ready(url: str, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise SystemExit(f"{url} not ready after {timeout_s} s")
+    return start_process(argv, env, REPORTS / f"ab_{name}.log", port, cwd=checkout)
 
 
 def main(pairs: list[str]) -> None:
@@ -73,8 +50,8 @@ def main(pairs: list[str]) -> None:
     ensure_tiny_home()
     servers = {name: start(name, checkout) for name, checkout in sides.items()}
     try:
-        for _, url in servers.values():
-            wait_ready(url)
+        for server in servers.values():
+            server.wait_ready(timeout=300)
         image = base64.b64encode(t1_jpeg(1024)).decode()
         body = json.dumps({"image_data": image, "include_emotions": False}).encode()
         results: dict[str, dict[int, list[float]]] = {
@@ -86,7 +63,7 @@ def main(pairs: list[str]) -> None:
             )  # who goes first alternates
             for c in concurrencies:
                 for name in order:
-                    res = run_load(f"{servers[name][1]}/analyze", body, c, seconds, warmup=12)
+                    res = run_load(f"{servers[name].url}/analyze", body, c, seconds, warmup=12)
                     results[name][c].append(round(res.per_s, 1))
                     print(
                         f"round {r} {name} c={c}: {res.per_s:.1f} images/s, "
@@ -95,10 +72,8 @@ def main(pairs: list[str]) -> None:
                     )
         print(json.dumps(results))
     finally:
-        for process, _ in servers.values():
-            os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in servers.values():
-            process.wait(60)
+        for server in servers.values():
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -133,12 +133,14 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def start_process(argv: Sequence[str], env: dict[str, str], log_path: Path, port: int) -> Server:
+def start_process(
+    argv: Sequence[str], env: dict[str, str], log_path: Path, port: int, cwd: Path = REPO_ROOT
+) -> Server:
     """Start ``argv`` (which must listen on ``port``) in a new session; does not wait."""
     log = log_path.open("wb")
     process = subprocess.Popen(
         list(argv),
-        cwd=REPO_ROOT,
+        cwd=cwd,
         env={**os.environ, "BENTOML_DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1", **env},
         stdout=log,
         stderr=subprocess.STDOUT,
