@@ -33,13 +33,17 @@ fi
 t0=$(date +%s)
 TARGET=face VARIANT=gpu bash scripts/image.sh
 echo "image-gpu-check: built in $(( $(date +%s) - t0 )) s, $(podman image inspect "$IMAGE" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
-podman run --rm --entrypoint python "$IMAGE" - <<'PY'
+# -i: the checks come on stdin (without it python reads nothing and exits 0)
+out=$(podman run -i --rm --entrypoint python "$IMAGE" - <<'PY'
+import os
+import sys
 from importlib import metadata
 
 import onnxruntime
 import torch
 
-CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+sys.path.insert(0, os.path.join(os.environ["BENTO_PATH"], "src"))
+from facereid.faces.onnx_runtime import CPU, CUDA, select_providers  # noqa: E402
 
 families = {
     "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
@@ -56,11 +60,17 @@ for module, names in families.items():
             pass
     print(f"{module}: {found}")
     failed |= len(found) != 1
-available = onnxruntime.get_available_providers()
-print("onnxruntime providers:", available)
-failed |= CUDA not in available or available.index(CUDA) > available.index(CPU)
+print("onnxruntime offers:", onnxruntime.get_available_providers())
+chosen = select_providers()
+print("the face service asks for:", chosen)
+failed |= chosen != [CUDA, CPU]
 print("torch", torch.__version__, "built for CUDA", torch.version.cuda)
 failed |= torch.version.cuda is None
-raise SystemExit("image-gpu-check: FAIL" if failed else 0)
+if failed:
+    raise SystemExit("image-gpu-check: FAIL")
+print("environment checked")
 PY
+) || { echo "$out"; echo "image-gpu-check: FAIL" >&2; exit 1; }
+echo "$out"
+case $out in *"environment checked"*) ;; *) echo "image-gpu-check: the checks did not run" >&2; exit 1 ;; esac
 echo "image-gpu-check: OK"
