@@ -68,7 +68,9 @@ class FaceQuality(BaseModel):
 
 @dataclass(frozen=True)
 class HeadPose:
-    """Yaw (left/right turn) and pitch (up/down) in degrees; 0, 0 is frontal."""
+    """Yaw (left/right turn) and pitch (up/down) in degrees; 0, 0 is frontal. From
+    ``pose_from_keypoints``: yaw > 0 when the nose points to the image's right, pitch > 0
+    when it points down."""
 
     yaw: float
     pitch: float
@@ -115,7 +117,7 @@ def pose_from_keypoints(kps: npt.ArrayLike) -> HeadPose:
     if height < 1e-6:
         return HeadPose(90.0, 90.0)
     along = axis / height
-    across = np.array([-along[1], along[0]])
+    across = np.array([along[1], -along[0]])  # upright: toward the image's right
     nose = pts[2] - eyes
     yaw_ratio = float(nose @ across) / scale
     pitch_ratio = (float(nose @ along) / height - NOSE_ALONG_FRONTAL) * height / scale
