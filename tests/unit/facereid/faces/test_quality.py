@@ -29,7 +29,7 @@ def _textured(seed: int = 0) -> np.ndarray:
     """A 324 x 324 picture with fine detail everywhere (what a sharp photo has)."""
     rng = np.random.default_rng(seed)
     grey = rng.integers(0, 256, (81, 81), dtype=np.uint8)
-    grey = cv2.resize(grey, (324, 324), interpolation=cv2.INTER_NEAREST)
+    grey = np.asarray(cv2.resize(grey, (324, 324), interpolation=cv2.INTER_NEAREST), np.uint8)
     return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
@@ -42,7 +42,7 @@ def _turned(kps: np.ndarray, shift: float) -> np.ndarray:
 
 def test_a_sharp_crop_scores_high_and_its_blurred_copy_low() -> None:
     sharp = _textured()
-    blurred = cv2.GaussianBlur(sharp, (0, 0), 6)
+    blurred = np.asarray(cv2.GaussianBlur(sharp, (0, 0), 6), np.uint8)
     good = face_quality(sharp, BOX, 0.99, FRONTAL)
     bad = face_quality(blurred, BOX, 0.99, FRONTAL)
     assert good.components.sharpness > 0.9
@@ -129,7 +129,7 @@ def test_a_turned_face_fails_on_pose_alone() -> None:
 
 
 def test_a_tiny_face_fails_on_size() -> None:
-    small = cv2.resize(_textured(), (81, 81), interpolation=cv2.INTER_AREA)  # 1/4
+    small = np.asarray(cv2.resize(_textured(), (81, 81), interpolation=cv2.INTER_AREA), np.uint8)
     kps = (FRONTAL - 50) / 4 + 12.5
     quality = face_quality(small, (12.5, 12.5, 68.5, 68.5), 0.99, kps)
     assert quality.components.size == pytest.approx(0.5)
