@@ -26,7 +26,10 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from facereid.faces.alignment import norm_crop
-from facereid.faces.records import BGRImage, Box
+
+# as facereid.faces.records names them (that module imports this one's FaceQuality)
+BGRImage = npt.NDArray[np.uint8]
+Box = tuple[float, float, float, float]
 
 SIZE_FULL_PX = 112.0
 SHARPNESS_SCALE = 100.0  # Laplacian variance at which sharpness is 1 - 1/e (~0.63)
