@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     # per tenant, over all of its galleries: 429 gallery_quota_exceeded / 413 face_quota_exceeded
     gallery_max_galleries_per_tenant: int = Field(default=100, ge=1, le=1_000_000)
     gallery_max_faces_per_tenant: int = Field(default=1_000_000, ge=1, le=1_000_000_000)
+    # enrolment from an image refuses a face whose quality score (facereid/faces/quality.py)
+    # is under this (422 face_quality_too_low); 0.4 passes every real test photo (docs/quality.md)
+    gallery_min_quality: float = Field(default=0.4, ge=0, le=1)
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,7 @@ def face_payload(
         "keypoints": _rounded(face.kps),
         "embedding_model": model.embedding_model,
         "model_synthetic": model.synthetic,
+        "quality": None if face.quality is None else face.quality.model_dump(),
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from facereid.faces.quality import FaceQuality
 from facereid.wire.errors import ErrorResponse
 
 Point = list[float]
@@ -37,6 +38,9 @@ class FaceResult(BaseModel):
     keypoints: list[Point] = Field(description="detector's 5 points: eyes, nose, mouth corners")
     embedding_model: str = Field(description="engine/pack/dim: only equal values are comparable")
     model_synthetic: bool = Field(description="true when stand-in models made this result")
+    quality: FaceQuality | None = Field(
+        None, description="score in 0..1 = min of its components (docs/quality.md)"
+    )
 
 
 class AnalyzeResponse(FaceResult):

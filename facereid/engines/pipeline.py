@@ -12,6 +12,7 @@ import numpy as np
 
 from facereid.engines.base import FaceEngine
 from facereid.errors import FaceReIDError
+from facereid.faces.quality import face_quality
 from facereid.faces.records import BGRImage, FaceRecord
 from facereid.intake.service_decode import ServiceDecoder
 from facereid.intake.shipping import ShippedImage
@@ -19,7 +20,8 @@ from facereid.wire.faces import Crop, EncodedRequest, FacesAnswer, FacesWire, an
 
 
 def detect_and_embed(engine: FaceEngine, images: Sequence[BGRImage]) -> list[list[FaceRecord]]:
-    """Faces per image (largest first), the whole batch's faces embedded in one call."""
+    """Faces per image (largest first), the whole batch's faces embedded in one call, each
+    with its quality (``facereid.faces.quality``) measured on the pixels the model saw."""
     detections = engine.detect(images) if images else []
     owners = [k for k, faces in enumerate(detections) for _ in faces]
     flat = [face for faces in detections for face in faces]
@@ -30,7 +32,9 @@ def detect_and_embed(engine: FaceEngine, images: Sequence[BGRImage]) -> list[lis
     )
     records: list[list[FaceRecord]] = [[] for _ in images]
     for row, (owner, found) in enumerate(zip(owners, flat, strict=True)):
-        records[owner].append(FaceRecord.from_detection(found, embeddings[row]))
+        x1, y1, x2, y2 = (float(v) for v in found.bbox)
+        quality = face_quality(images[owner], (x1, y1, x2, y2), found.score, found.kps)
+        records[owner].append(FaceRecord.from_detection(found, embeddings[row], quality))
     return records
 
 

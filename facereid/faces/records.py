@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from facereid.faces.quality import FaceQuality
 
 FloatArray = npt.NDArray[np.float32]
 BGRImage = npt.NDArray[np.uint8]  # H x W x 3, OpenCV channel order
@@ -84,9 +87,12 @@ class FaceRecord:
     embedding: FloatArray  # L2-normalised float32
     kps: Points | None = None  # 5 x 2
     landmarks_106: Points | None = None
+    quality: FaceQuality | None = None  # facereid.faces.quality, set by the face service
 
     @classmethod
-    def from_detection(cls, face: DetectedFace, embedding: FloatArray) -> FaceRecord:
+    def from_detection(
+        cls, face: DetectedFace, embedding: FloatArray, quality: FaceQuality | None = None
+    ) -> FaceRecord:
         x1, y1, x2, y2 = (float(v) for v in face.bbox)
         return cls(
             bbox=(x1, y1, x2, y2),
@@ -94,6 +100,7 @@ class FaceRecord:
             embedding=np.asarray(embedding, dtype=np.float32),
             kps=_points(face.kps),
             landmarks_106=_points(face.landmarks_106),
+            quality=quality,
         )
 
     def xywh(self, ndigits: int = 2) -> list[float]:

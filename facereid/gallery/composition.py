@@ -19,10 +19,11 @@ import numpy as np
 from facereid.analysis.analyze import Analyzer
 from facereid.config import Settings
 from facereid.errors import NoFaceError
+from facereid.faces.quality import FaceQuality
 from facereid.faces.records import FaceRecord
 from facereid.gallery import requests as check
 from facereid.gallery.cursors import CursorCodec, cursor_secret
-from facereid.gallery.errors import InvalidGalleryRequestError
+from facereid.gallery.errors import FaceQualityTooLowError, InvalidGalleryRequestError
 from facereid.gallery.schemas import (
     AssignRequest,
     AssignResponse,
@@ -130,9 +131,13 @@ class GalleryComposition:
         subject = check.subject_name(request.subject)
         metadata = check.flat_metadata(request.metadata, self.settings.gallery_max_metadata_bytes)
         image_id = _image_id(request.image_id)
+        bar = check.min_quality_value(request.min_quality, self.settings.gallery_min_quality)
         q = await self.query(
             request.image_data, request.embedding, request.embedding_b64, request.embedding_model
         )
+        quality = q.faces[0].quality if q.faces else None
+        if quality is not None:
+            _gate(quality, bar)
         result = await self.store.enroll(
             tenant, gallery, q.model, q.vectors, [subject], [metadata], [image_id or q.source]
         )
@@ -143,6 +148,8 @@ class GalleryComposition:
             "embedding_model": q.model,
         }
         answer.update(q.detection())
+        if quality is not None:
+            answer["quality"] = quality.model_dump()
         return answer
 
     async def enroll_batch(self, tenant: str, request: EnrollBatchRequest) -> dict[str, Any]:
@@ -290,6 +297,16 @@ class GalleryComposition:
         min_faces = check.bounded_int(request.min_faces, name="min_faces", low=1, high=10_000)
         threshold = check.threshold_value(request.threshold)
         return await self.store.cluster(tenant, gallery, min_faces, threshold)
+
+
+def _gate(quality: FaceQuality, bar: float) -> None:
+    """Refuse a face under ``bar``, naming each component that is under it (docs/quality.md)."""
+    if quality.score >= bar:
+        return
+    failing = ", ".join(f"{name} {value:.2f}" for name, value in quality.failing(bar).items())
+    raise FaceQualityTooLowError(
+        f"face quality {quality.score:.2f} is under min_quality {bar:.2f}: {failing}"
+    )
 
 
 def _limit(value: object) -> int:

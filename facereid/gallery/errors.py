@@ -53,3 +53,11 @@ class GalleryUnavailableError(FaceReIDError):
 
     code = "gallery_unavailable"
     status = 503
+
+
+class FaceQualityTooLowError(FaceReIDError):
+    """The enrolled face's quality is under ``min_quality``; the message names the failing
+    components and their values (docs/quality.md)."""
+
+    code = "face_quality_too_low"
+    status = 422

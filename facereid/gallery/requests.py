@@ -102,6 +102,15 @@ def threshold_value(value: object) -> float | None:
     return float(value)
 
 
+def min_quality_value(value: object, default: float) -> float:
+    """A per-request ``min_quality`` (a number in [0, 1]), else the setting."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidGalleryRequestError("min_quality must be a number in [0, 1]")
+    return float(value)
+
+
 def one_embedding(floats: list[float] | None, b64: str | None) -> np.ndarray:
     vec = matching.validate_embedding(embedding_wire.resolve_target(floats, b64), name="embedding")
     return unit_rows(vec.reshape(1, -1))

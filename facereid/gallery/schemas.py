@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
+from facereid.faces.quality import FaceQuality
 from facereid.wire.gallery import (
     AssignResponse,
     Cluster,
@@ -33,6 +34,9 @@ class EnrollResponse(BaseModel):
     embedding_model: str
     bbox: list[float] | None = Field(None, description="x, y, width, height, with an image")
     num_faces: int | None = Field(None, description="faces in the image, with an image")
+    quality: FaceQuality | None = Field(
+        None, description="the enrolled face's quality, with an image (docs/quality.md)"
+    )
 
 
 class EnrollBatchResponse(BaseModel):
@@ -111,6 +115,10 @@ class EnrollRequest(BaseModel):
     embedding_model: str | None = None
     metadata: dict[str, Any] | None = None
     image_id: str | None = None
+    min_quality: StrictFloat | None = Field(
+        default=None,
+        description="0..1; refuse an image's face under this quality (GALLERY_MIN_QUALITY)",
+    )
 
 
 class EnrollBatchRequest(BaseModel):

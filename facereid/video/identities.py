@@ -171,6 +171,7 @@ class VideoReID:
                 bbox=(np.asarray(f.bbox, dtype=np.float32) * frame.scale),
                 score=f.score,
                 embedding=f.embedding,
+                face_quality=None if f.quality is None else f.quality.score,
             )
             for f in faces
         ]
@@ -250,6 +251,7 @@ def best_face_payload(obs: FaceObservation) -> dict[str, Any]:
         "frame_index": obs.frame_index,
         "bbox": xyxy_to_xywh(obs.bbox),
         "score": round(obs.score, 4),
+        "quality": None if obs.face_quality is None else round(obs.face_quality, 4),
     }
 
 

@@ -27,15 +27,18 @@ class FaceObservation:
     bbox: FloatArray
     score: float
     embedding: FloatArray  # L2-normalised
+    face_quality: float | None = None  # facereid.faces.quality's score, from the face service
 
     @property
     def area(self) -> float:
         return float(max(0.0, self.bbox[2] - self.bbox[0]) * max(0.0, self.bbox[3] - self.bbox[1]))
 
     @property
-    def quality(self) -> float:
-        """Bigger and more confident faces embed better."""
-        return self.area * self.score
+    def quality(self) -> tuple[float, float]:
+        """The face-quality score (the one galleries gate on), then size x confidence to
+        break ties (and to rank faces that carry no score)."""
+        score = -1.0 if self.face_quality is None else self.face_quality
+        return (score, self.area * self.score)
 
 
 @dataclass

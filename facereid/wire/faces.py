@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
 from facereid.errors import FaceReIDError
+from facereid.faces.quality import FaceQuality
 from facereid.faces.records import FaceRecord
 from facereid.wire.errors import ErrorBody, error_from_wire, error_to_wire
 
@@ -79,6 +80,7 @@ class FaceWire(BaseModel):
     embedding: Float32Array
     kps: Points | None = None
     landmarks_106: Points | None = None
+    quality: FaceQuality | None = None
 
     @classmethod
     def from_record(cls, face: FaceRecord) -> FaceWire:
@@ -88,12 +90,13 @@ class FaceWire(BaseModel):
             embedding=face.embedding,
             kps=face.kps,
             landmarks_106=face.landmarks_106,
+            quality=face.quality,
         )
 
     def record(self) -> FaceRecord:
         x1, y1, x2, y2 = self.bbox
         return FaceRecord(
-            (x1, y1, x2, y2), self.score, self.embedding, self.kps, self.landmarks_106
+            (x1, y1, x2, y2), self.score, self.embedding, self.kps, self.landmarks_106, self.quality
         )
 
 

@@ -16,6 +16,7 @@ from facereid.config import Settings
 from facereid.engines.insightface_engine import InsightFaceEngine
 from facereid.engines.pipeline import analyze_encoded
 from facereid.errors import CorruptImageError, ImageTooLargeError
+from facereid.faces.quality import face_quality
 from facereid.faces.records import FaceRecord, ModelInfo
 from facereid.intake.budget import header_limits, read_header
 from facereid.intake.service_decode import ServiceDecoder, ThreadPixelGate
@@ -61,10 +62,12 @@ def old_intake(engine: InsightFaceEngine, raw: bytes) -> list[FaceRecord]:
     shipped = decode_for_shipping(header, ship_side=SETTINGS.max_ship_side)
     faces = engine.detect([shipped.image])[0]
     embeddings = engine.embed([shipped.image] * len(faces), faces)
-    return [
-        shipped.to_original(FaceRecord.from_detection(face, emb))
-        for face, emb in zip(faces, embeddings, strict=True)
-    ]
+    records = []
+    for face, emb in zip(faces, embeddings, strict=True):
+        box = (float(face.bbox[0]), float(face.bbox[1]), float(face.bbox[2]), float(face.bbox[3]))
+        quality = face_quality(shipped.image, box, face.score, face.kps)  # the shipped pixels
+        records.append(shipped.to_original(FaceRecord.from_detection(face, emb, quality)))
+    return records
 
 
 def test_faces_match_the_old_intake_on_real_photos(
@@ -87,6 +90,7 @@ def test_faces_match_the_old_intake_on_real_photos(
             assert _same_points(new.kps, old.kps)
             assert _same_points(new.landmarks_106, old.landmarks_106)
             assert np.allclose(new.embedding, old.embedding, atol=1e-6)
+            assert new.quality is not None and new.quality == old.quality  # across the wire
         total += len(got)
     assert total > 0  # the comparison saw faces, not only empty lists
 

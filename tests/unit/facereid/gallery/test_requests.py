@@ -54,3 +54,29 @@ def test_many_embeddings_normalises_and_rejects_bad_rows() -> None:
         check.many_embeddings([[1.0]] * 11, None, None, 10)
     with pytest.raises(InvalidGalleryRequestError):
         check.many_embeddings([], None, None, 10)
+
+
+@pytest.mark.parametrize("value", [-0.01, 1.01, float("nan"), float("inf"), True, "0.5", [0.5]])
+def test_bad_min_quality(value: object) -> None:
+    with pytest.raises(InvalidGalleryRequestError, match="min_quality"):
+        check.min_quality_value(value, 0.4)
+
+
+def test_min_quality_defaults_to_the_setting() -> None:
+    assert check.min_quality_value(None, 0.4) == 0.4
+    assert check.min_quality_value(0, 0.4) == 0.0
+    assert check.min_quality_value(0.75, 0.4) == 0.75
+
+
+def test_the_gate_names_every_failing_component_with_its_value() -> None:
+    from facereid.faces.quality import FaceQuality, QualityComponents
+    from facereid.gallery.composition import _gate
+    from facereid.gallery.errors import FaceQualityTooLowError
+
+    parts = QualityComponents(detector=0.95, size=0.3, sharpness=0.45, pose=0.9)
+    quality = FaceQuality(score=0.3, components=parts)
+    _gate(quality, 0.3)  # at the bar: passes
+    with pytest.raises(FaceQualityTooLowError) as refused:
+        _gate(quality, 0.5)
+    assert refused.value.status == 422 and refused.value.code == "face_quality_too_low"
+    assert refused.value.message.endswith(": size 0.30, sharpness 0.45")

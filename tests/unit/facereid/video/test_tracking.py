@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facereid.video.identities import merge_tracks, segments
+from facereid.video.identities import best_face_payload, merge_tracks, segments
 from facereid.video.tracking import FaceObservation, FaceTracker, Track, split_on_appearance
 
 RNG = np.random.default_rng(0)
@@ -85,3 +85,19 @@ def test_observations_compare_by_identity() -> None:
     pending = [first, second]
     pending.remove(second)  # value equality would compare numpy arrays and raise
     assert pending == [first]
+
+
+def test_the_best_face_is_the_highest_quality_score_not_the_largest() -> None:
+    """The video's best face uses the gallery gate's quality score; size x confidence only
+    breaks ties and ranks faces without a score."""
+    big_blurred = FaceObservation(0, 0.0, np.array([0, 0, 200, 200], np.float32), 0.99, PERSON_A)
+    big_blurred.face_quality = 0.2
+    small_sharp = FaceObservation(1, 0.5, np.array([0, 0, 80, 80], np.float32), 0.9, PERSON_A)
+    small_sharp.face_quality = 0.8
+    unscored = FaceObservation(2, 1.0, np.array([0, 0, 300, 300], np.float32), 0.99, PERSON_A)
+    assert max([big_blurred, small_sharp, unscored], key=lambda o: o.quality) is small_sharp
+    twin = FaceObservation(3, 1.5, np.array([0, 0, 90, 90], np.float32), 0.9, PERSON_A)
+    twin.face_quality = 0.8
+    assert max([small_sharp, twin], key=lambda o: o.quality) is twin  # the tie: larger wins
+    payload = best_face_payload(small_sharp)
+    assert payload["quality"] == 0.8 and payload["score"] == 0.9
