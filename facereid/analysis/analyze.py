@@ -82,7 +82,9 @@ class Analyzer:
         if options.include_emotions:
             wanted_crops = ALL_FACES if options.return_all_faces else 1
         with metrics.stage_timer("detect_embed"):
-            remote = await self.faces.analyze_encoded(header, wanted_crops)
+            remote = await self.faces.analyze_encoded(
+                header, wanted_crops, attributes=options.include_attributes
+            )
 
         async def score(wanted: list[FaceRecord]) -> list[Emotions]:
             crops = remote.crops[: len(wanted)]
@@ -139,7 +141,13 @@ async def _answer(
             emotions = await score(wanted)
     timestamp = utc_timestamp()
     payloads = [
-        face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+        face_payload(
+            face,
+            emotions=emo,
+            model=model,
+            timestamp=timestamp,
+            attributes=options.include_attributes,
+        )
         for face, emo in zip(wanted, emotions, strict=True)
     ]
     result = dict(payloads[0])

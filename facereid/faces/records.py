@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from facereid.faces.attributes import FaceAttributes
+
 FloatArray = npt.NDArray[np.float32]
 BGRImage = npt.NDArray[np.uint8]  # H x W x 3, OpenCV channel order
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
@@ -54,6 +56,7 @@ class DetectedFace:
     score: float
     kps: FloatArray | None  # 5 x 2: left eye, right eye, nose, left mouth, right mouth
     landmarks_106: FloatArray | None = None
+    landmarks_68: FloatArray | None = None  # dlib's shape predictor; its pose needs them
 
     @property
     def width(self) -> float:
@@ -84,9 +87,15 @@ class FaceRecord:
     embedding: FloatArray  # L2-normalised float32
     kps: Points | None = None  # 5 x 2
     landmarks_106: Points | None = None
+    attributes: FaceAttributes | None = None  # only when asked for (issue 24)
 
     @classmethod
-    def from_detection(cls, face: DetectedFace, embedding: FloatArray) -> FaceRecord:
+    def from_detection(
+        cls,
+        face: DetectedFace,
+        embedding: FloatArray,
+        attributes: FaceAttributes | None = None,
+    ) -> FaceRecord:
         x1, y1, x2, y2 = (float(v) for v in face.bbox)
         return cls(
             bbox=(x1, y1, x2, y2),
@@ -94,6 +103,7 @@ class FaceRecord:
             embedding=np.asarray(embedding, dtype=np.float32),
             kps=_points(face.kps),
             landmarks_106=_points(face.landmarks_106),
+            attributes=attributes,
         )
 
     def xywh(self, ndigits: int = 2) -> list[float]:

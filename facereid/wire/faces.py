@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
 from facereid.errors import FaceReIDError
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.records import FaceRecord
 from facereid.wire.errors import ErrorBody, error_from_wire, error_to_wire
 
@@ -64,6 +65,7 @@ class EncodedRequest(BaseModel):
 
     raw: bytes
     crops: int = 0
+    attributes: bool = False  # age, gender and pose for its faces (issue 24)
 
     @field_validator("crops")
     @classmethod
@@ -79,6 +81,7 @@ class FaceWire(BaseModel):
     embedding: Float32Array
     kps: Points | None = None
     landmarks_106: Points | None = None
+    attributes: FaceAttributes | None = None
 
     @classmethod
     def from_record(cls, face: FaceRecord) -> FaceWire:
@@ -88,12 +91,18 @@ class FaceWire(BaseModel):
             embedding=face.embedding,
             kps=face.kps,
             landmarks_106=face.landmarks_106,
+            attributes=face.attributes,
         )
 
     def record(self) -> FaceRecord:
         x1, y1, x2, y2 = self.bbox
         return FaceRecord(
-            (x1, y1, x2, y2), self.score, self.embedding, self.kps, self.landmarks_106
+            (x1, y1, x2, y2),
+            self.score,
+            self.embedding,
+            self.kps,
+            self.landmarks_106,
+            self.attributes,
         )
 
 

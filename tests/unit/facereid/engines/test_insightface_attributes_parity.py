@@ -50,7 +50,10 @@ def test_age_gender_pose_match_face_analysis(
     engine: InsightFaceEngine, reference: FaceAnalysis, t1_path: Path
 ) -> None:
     t1 = read(t1_path)
-    images = [t1, np.asarray(cv2.resize(t1, None, fx=0.55, fy=0.55), dtype=np.uint8)]  # two images: one batched call
+    images = [
+        t1,
+        np.asarray(cv2.resize(t1, None, fx=0.55, fy=0.55), dtype=np.uint8),
+    ]  # two images: one batched call
     detections = engine.detect(images)
     pairs = [(img, f) for img, fs in zip(images, detections, strict=True) for f in fs]
     attrs = engine.attributes([p[0] for p in pairs], [p[1] for p in pairs])
