@@ -24,7 +24,7 @@ def rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
     x = np.array([[1, 0, 0], [0, math.cos(rx), -math.sin(rx)], [0, math.sin(rx), math.cos(rx)]])
     y = np.array([[math.cos(ry), 0, math.sin(ry)], [0, 1, 0], [-math.sin(ry), 0, math.cos(ry)]])
     z = np.array([[math.cos(rz), -math.sin(rz), 0], [math.sin(rz), math.cos(rz), 0], [0, 0, 1]])
-    return z @ y @ x
+    return np.asarray(z @ y @ x, dtype=np.float64)
 
 
 def test_gender_age_reads_logits_and_scaled_age() -> None:
