@@ -59,7 +59,7 @@ def test_hostile_flag_is_invalid_request(
     dlib_server: Server, t1_path: Path, route: str, value: object
 ) -> None:
     image = b64_file(t1_path)
-    body = {"image_data": image} if route == "/analyze" else {"images": [image]}
+    body: dict[str, object] = {"image_data": image} if route == "/analyze" else {"images": [image]}
     body["include_attributes"] = value
     with dlib_server.client() as client:
         response = client.post(route, json=body)
