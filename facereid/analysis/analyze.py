@@ -45,13 +45,13 @@ class Analyzer:
         self.cache = cache
 
     async def faces_of(
-        self, image_data: str | ImageHeader, crops: int = 0
+        self, image_data: str | ImageHeader, crops: int = 0, attributes: bool = False
     ) -> tuple[ImageHeader, FacesAnswer]:
         """Header and limits here (no pixel decoded in this process), then the face service."""
         with metrics.stage_timer("decode"):
             header = await image_header(image_data, self.settings)
         with metrics.stage_timer("detect_embed"):
-            return header, await self.faces.analyze_encoded(header, crops)
+            return header, await self.faces.analyze_encoded(header, crops, attributes=attributes)
 
     async def analyze(
         self,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from facereid.analysis.analyze import Analyzer
+from facereid.analysis.responses import attributes_payload
 from facereid.config import Settings
 from facereid.errors import NoFaceError
 from facereid.faces.records import FaceRecord
@@ -103,6 +104,7 @@ class GalleryComposition:
         embedding_b64: str | None,
         embedding_model: str | None,
         all_faces: bool = False,
+        attributes: bool = False,
     ) -> Query:
         """The request's one image (its faces) or one embedding, as rows to enrol or search."""
         given = sum(x is not None for x in (image_data, embedding, embedding_b64))
@@ -114,7 +116,8 @@ class GalleryComposition:
             vectors = check.one_embedding(embedding, embedding_b64)
             return Query(vectors, check.model_name(embedding_model))
         model = await self.analyzer.faces.model_info()
-        header, answer = await self.analyzer.faces_of(image_data)  # no emotion crops
+        # no emotion crops; attributes only when asked for
+        header, answer = await self.analyzer.faces_of(image_data, attributes=attributes)
         faces = answer.faces
         if not faces:
             raise NoFaceError("no face found in the image")
@@ -131,7 +134,11 @@ class GalleryComposition:
         metadata = check.flat_metadata(request.metadata, self.settings.gallery_max_metadata_bytes)
         image_id = _image_id(request.image_id)
         q = await self.query(
-            request.image_data, request.embedding, request.embedding_b64, request.embedding_model
+            request.image_data,
+            request.embedding,
+            request.embedding_b64,
+            request.embedding_model,
+            attributes=request.include_attributes,
         )
         result = await self.store.enroll(
             tenant, gallery, q.model, q.vectors, [subject], [metadata], [image_id or q.source]
@@ -143,6 +150,8 @@ class GalleryComposition:
             "embedding_model": q.model,
         }
         answer.update(q.detection())
+        if request.include_attributes and q.faces:
+            answer["attributes"] = attributes_payload(q.faces[0].attributes)
         return answer
 
     async def enroll_batch(self, tenant: str, request: EnrollBatchRequest) -> dict[str, Any]:

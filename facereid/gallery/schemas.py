@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
+from facereid.analysis.schemas import Attributes
 from facereid.wire.gallery import (
     AssignResponse,
     Cluster,
@@ -33,6 +34,9 @@ class EnrollResponse(BaseModel):
     embedding_model: str
     bbox: list[float] | None = Field(None, description="x, y, width, height, with an image")
     num_faces: int | None = Field(None, description="faces in the image, with an image")
+    attributes: Attributes | None = Field(
+        None, description="the enrolled face's age, gender and pose, with include_attributes"
+    )
 
 
 class EnrollBatchResponse(BaseModel):
@@ -111,6 +115,7 @@ class EnrollRequest(BaseModel):
     embedding_model: str | None = None
     metadata: dict[str, Any] | None = None
     image_id: str | None = None
+    include_attributes: StrictBool = False  # with image_data: answer the face's attributes
 
 
 class EnrollBatchRequest(BaseModel):

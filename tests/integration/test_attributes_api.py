@@ -65,3 +65,20 @@ def test_hostile_flag_is_invalid_request(
         response = client.post(route, json=body)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_gallery_enrolment_answers_attributes_when_asked(
+    dlib_server: Server, shared_faces: Path
+) -> None:
+    image = b64_file(shared_faces / "identities" / "obama" / "obama1.jpg")
+    body: dict[str, object] = {"gallery": "attrs-test", "subject": "obama", "image_data": image}
+    with dlib_server.client() as client:
+        plain = client.post("/gallery/enroll", json=body)
+        asked = client.post("/gallery/enroll", json={**body, "include_attributes": True})
+        hostile = client.post("/gallery/enroll", json={**body, "include_attributes": "yes"})
+    assert plain.status_code == 200 and "attributes" not in plain.json()
+    assert asked.status_code == 200, asked.text
+    attrs = asked.json()["attributes"]
+    assert attrs["age"] is None and attrs["pose"]["yaw"] < -20  # the turned photo
+    assert hostile.status_code == 422
+    assert hostile.json()["error"]["code"] == "invalid_request"
