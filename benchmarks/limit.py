@@ -125,7 +125,8 @@ def measure(seconds: float | None = None) -> dict[str, Any]:
 
     attr_rows: list[LimitRow] = []
     # a store made before issue 24 has no genderage/1k3d68: nothing to measure then
-    has_models = getattr(engine, "_genderage", None) and getattr(engine, "_landmarker_3d", None)
+    models = engine.attribute_models
+    has_models = models.genderage is not None and models.landmarker_3d is not None
     if faces and has_models:
         attr_rows = _sweep(
             # the realistic pack's genderage/1k3d68 are the TINY stand-ins: this is the cost of

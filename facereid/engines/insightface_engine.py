@@ -10,24 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import onnx
 
 from facereid.config import Settings
+from facereid.engines.insightface_attributes import AttributeModels
 from facereid.errors import ModelNotAvailableError, ModelSignatureError
 from facereid.faces import alignment, detection
-from facereid.faces.attributes import (
-    GENDERAGE_INPUT_SIZE,
-    LANDMARK_3D_INPUT_SIZE,
-    LANDMARK_3D_OUTPUTS,
-    FaceAttributes,
-    gender_age,
-    landmarks_3d_to_image,
-    pose_from_landmarks_3d,
-)
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.onnx_batching import batching_is_exact, make_detector_batchable, run_batch
 from facereid.faces.onnx_runtime import InferenceSession, create_session
 from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
@@ -37,8 +29,6 @@ logger = logging.getLogger(__name__)
 DETECTOR_FILE = "det_10g.onnx"
 RECOGNIZER_FILE = "w600k_r50.onnx"
 LANDMARK_FILE = "2d106det.onnx"
-GENDERAGE_FILE = "genderage.onnx"
-LANDMARK_3D_FILE = "1k3d68.onnx"
 REMEDY = "re-run `python -m models pull` or `python -m models synth`"
 DET_MEAN, DET_STD = 127.5, 128.0
 # Other packs name their files differently (buffalo_s: det_500m, w600k_mbf; antelopev2:
@@ -142,35 +132,14 @@ class InsightFaceEngine:
             lmk_out = list(self._landmarker.get_outputs()[0].shape)
             if lmk_out[-1] != 212:
                 raise _signature_error(lmk_path.name, f"must output [N, 212], not {lmk_out}")
-        self._genderage = self._optional(
-            pack_dir, GENDERAGE_FILE, GENDERAGE_INPUT_SIZE, 3, session_factory
-        )
-        self._landmarker_3d = self._optional(
-            pack_dir, LANDMARK_3D_FILE, LANDMARK_3D_INPUT_SIZE, LANDMARK_3D_OUTPUTS, session_factory
-        )
+        self.attribute_models = AttributeModels(pack_dir, model_info, settings, session_factory)
         logger.info(
             "InsightFace engine ready: %s (landmarks_106=%s, genderage=%s, 1k3d68=%s)",
             model_info.embedding_id,
             self._landmarker is not None,
-            self._genderage is not None,
-            self._landmarker_3d is not None,
+            self.attribute_models.genderage is not None,
+            self.attribute_models.landmarker_3d is not None,
         )
-
-    def _optional(
-        self, pack_dir: Path, name: str, size: int, width: int, factory: SessionFactory
-    ) -> tuple[InferenceSession, float, float] | None:
-        """An attribute model of the pack (session, mean, std), or None where the pack has
-        none; a file of the wrong signature is refused."""
-        path = pack_dir / name
-        if not path.is_file():
-            return None
-        mean, std = _mean_std(onnx.load(str(path)), 128.0)
-        session = factory(path, intra_op_threads=self._settings.ort_intra_op_threads)
-        _square_input(session, name, size)
-        out = list(session.get_outputs()[0].shape)
-        if len(session.get_outputs()) != 1 or out[-1] != width:
-            raise _signature_error(name, f"must output one [N, {width}], not {out}")
-        return session, mean, std
 
     @staticmethod
     def _require(pack_dir: Path, name: str) -> Path:
@@ -274,63 +243,4 @@ class InsightFaceEngine:
     def attributes(
         self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]
     ) -> list[FaceAttributes]:
-        """Age and gender (``genderage.onnx``) and pose (``1k3d68.onnx``) per (image, face)
-        pair, each model called once for all faces, as ``FaceAnalysis`` computes them."""
-        source = f"insightface/{self._info.name}" + (" (synthetic)" if self._info.synthetic else "")
-        if not faces:
-            return []
-        ages: list[tuple[int, str, float] | None] = [None] * len(faces)
-        poses: list[Any] = [None] * len(faces)
-        if self._genderage is not None:
-            preds, _ = self._run_crops(self._genderage, images, faces, GENDERAGE_INPUT_SIZE)
-            ages = [gender_age(p) for p in preds]
-        if self._landmarker_3d is not None:
-            preds, matrices = self._run_crops(
-                self._landmarker_3d, images, faces, LANDMARK_3D_INPUT_SIZE
-            )
-            poses = [
-                pose_from_landmarks_3d(landmarks_3d_to_image(p, m))
-                for p, m in zip(preds, matrices, strict=True)
-            ]
-        missing = [
-            f"the pack has no {name}"
-            for name, model in (
-                (GENDERAGE_FILE, self._genderage),
-                (LANDMARK_3D_FILE, self._landmarker_3d),
-            )
-            if model is None
-        ]
-        reason = "; ".join(missing) or None
-        return [
-            FaceAttributes(
-                source=source,
-                age=None if ga is None else ga[0],
-                gender=None if ga is None else ga[1],
-                gender_probability=None if ga is None else round(ga[2], 6),
-                pose=pose,
-                reason=reason,
-            )
-            for ga, pose in zip(ages, poses, strict=True)
-        ]
-
-    @staticmethod
-    def _run_crops(
-        model: tuple[InferenceSession, float, float],
-        images: Sequence[BGRImage],
-        faces: Sequence[DetectedFace],
-        size: int,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """insightface's attribute crop (box centre, side 1.5x its longer side) of every
-        face, through ``model`` in one batch."""
-        session, mean, std = model
-        crops, matrices = zip(
-            *(
-                alignment.landmark_crop(img, f.bbox, size)
-                for img, f in zip(images, faces, strict=True)
-            ),
-            strict=True,
-        )
-        blob = cv2.dnn.blobFromImages(
-            list(crops), 1.0 / std, (size, size), (mean,) * 3, swapRB=True
-        )
-        return run_batch(session, blob)[0], list(matrices)
+        return self.attribute_models.attributes(images, faces)
