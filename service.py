@@ -146,10 +146,14 @@ class FaceReID(GalleryRoutes):
         include_emotions: StrictBool = True,
         emotion_labels: list[str] | None = None,
         embedding_encoding: Literal["float", "base64"] = "float",
+        include_attributes: StrictBool = False,
     ) -> dict[str, Any]:
         """``embedding_encoding="base64"`` answers ``embedding_b64`` (little-endian float32)
-        instead of the ``embedding`` floats: a third of the bytes, no float parsing."""
-        options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
+        instead of the ``embedding`` floats: a third of the bytes, no float parsing.
+        ``include_attributes`` adds each face's age, gender and pose."""
+        options = analysis.AnalyzeOptions(
+            return_all_faces, include_emotions, emotion_labels, include_attributes
+        )
         tenant = tenant_of(ctx.request.scope)
         result = await self.analyzer.analyze(image_data, options, tenant)
         if embedding_encoding == "base64":
@@ -165,9 +169,12 @@ class FaceReID(GalleryRoutes):
         return_all_faces: StrictBool = False,
         include_emotions: StrictBool = True,
         emotion_labels: list[str] | None = None,
+        include_attributes: StrictBool = False,
     ) -> dict[str, Any]:
         """One entry per image; an image's own error is its entry, the batch answers 200."""
-        options = analysis.AnalyzeOptions(return_all_faces, include_emotions, emotion_labels)
+        options = analysis.AnalyzeOptions(
+            return_all_faces, include_emotions, emotion_labels, include_attributes
+        )
         tenant = tenant_of(ctx.request.scope)
         return await self.analyzer.analyze_batch(images, options, tenant)
 

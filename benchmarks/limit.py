@@ -118,6 +118,26 @@ def measure(seconds: float | None = None) -> dict[str, Any]:
 
         return run
 
+    def attributes(batch: int) -> Any:
+        """Age, gender and pose (genderage + 1k3d68 + the pose fit) for ``batch`` faces."""
+        chosen = (faces * batch)[:batch]
+        return lambda: engine.attributes([image] * len(chosen), chosen)
+
+    attr_rows: list[LimitRow] = []
+    # a store made before issue 24 has no genderage/1k3d68: nothing to measure then
+    models = engine.attribute_models
+    has_models = models.genderage is not None and models.landmarker_3d is not None
+    if faces and has_models:
+        attr_rows = _sweep(
+            # the realistic pack's genderage/1k3d68 are the TINY stand-ins: this is the cost of
+            # the crops, two batched calls and the pose fit, not of the real models' compute
+            "attributes per face (tiny genderage+1k3d68 stand-ins, crops + pose fit)",
+            attributes,
+            env_ints("BENCH_ATTR_BATCHES", "1,8"),
+            seconds,
+        )
+        rows += attr_rows
+
     pipe_rows = _sweep(
         f"pipeline per image ({n_faces} faces)",
         pipeline,
@@ -132,6 +152,8 @@ def measure(seconds: float | None = None) -> dict[str, Any]:
         "faces_per_image": n_faces,
         "pipeline_best_images_per_s": best(pipe_rows).images_per_s,
         "pipeline_single_p50_ms": single.percentile_ms(50),
+        # issue 24: what include_attributes adds per face, at its best batch
+        "attributes_ms_per_face": (1000.0 / best(attr_rows).images_per_s) if attr_rows else None,
     }
 
 

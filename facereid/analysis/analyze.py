@@ -45,13 +45,13 @@ class Analyzer:
         self.cache = cache
 
     async def faces_of(
-        self, image_data: str | ImageHeader, crops: int = 0
+        self, image_data: str | ImageHeader, crops: int = 0, attributes: bool = False
     ) -> tuple[ImageHeader, FacesAnswer]:
         """Header and limits here (no pixel decoded in this process), then the face service."""
         with metrics.stage_timer("decode"):
             header = await image_header(image_data, self.settings)
         with metrics.stage_timer("detect_embed"):
-            return header, await self.faces.analyze_encoded(header, crops)
+            return header, await self.faces.analyze_encoded(header, crops, attributes=attributes)
 
     async def analyze(
         self,
@@ -82,7 +82,9 @@ class Analyzer:
         if options.include_emotions:
             wanted_crops = ALL_FACES if options.return_all_faces else 1
         with metrics.stage_timer("detect_embed"):
-            remote = await self.faces.analyze_encoded(header, wanted_crops)
+            remote = await self.faces.analyze_encoded(
+                header, wanted_crops, attributes=options.include_attributes
+            )
 
         async def score(wanted: list[FaceRecord]) -> list[Emotions]:
             crops = remote.crops[: len(wanted)]
@@ -139,7 +141,13 @@ async def _answer(
             emotions = await score(wanted)
     timestamp = utc_timestamp()
     payloads = [
-        face_payload(face, emotions=emo, model=model, timestamp=timestamp)
+        face_payload(
+            face,
+            emotions=emo,
+            model=model,
+            timestamp=timestamp,
+            attributes=options.include_attributes,
+        )
         for face, emo in zip(wanted, emotions, strict=True)
     ]
     result = dict(payloads[0])

@@ -150,6 +150,7 @@ class AnalysisCache:
             "all": options.return_all_faces,
             "emotions": options.include_emotions,
             "labels": options.emotion_labels,
+            "attributes": options.include_attributes,
             "detect": [s.det_size, s.det_thresh, s.nms_thresh, s.min_face_size, s.max_faces],
             # the dlib engine's detector and upsampling change which faces are found (issue 21)
             "dlib": [s.dlib_detector, s.dlib_upsample],

@@ -91,9 +91,12 @@ class FaceServiceClient:
             metrics.set_model_info(info.engine, info.name, info.synthetic)
         return self._info
 
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
-        """The encoded image to the face service, which decodes it next to the model."""
-        request = EncodedRequest(raw=header.raw, crops=crops)
+    async def analyze_encoded(
+        self, header: ImageHeader, crops: int, attributes: bool = False
+    ) -> FacesAnswer:
+        """The encoded image to the face service, which decodes it next to the model (with
+        ``attributes``, its faces' age, gender and pose too)."""
+        request = EncodedRequest(raw=header.raw, crops=crops, attributes=attributes)
         answers = await self._call(lambda: self.face.to_async.analyze_encoded([request]))
         return answer_from_wire(FacesWire.model_validate(answers[0]))
 

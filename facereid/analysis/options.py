@@ -12,11 +12,14 @@ class AnalyzeOptions:
     return_all_faces: bool = False
     include_emotions: bool = True
     emotion_labels: list[str] | None = None  # raw; ``checked()`` validates and cleans them
+    include_attributes: bool = False  # age, gender, pose per face (issue 24)
 
     def checked(self) -> AnalyzeOptions:
         """These options with the labels validated (``InvalidLabelsError`` otherwise)."""
         labels = checked_labels(self.emotion_labels)
-        return AnalyzeOptions(self.return_all_faces, self.include_emotions, labels)
+        return AnalyzeOptions(
+            self.return_all_faces, self.include_emotions, labels, self.include_attributes
+        )
 
 
 def checked_labels(labels: Sequence[str] | None) -> list[str] | None:

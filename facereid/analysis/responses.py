@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.records import FaceRecord, Points
 from facereid.wire.faces import FaceModelInfo
 
@@ -18,13 +19,15 @@ def face_payload(
     emotions: dict[str, float] | None,
     model: FaceModelInfo,
     timestamp: str,
+    attributes: bool = False,
 ) -> dict[str, Any]:
     """The seed's /analyze fields for one face, plus what made the embedding.
 
     ``bbox`` is x, y, width, height in original pixels; ``landmarks`` are the 106-point
-    landmarks when the pack has that model and the detector's five points otherwise.
+    landmarks when the pack has that model and the detector's five points otherwise. With
+    ``attributes`` the face's ``attributes`` (``attributes_payload``) are added.
     """
-    return {
+    payload = {
         "face_id": str(uuid.uuid4()),
         "bbox": face.xywh(),
         "landmarks": _rounded(face.kps if face.landmarks_106 is None else face.landmarks_106),
@@ -36,6 +39,24 @@ def face_payload(
         "embedding_model": model.embedding_model,
         "model_synthetic": model.synthetic,
         "quality": None if face.quality is None else face.quality.model_dump(),
+    }
+    if attributes:
+        payload["attributes"] = attributes_payload(face.attributes)
+    return payload
+
+
+def attributes_payload(found: FaceAttributes | None) -> dict[str, Any]:
+    """The contract's ``attributes`` object (``schemas.Attributes``)."""
+    if found is None:
+        found = FaceAttributes(source="none", reason="the face service computed no attributes")
+    pose = found.pose
+    return {
+        "age": found.age,
+        "gender": found.gender,
+        "gender_probability": found.gender_probability,
+        "pose": None if pose is None else {"pitch": pose.pitch, "yaw": pose.yaw, "roll": pose.roll},
+        "source": found.source,
+        "reason": found.reason,
     }
 
 

@@ -18,6 +18,29 @@ from facereid.wire.errors import ErrorResponse
 Point = list[float]
 
 
+class PoseOut(BaseModel):
+    pitch: float = Field(description="degrees, rotation about the image's x axis (nodding)")
+    yaw: float = Field(description="degrees, rotation about the vertical axis (turning)")
+    roll: float = Field(description="degrees, rotation in the image plane (tilt)")
+
+
+class Attributes(BaseModel):
+    """Age, gender and head pose of a face, with include_attributes (issue 24)."""
+
+    age: int | None = Field(description="estimated age in years; null when the engine has none")
+    gender: Literal["male", "female"] | None = Field(
+        description="estimated gender; null when the engine has no model for it"
+    )
+    gender_probability: float | None = Field(
+        description="the model's probability of that gender (softmax of its two outputs), 0.5..1"
+    )
+    pose: PoseOut | None = Field(description="head pose in degrees; null when not computed")
+    source: str = Field(
+        description="what computed them (engine/model, '(synthetic)' for stand-ins)"
+    )
+    reason: str | None = Field(description="why a field is null; null when none is")
+
+
 class FaceResult(BaseModel):
     face_id: str = Field(description="random UUID for this face in this answer")
     bbox: list[float] = Field(
@@ -40,6 +63,9 @@ class FaceResult(BaseModel):
     model_synthetic: bool = Field(description="true when stand-in models made this result")
     quality: FaceQuality | None = Field(
         None, description="score in 0..1 = min of its components (docs/quality.md)"
+    )
+    attributes: Attributes | None = Field(
+        None, description="age, gender and pose; only with include_attributes"
     )
 
 

@@ -95,9 +95,11 @@ def cli(ctx: click.Context, url: str, api_key: str | None, as_json: bool, timeou
 @cli.command()
 @click.argument("images", nargs=-1, required=True, type=FilePath)
 @click.option("--emotions/--no-emotions", default=True, help="Score emotions (CLIP).")
+@click.option("--attributes", is_flag=True, help="Age, gender and head pose per face.")
 @click.pass_obj
-def analyze(options: Options, images: tuple[Path, ...], emotions: bool) -> None:
-    """Every face in each image: box, confidence, landmarks, emotion.
+def analyze(options: Options, images: tuple[Path, ...], emotions: bool, attributes: bool) -> None:
+    """Every face in each image: box, confidence, landmarks, emotion (and with --attributes
+    age, gender and pose).
 
     All images are tried; the exit code is that of the last failure (0 when none failed)."""
     results: list[dict[str, Any]] = []
@@ -106,6 +108,8 @@ def analyze(options: Options, images: tuple[Path, ...], emotions: bool) -> None:
         for path in images:
             body = {"image_data": image_b64(path), "return_all_faces": True}
             body["include_emotions"] = emotions
+            if attributes:
+                body["include_attributes"] = True
             try:
                 answer = client.post("/analyze", body)
             except CliError as exc:
@@ -129,14 +133,14 @@ def analyze(options: Options, images: tuple[Path, ...], emotions: bool) -> None:
                 f"{f['confidence']:.3f}",
                 len(f["landmarks"]),
                 output.dominant(f.get("emotions")),
+                *((output.attributes(f.get("attributes")),) if attributes else ()),
             )
             for r in results
             if "error" not in r
             for n, f in enumerate(r.get("faces") or [r])
         ]
-        output.table(
-            None, ["image", "face", "box x,y,w,h", "confidence", "landmarks", "emotion"], rows
-        )
+        headers = ["image", "face", "box x,y,w,h", "confidence", "landmarks", "emotion"]
+        output.table(None, headers + (["attributes"] if attributes else []), rows)
     if failure is not None:
         raise click.exceptions.Exit(failure.exit_code)
 

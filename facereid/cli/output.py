@@ -42,6 +42,21 @@ def box(bbox: Sequence[float]) -> str:
     return ", ".join(str(round(v)) for v in bbox)
 
 
+def attributes(found: dict[str, Any] | None) -> str | None:
+    """``age 34, male 0.93, yaw -12 pitch 4 roll 1``; the parts the engine gave."""
+    if not found:
+        return None
+    parts = []
+    if found.get("age") is not None:
+        parts.append(f"age {found['age']}")
+    if found.get("gender") is not None:
+        parts.append(f"{found['gender']} {found.get('gender_probability') or 0:.2f}")
+    pose = found.get("pose")
+    if pose:
+        parts.append(f"yaw {pose['yaw']:.0f} pitch {pose['pitch']:.0f} roll {pose['roll']:.0f}")
+    return ", ".join(parts) or None
+
+
 def dominant(emotions: dict[str, float] | None) -> str | None:
     if not emotions:
         return None

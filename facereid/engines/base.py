@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
 
 
@@ -21,4 +22,11 @@ class FaceEngine(Protocol):
 
     def embed(self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]) -> FloatArray:
         """One L2-normalised row per (image, face) pair, in one batched model call."""
+        ...
+
+    def attributes(
+        self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]
+    ) -> list[FaceAttributes]:
+        """Age, gender and pose per (image, face) pair, each model called once for all;
+        what an engine cannot compute is null with the reason said."""
         ...

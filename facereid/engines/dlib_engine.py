@@ -23,7 +23,9 @@ import numpy as np
 
 from facereid.config import Settings
 from facereid.errors import InvalidInputError, ModelNotAvailableError
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.ordering import largest_first
+from facereid.faces.pose import pose_from_68
 from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
 # Detector margins are mapped to (0, 1) with a logistic: margin 0 (dlib's own threshold) is
 # 0.5, so the default det_thresh of 0.5 keeps dlib's default behaviour. Monotone, not calibrated.
 SCORE_SCALE = 2.0
+AGE_GENDER_REASON = "age and gender: the dlib engine has no model for them"
 
 # iBUG 68-point indices -> InsightFace's 5 points (image-left eye first, as ArcFace expects).
 _LEFT_EYE = slice(36, 42)
@@ -134,6 +137,22 @@ class DlibEngine:
         unit: FloatArray = (out / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit
 
+    def attributes(
+        self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]
+    ) -> list[FaceAttributes]:
+        """Pose from the 68 points dlib's shape predictor found (``facereid.faces.pose``);
+        age and gender null: dlib's models do not estimate them."""
+        return [
+            FaceAttributes(
+                source="dlib/shape_predictor_68_face_landmarks+solvePnP",
+                pose=None
+                if face.landmarks_68 is None
+                else pose_from_68(face.landmarks_68, image.shape[:2]),
+                reason=AGE_GENDER_REASON,
+            )
+            for image, face in zip(images, faces, strict=True)
+        ]
+
     def _get_models(self) -> dict[str, Any]:
         if self._models is None:
             with self._lock:
@@ -194,7 +213,9 @@ class DlibEngine:
         bbox = np.array(
             [rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], dtype=np.float32
         )
-        return DetectedFace(bbox=bbox, score=margin_to_score(margin), kps=kps)
+        face = DetectedFace(bbox=bbox, score=margin_to_score(margin), kps=kps)
+        face.landmarks_68 = pts
+        return face
 
 
 def _to_rgb(image: BGRImage) -> np.ndarray:

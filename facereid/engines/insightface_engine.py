@@ -16,8 +16,11 @@ import numpy as np
 import onnx
 
 from facereid.config import Settings
-from facereid.errors import ModelNotAvailableError, ModelSignatureError
+from facereid.engines.insightface_attributes import AttributeModels
+from facereid.engines.pack_checks import REMEDY, mean_std, signature_error, square_input
+from facereid.errors import ModelNotAvailableError
 from facereid.faces import alignment, detection
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.onnx_batching import batching_is_exact, make_detector_batchable, run_batch
 from facereid.faces.onnx_runtime import InferenceSession, create_session
 from facereid.faces.records import BGRImage, DetectedFace, FloatArray, ModelInfo
@@ -27,7 +30,6 @@ logger = logging.getLogger(__name__)
 DETECTOR_FILE = "det_10g.onnx"
 RECOGNIZER_FILE = "w600k_r50.onnx"
 LANDMARK_FILE = "2d106det.onnx"
-REMEDY = "re-run `python -m models pull` or `python -m models synth`"
 DET_MEAN, DET_STD = 127.5, 128.0
 # Other packs name their files differently (buffalo_s: det_500m, w600k_mbf; antelopev2:
 # scrfd_10g_bnkps, glintr100); used only when the named file is absent.
@@ -39,29 +41,6 @@ FALLBACK_PATTERNS = {
 
 
 SessionFactory = Callable[..., InferenceSession]
-
-
-def _signature_error(file: str, problem: str) -> ModelSignatureError:
-    return ModelSignatureError(f"{file} {problem}; {REMEDY}.")
-
-
-def _mean_std(model: onnx.ModelProto, default_std: float) -> tuple[float, float]:
-    """insightface's rule: a Sub and a Mul (or ``bn_data``) among the first nodes mean the
-    graph normalises pixels itself (mean 0, std 1)."""
-    names = [node.name for node in model.graph.node[:8]]
-    has_sub = any(n.startswith(("Sub", "_minus")) for n in names) or "bn_data" in names[:3]
-    has_mul = any(n.startswith(("Mul", "_mul")) for n in names) or "bn_data" in names[:3]
-    return (0.0, 1.0) if has_sub and has_mul else (127.5, default_std)
-
-
-def _square_input(session: InferenceSession, file: str, size: int | None = None) -> int:
-    inputs = session.get_inputs()
-    shape = list(inputs[0].shape) if len(inputs) == 1 else []
-    if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[2], int) or shape[2] != shape[3]:
-        raise _signature_error(file, f"must take one [N, 3, S, S] image input, not {shape}")
-    if size is not None and shape[2] != size:
-        raise _signature_error(file, f"must take {size}x{size} inputs, not {shape[2]}x{shape[3]}")
-    return int(shape[2])
 
 
 def _find(pack_dir: Path, name: str) -> Path | None:
@@ -102,7 +81,7 @@ class InsightFaceEngine:
         try:
             det_bytes = make_detector_batchable(det_model).SerializeToString()
         except ValueError as exc:
-            raise _signature_error(detector_file, f"is not an SCRFD detector ({exc})") from exc
+            raise signature_error(detector_file, f"is not an SCRFD detector ({exc})") from exc
         self._detector = session_factory(det_bytes, intra_op_threads=threads)
         self._check_detector(detector_file)
         self._det_batches = not verify_batching or batching_is_exact(self._detector)
@@ -111,12 +90,12 @@ class InsightFaceEngine:
 
         rec_path = self._require(pack_dir, recognizer_file)
         recognizer_file = rec_path.name
-        self._rec_mean, self._rec_std = _mean_std(onnx.load(str(rec_path)), 127.5)
+        self._rec_mean, self._rec_std = mean_std(onnx.load(str(rec_path)), 127.5)
         self._recognizer = session_factory(rec_path, intra_op_threads=threads)
-        self._rec_size = _square_input(self._recognizer, recognizer_file)
+        self._rec_size = square_input(self._recognizer, recognizer_file)
         out_shape = list(self._recognizer.get_outputs()[0].shape)
         if len(self._recognizer.get_outputs()) != 1 or out_shape[-1] != model_info.embedding_dim:
-            raise _signature_error(
+            raise signature_error(
                 recognizer_file,
                 f"must output one [N, {model_info.embedding_dim}] embedding, not {out_shape}",
             )
@@ -124,16 +103,19 @@ class InsightFaceEngine:
         self._landmarker: InferenceSession | None = None
         lmk_path = _find(pack_dir, landmark_file) if landmark_file else None
         if lmk_path is not None:
-            self._lmk_mean, self._lmk_std = _mean_std(onnx.load(str(lmk_path)), 128.0)
+            self._lmk_mean, self._lmk_std = mean_std(onnx.load(str(lmk_path)), 128.0)
             self._landmarker = session_factory(lmk_path, intra_op_threads=threads)
-            _square_input(self._landmarker, lmk_path.name, alignment.LANDMARK_INPUT_SIZE)
+            square_input(self._landmarker, lmk_path.name, alignment.LANDMARK_INPUT_SIZE)
             lmk_out = list(self._landmarker.get_outputs()[0].shape)
             if lmk_out[-1] != 212:
-                raise _signature_error(lmk_path.name, f"must output [N, 212], not {lmk_out}")
+                raise signature_error(lmk_path.name, f"must output [N, 212], not {lmk_out}")
+        self.attribute_models = AttributeModels(pack_dir, model_info, settings, session_factory)
         logger.info(
-            "InsightFace engine ready: %s (landmarks_106=%s)",
+            "InsightFace engine ready: %s (landmarks_106=%s, genderage=%s, 1k3d68=%s)",
             model_info.embedding_id,
             self._landmarker is not None,
+            self.attribute_models.genderage is not None,
+            self.attribute_models.landmarker_3d is not None,
         )
 
     @staticmethod
@@ -147,14 +129,14 @@ class InsightFaceEngine:
         inputs = self._detector.get_inputs()
         shape = list(inputs[0].shape) if len(inputs) == 1 else []
         if len(shape) != 4 or shape[1] != 3:
-            raise _signature_error(file, f"must take one [1, 3, H, W] image input, not {shape}")
+            raise signature_error(file, f"must take one [1, 3, H, W] image input, not {shape}")
         size = self._settings.det_size
         if any(isinstance(d, int) and d != size for d in shape[2:]):
-            raise _signature_error(file, f"has a fixed input {shape[2:]}, not DET_SIZE={size}")
+            raise signature_error(file, f"has a fixed input {shape[2:]}, not DET_SIZE={size}")
         outputs = self._detector.get_outputs()
         widths = [list(o.shape)[-1] for o in outputs]
         if widths != [1, 1, 1, 4, 4, 4, 10, 10, 10]:
-            raise _signature_error(
+            raise signature_error(
                 file,
                 "must have 9 outputs (scores, boxes, keypoints for strides 8, 16, 32) "
                 f"with widths 1/4/10, found {len(outputs)} with widths {widths}",
@@ -234,3 +216,8 @@ class InsightFaceEngine:
         feats = run_batch(self._recognizer, blob)[0].astype(np.float32)
         norms = np.linalg.norm(feats, axis=1, keepdims=True)
         return np.asarray(feats / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def attributes(
+        self, images: Sequence[BGRImage], faces: Sequence[DetectedFace]
+    ) -> list[FaceAttributes]:
+        return self.attribute_models.attributes(images, faces)

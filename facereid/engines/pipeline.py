@@ -19,9 +19,13 @@ from facereid.intake.shipping import ShippedImage
 from facereid.wire.faces import Crop, EncodedRequest, FacesAnswer, FacesWire, answer_to_wire
 
 
-def detect_and_embed(engine: FaceEngine, images: Sequence[BGRImage]) -> list[list[FaceRecord]]:
-    """Faces per image (largest first), the whole batch's faces embedded in one call, each
-    with its quality (``facereid.faces.quality``) measured on the pixels the model saw."""
+def detect_and_embed(
+    engine: FaceEngine, images: Sequence[BGRImage], attributes: Sequence[bool] | None = None
+) -> list[list[FaceRecord]]:
+    """Faces per image (largest first), the whole batch's faces embedded in one call; with
+    ``attributes`` (a flag per image) the faces of the flagged images get their
+    ``FaceAttributes``, also in one call per model. Every face gets its quality
+    (``facereid.faces.quality``), measured on the pixels the model saw."""
     detections = engine.detect(images) if images else []
     owners = [k for k, faces in enumerate(detections) for _ in faces]
     flat = [face for faces in detections for face in faces]
@@ -30,11 +34,22 @@ def detect_and_embed(engine: FaceEngine, images: Sequence[BGRImage]) -> list[lis
         if flat
         else np.zeros((0, engine.model_info.embedding_dim), np.float32)
     )
+    wanted = [row for row, owner in enumerate(owners) if attributes and attributes[owner]]
+    found_attrs = dict(
+        zip(
+            wanted,
+            engine.attributes([images[owners[r]] for r in wanted], [flat[r] for r in wanted])
+            if wanted
+            else [],
+            strict=True,
+        )
+    )
     records: list[list[FaceRecord]] = [[] for _ in images]
     for row, (owner, found) in enumerate(zip(owners, flat, strict=True)):
         x1, y1, x2, y2 = (float(v) for v in found.bbox)
         quality = face_quality(images[owner], (x1, y1, x2, y2), found.score, found.kps)
-        records[owner].append(FaceRecord.from_detection(found, embeddings[row], quality))
+        record = FaceRecord.from_detection(found, embeddings[row], quality, found_attrs.get(row))
+        records[owner].append(record)
     return records
 
 
@@ -69,7 +84,10 @@ def _analyze(
     # from its own threads could deadlock
     decoded = decoder.decode_all(raws) if pooled else [decoder.decode_or_error(r) for r in raws]
     shipped = [d for d in decoded if isinstance(d, ShippedImage)]
-    records = iter(detect_and_embed(engine, [s.image for s in shipped]))
+    flags = [
+        r.attributes for r, d in zip(requests, decoded, strict=True) if isinstance(d, ShippedImage)
+    ]
+    records = iter(detect_and_embed(engine, [s.image for s in shipped], flags))
     margin = decoder.settings.emotion_crop_margin
     answers: list[FacesWire] = []
     for request, image in zip(requests, decoded, strict=True):

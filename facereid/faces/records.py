@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from facereid.faces.attributes import FaceAttributes
+
 if TYPE_CHECKING:
     from facereid.faces.quality import FaceQuality
 
@@ -57,6 +59,7 @@ class DetectedFace:
     score: float
     kps: FloatArray | None  # 5 x 2: left eye, right eye, nose, left mouth, right mouth
     landmarks_106: FloatArray | None = None
+    landmarks_68: FloatArray | None = None  # dlib's shape predictor; its pose needs them
 
     @property
     def width(self) -> float:
@@ -88,10 +91,15 @@ class FaceRecord:
     kps: Points | None = None  # 5 x 2
     landmarks_106: Points | None = None
     quality: FaceQuality | None = None  # facereid.faces.quality, set by the face service
+    attributes: FaceAttributes | None = None  # only when asked for (issue 24)
 
     @classmethod
     def from_detection(
-        cls, face: DetectedFace, embedding: FloatArray, quality: FaceQuality | None = None
+        cls,
+        face: DetectedFace,
+        embedding: FloatArray,
+        quality: FaceQuality | None = None,
+        attributes: FaceAttributes | None = None,
     ) -> FaceRecord:
         x1, y1, x2, y2 = (float(v) for v in face.bbox)
         return cls(
@@ -101,6 +109,7 @@ class FaceRecord:
             kps=_points(face.kps),
             landmarks_106=_points(face.landmarks_106),
             quality=quality,
+            attributes=attributes,
         )
 
     def xywh(self, ndigits: int = 2) -> list[float]:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from facereid.analysis.analyze import Analyzer
+from facereid.analysis.responses import attributes_payload
 from facereid.config import Settings
 from facereid.errors import NoFaceError
 from facereid.faces.quality import FaceQuality
@@ -104,6 +105,7 @@ class GalleryComposition:
         embedding_b64: str | None,
         embedding_model: str | None,
         all_faces: bool = False,
+        attributes: bool = False,
     ) -> Query:
         """The request's one image (its faces) or one embedding, as rows to enrol or search."""
         given = sum(x is not None for x in (image_data, embedding, embedding_b64))
@@ -115,7 +117,8 @@ class GalleryComposition:
             vectors = check.one_embedding(embedding, embedding_b64)
             return Query(vectors, check.model_name(embedding_model))
         model = await self.analyzer.faces.model_info()
-        header, answer = await self.analyzer.faces_of(image_data)  # no emotion crops
+        # no emotion crops; attributes only when asked for
+        header, answer = await self.analyzer.faces_of(image_data, attributes=attributes)
         faces = answer.faces
         if not faces:
             raise NoFaceError("no face found in the image")
@@ -133,7 +136,11 @@ class GalleryComposition:
         image_id = _image_id(request.image_id)
         bar = check.min_quality_value(request.min_quality, self.settings.gallery_min_quality)
         q = await self.query(
-            request.image_data, request.embedding, request.embedding_b64, request.embedding_model
+            request.image_data,
+            request.embedding,
+            request.embedding_b64,
+            request.embedding_model,
+            attributes=request.include_attributes,
         )
         quality = q.faces[0].quality if q.faces else None
         if quality is not None:
@@ -150,6 +157,8 @@ class GalleryComposition:
         answer.update(q.detection())
         if quality is not None:
             answer["quality"] = quality.model_dump()
+        if request.include_attributes and q.faces:
+            answer["attributes"] = attributes_payload(q.faces[0].attributes)
         return answer
 
     async def enroll_batch(self, tenant: str, request: EnrollBatchRequest) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
+from facereid.analysis.schemas import Attributes
 from facereid.faces.quality import FaceQuality
 from facereid.wire.gallery import (
     AssignResponse,
@@ -36,6 +37,9 @@ class EnrollResponse(BaseModel):
     num_faces: int | None = Field(None, description="faces in the image, with an image")
     quality: FaceQuality | None = Field(
         None, description="the enrolled face's quality, with an image (docs/quality.md)"
+    )
+    attributes: Attributes | None = Field(
+        None, description="the enrolled face's age, gender and pose, with include_attributes"
     )
 
 
@@ -119,6 +123,7 @@ class EnrollRequest(BaseModel):
         default=None,
         description="0..1; refuse an image's face under this quality (GALLERY_MIN_QUALITY)",
     )
+    include_attributes: StrictBool = False  # with image_data: answer the face's attributes
 
 
 class EnrollBatchRequest(BaseModel):

@@ -33,7 +33,9 @@ class FaceClient(Protocol):
         """The loaded face model (asked once, then remembered)."""
         ...
 
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
+    async def analyze_encoded(
+        self, header: ImageHeader, crops: int, attributes: bool = False
+    ) -> FacesAnswer:
         """The encoded image, decoded next to the model: faces in original pixels, and
         emotion crops for the first ``crops`` faces. Raises the image's own error."""
         ...

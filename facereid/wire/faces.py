@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
 from facereid.errors import FaceReIDError
+from facereid.faces.attributes import FaceAttributes
 from facereid.faces.quality import FaceQuality
 from facereid.faces.records import FaceRecord
 from facereid.wire.errors import ErrorBody, error_from_wire, error_to_wire
@@ -65,6 +66,7 @@ class EncodedRequest(BaseModel):
 
     raw: bytes
     crops: int = 0
+    attributes: bool = False  # age, gender and pose for its faces (issue 24)
 
     @field_validator("crops")
     @classmethod
@@ -81,6 +83,7 @@ class FaceWire(BaseModel):
     kps: Points | None = None
     landmarks_106: Points | None = None
     quality: FaceQuality | None = None
+    attributes: FaceAttributes | None = None
 
     @classmethod
     def from_record(cls, face: FaceRecord) -> FaceWire:
@@ -91,12 +94,19 @@ class FaceWire(BaseModel):
             kps=face.kps,
             landmarks_106=face.landmarks_106,
             quality=face.quality,
+            attributes=face.attributes,
         )
 
     def record(self) -> FaceRecord:
         x1, y1, x2, y2 = self.bbox
         return FaceRecord(
-            (x1, y1, x2, y2), self.score, self.embedding, self.kps, self.landmarks_106, self.quality
+            (x1, y1, x2, y2),
+            self.score,
+            self.embedding,
+            self.kps,
+            self.landmarks_106,
+            quality=self.quality,
+            attributes=self.attributes,
         )
 
 

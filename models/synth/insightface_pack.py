@@ -4,7 +4,8 @@
 out from the rest of the image (a seeded conv, instance-normalised per image, so that a
 handful of locations pass 0.5 on any photo), predicts box distances of 1.5-4 strides and lays
 five keypoints out like a face template inside each box. ``w600k_r50.onnx`` and
-``2d106det.onnx`` are seeded conv nets with the real input/output shapes. Real weights can
+``2d106det.onnx``, ``genderage.onnx`` and ``1k3d68.onnx`` are seeded conv nets with the real
+input/output shapes (their ages, genders and poses mean nothing). Real weights can
 never be downloaded in CI, so these files let every code path (routing, decode, alignment,
 batching, the model store) run end to end. The same seed gives byte-identical files.
 
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 DETECTOR_FILE = "det_10g.onnx"
 RECOGNIZER_FILE = "w600k_r50.onnx"
 LANDMARK_FILE = "2d106det.onnx"
-PACK_FILES = (DETECTOR_FILE, RECOGNIZER_FILE, LANDMARK_FILE)
+GENDERAGE_FILE = "genderage.onnx"
+LANDMARK_3D_FILE = "1k3d68.onnx"
+PACK_FILES = (DETECTOR_FILE, RECOGNIZER_FILE, LANDMARK_FILE, GENDERAGE_FILE, LANDMARK_3D_FILE)
 
 
 def build_detector(seed: int = 0, width: int = 16) -> onnx.ModelProto:
@@ -106,8 +109,61 @@ def build_landmark(seed: int = 0) -> onnx.ModelProto:
     return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 212])], "synthetic_2d106")
 
 
+def _bn_data(g: GraphBuilder, x: str) -> str:
+    """A ``bn_data`` BatchNormalization on raw pixels like the real files, so insightface
+    feeds them unnormalised pixels (mean 0, std 1)."""
+    return g.node(
+        "BatchNormalization",
+        [
+            x,
+            g.const(np.ones(3, np.float32), "gamma"),
+            g.const(np.zeros(3, np.float32), "beta"),
+            g.const(np.full(3, 127.5, np.float32), "mean"),
+            g.const(np.full(3, 128.0**2, np.float32), "var"),
+        ],
+        name="bn_data",
+        epsilon=1e-5,
+    )
+
+
+def build_genderage(seed: int = 0) -> onnx.ModelProto:
+    """Tiny genderage-signature model: ``data`` [N,3,96,96] -> ``fc1`` [N,3] (female logit,
+    male logit, age / 100). NOT an age or gender model: seeded convs whose age output is
+    squashed into 0..1 so the reported ages look like ages."""
+    g = GraphBuilder(role_seed(seed, 4))
+    x = "data"
+    f = g.node("Relu", [g.conv(_bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 12x12
+    f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 6x6
+    f = g.node("AveragePool", [f], kernel_shape=[3, 3], strides=[3, 3])  # 2x2
+    f = g.node("Flatten", [f], axis=1)
+    logits = g.gemm(f, 16 * 4, 2, gain=1.0)
+    age = g.node("Sigmoid", [g.gemm(f, 16 * 4, 1, gain=0.5)])
+    g.node("Concat", [logits, age], out="fc1", axis=1)
+    return g.model([(x, ["N", 3, 96, 96])], [("fc1", ["N", 3])], "synthetic_genderage")
+
+
+def _mean_shape_1103x3() -> np.ndarray:
+    """1103 points (the last 68 are the landmarks) on an ellipsoid cap, in [-1, 1] units."""
+    t = np.linspace(0.0, 2.0 * np.pi, 1103, endpoint=False)
+    pts = np.stack([0.45 * np.cos(t), 0.55 * np.sin(t), 0.2 * np.sin(3 * t)], axis=1)
+    return pts.astype(np.float32).reshape(-1)
+
+
+def build_landmark_3d(seed: int = 0) -> onnx.ModelProto:
+    """Tiny 1k3d68-signature model: ``data`` [N,3,192,192] -> ``fc1`` [N,3309], Tanh-bounded."""
+    g = GraphBuilder(role_seed(seed, 5))
+    x = "data"
+    f = g.node("Relu", [g.conv(_bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 24x24
+    f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 12x12
+    f = g.node("AveragePool", [f], kernel_shape=[4, 4], strides=[4, 4])  # 3x3
+    f = g.node("Flatten", [f], axis=1)
+    f = g.gemm(f, 16 * 9, 3309, gain=0.1, bias=np.arctanh(_mean_shape_1103x3()))
+    g.node("Tanh", [f], out="fc1")
+    return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 3309])], "synthetic_1k3d68")
+
+
 def write_insightface_pack(dest: Path, *, seed: int = 0, profile: str = "tiny") -> list[Path]:
-    """Write det_10g.onnx, w600k_r50.onnx and 2d106det.onnx into ``dest``; return their paths."""
+    """Write the pack's five files (``PACK_FILES``) into ``dest``; return their paths."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     if profile == "tiny":
@@ -115,12 +171,16 @@ def write_insightface_pack(dest: Path, *, seed: int = 0, profile: str = "tiny") 
             DETECTOR_FILE: build_detector(seed),
             RECOGNIZER_FILE: build_recognizer(seed),
             LANDMARK_FILE: build_landmark(seed),
+            GENDERAGE_FILE: build_genderage(seed),
+            LANDMARK_3D_FILE: build_landmark_3d(seed),
         }
     elif profile == "realistic":
         models = {
             DETECTOR_FILE: build_realistic_detector(seed),
             RECOGNIZER_FILE: build_realistic_recognizer(seed),
             LANDMARK_FILE: build_landmark(seed),
+            GENDERAGE_FILE: build_genderage(seed),
+            LANDMARK_3D_FILE: build_landmark_3d(seed),
         }
     else:
         raise ValueError(f"unknown profile {profile!r}; expected 'tiny' or 'realistic'")

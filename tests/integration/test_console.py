@@ -133,6 +133,10 @@ def test_analyze_draws_and_lists_six_faces(page: Any, t1_path: Path) -> None:
     landmark_counts = page.locator("#analyze-faces tbody tr td:nth-child(4)").all_inner_texts()
     assert all(int(count) >= 5 for count in landmark_counts)
     assert "dlib/" in page.inner_text("#tab-analyze .summary")
+    # attributes (asked for by default): dlib's pose, no invented age or gender, the reason
+    attributes = page.locator("#analyze-faces tbody tr td:nth-child(6)")
+    assert all(t.startswith("— · — · yaw ") for t in attributes.all_inner_texts())
+    assert "dlib engine has no model" in (attributes.first.get_attribute("title") or "")
     # the API calls carried the key in a header
     analyze = [r for r in REQUESTS[id(page)] if r.url.endswith("/analyze")]
     assert analyze and all(r.headers.get("x-api-key") == KEY for r in analyze)

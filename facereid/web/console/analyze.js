@@ -22,6 +22,7 @@ export function setupAnalyze(section) {
         image_data: await fileToBase64(file),
         return_all_faces: true,
         include_emotions: section.querySelector("#analyze-emotions").checked,
+        include_attributes: section.querySelector("#analyze-attributes").checked,
       });
       const faces = result.faces || [result];
       drawFaces(canvas, await loadImage(file), faces);
@@ -33,6 +34,8 @@ export function setupAnalyze(section) {
         cell(row, face.confidence.toFixed(3));
         cell(row, face.landmarks.length);
         cell(row, emotionBars(face.emotions, emotionsWhy(section)));
+        const attributes = cell(row, attributesText(face.attributes));
+        if (face.attributes && face.attributes.reason) attributes.title = face.attributes.reason;
         body.append(row);
       });
       summary.textContent = `${faces.length} face(s) · ${result.embedding_model}` +
@@ -59,4 +62,19 @@ function emotionsWhy(section) {
   const note = section.querySelector("#analyze-emotions-note");
   if (note && !note.hidden && note.textContent) return note.textContent;
   return section.querySelector("#analyze-emotions").checked ? "" : "emotions not asked for";
+}
+
+// "34 · female 0.91 · yaw -12° pitch 4° roll 1°"; "—" for what the engine does not give (its
+// reason is the cell's tooltip).
+function attributesText(attributes) {
+  if (!attributes) return "—";
+  const parts = [
+    attributes.age ?? "—",
+    attributes.gender ? `${attributes.gender} ${attributes.gender_probability.toFixed(2)}` : "—",
+  ];
+  const pose = attributes.pose;
+  parts.push(pose
+    ? `yaw ${Math.round(pose.yaw)}° pitch ${Math.round(pose.pitch)}° roll ${Math.round(pose.roll)}°`
+    : "—");
+  return parts.join(" · ");
 }

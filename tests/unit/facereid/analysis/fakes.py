@@ -55,7 +55,9 @@ class FakeFaces:
     async def model_info(self) -> FaceModelInfo:
         return MODEL
 
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
+    async def analyze_encoded(
+        self, header: ImageHeader, crops: int, attributes: bool = False
+    ) -> FacesAnswer:
         self.seen.append((header.raw, crops))
         if header.raw == base64.b64decode(EMPTY):
             return FacesAnswer([], [])

@@ -181,3 +181,26 @@ def test_global_options_after_the_command_and_facereid_url(
     )
     assert result.exit_code == 0, result.stderr
     assert str(api.requests[1].url).startswith("http://env-host:7/")
+
+
+def test_analyze_attributes_asks_for_them_and_shows_a_column(api: FakeApi, photo: Path) -> None:
+    attrs = {
+        "age": 34,
+        "gender": "female",
+        "gender_probability": 0.91,
+        "pose": {"pitch": 4.2, "yaw": -31.6, "roll": 1.0},
+        "source": "insightface/buffalo_l",
+        "reason": None,
+    }
+    one = {**face(5), "attributes": attrs}
+    api.on("/analyze", (200, {**one, "num_faces": 1, "faces": [one]}))
+    code, out, _ = run("analyze", "--attributes", str(photo))
+    assert code == 0
+    assert api.body(0)["include_attributes"] is True
+    assert "attributes" in out and "age 34, female 0.91, yaw -32 pitch 4 roll 1" in out
+
+
+def test_analyze_without_attributes_does_not_ask(api: FakeApi, photo: Path) -> None:
+    api.on("/analyze", (200, {**face(5), "num_faces": 1, "faces": [face(5)]}))
+    assert run("analyze", str(photo))[0] == 0
+    assert "include_attributes" not in api.body(0)

@@ -90,6 +90,15 @@ def fake_landmarker() -> FakeSession:
     )
 
 
+def fake_attribute_model(size: int, width: int) -> FakeSession:
+    """genderage (96, 3) or 1k3d68 (192, 3309): zeros of the real shapes."""
+    return FakeSession(
+        [FakeValueInfo("data", ["N", 3, size, size])],
+        [FakeValueInfo("fc1", ["N", width])],
+        lambda blob: [np.zeros((blob.shape[0], width), np.float32)],
+    )
+
+
 def make_engine(
     insightface_pack: Path,
     settings: Settings,
@@ -101,6 +110,8 @@ def make_engine(
     sessions = {
         "w600k_r50.onnx": rec or fake_recognizer(),
         "2d106det.onnx": lmk or fake_landmarker(),
+        "genderage.onnx": fake_attribute_model(96, 3),
+        "1k3d68.onnx": fake_attribute_model(192, 3309),
     }
 
     def factory(model: bytes | Path, *, intra_op_threads: int = 0) -> FakeSession:

@@ -207,3 +207,19 @@ def test_a_batch_in_groups_answers_what_one_group_answers(
         assert shapes[0] == shapes[1]
     # the flipped photo's faces are not the original's: answers did not trade places
     assert split[0].faces[0].bbox != pytest.approx(split[2].faces[0].bbox, abs=1.0)
+
+
+def test_attributes_only_for_the_images_that_ask(engine: InsightFaceEngine, t1_path: Path) -> None:
+    """One batch, one image flagged: its faces carry the engine's attributes (as the engine
+    computes them for those faces), the other image's faces none; all survive the wire."""
+    raw = t1_path.read_bytes()
+    requests = [EncodedRequest(raw=raw), EncodedRequest(raw=raw, attributes=True)]
+    plain, asked = analyze_encoded(engine, ServiceDecoder(SETTINGS), requests)
+    assert plain.faces and all(face.attributes is None for face in plain.faces)
+    records = [face.record() for face in asked.faces]
+    assert records and all(r.attributes is not None for r in records)
+    image = cv2.imread(str(t1_path))
+    assert image is not None
+    (faces,) = engine.detect([np.asarray(image, np.uint8)])
+    direct = engine.attributes([np.asarray(image, np.uint8)] * len(faces), faces)
+    assert [r.attributes for r in records] == direct

@@ -45,7 +45,9 @@ def vec(i: int) -> list[float]:
 class FakeFaces:
     """A ``FaceClient``: two faces per image, embeddings e0 and e1, boxes at known places."""
 
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
+    async def analyze_encoded(
+        self, header: ImageHeader, crops: int, attributes: bool = False
+    ) -> FacesAnswer:
         assert crops == 0  # a gallery never asks for emotion crops
         faces = [
             FaceWire.model_validate(

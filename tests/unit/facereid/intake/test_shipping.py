@@ -102,8 +102,8 @@ def _record(
 ) -> FaceRecord:
     x1, y1, x2, y2 = bbox
     embedding = np.full(4, 0.5, np.float32)
-    points = [None if p is None else np.asarray(p, np.float64) for p in (kps, landmarks)]
-    return FaceRecord((x1, y1, x2, y2), 0.9, embedding, points[0], points[1])
+    k, lm = (None if p is None else np.asarray(p, np.float64) for p in (kps, landmarks))
+    return FaceRecord((x1, y1, x2, y2), 0.9, embedding, kps=k, landmarks_106=lm)
 
 
 def test_to_original_scales_every_point() -> None:

@@ -41,7 +41,9 @@ class FakeModels:
     async def model_info(self) -> FaceModelInfo:
         return model_info(self.engine, "fake", 128)
 
-    async def analyze_encoded(self, header: ImageHeader, crops: int) -> FacesAnswer:
+    async def analyze_encoded(
+        self, header: ImageHeader, crops: int, attributes: bool = False
+    ) -> FacesAnswer:
         raise AssertionError("video frames are sent decoded")
 
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
