@@ -98,8 +98,8 @@ def cli(ctx: click.Context, url: str, api_key: str | None, as_json: bool, timeou
 @click.option("--attributes", is_flag=True, help="Age, gender and head pose per face.")
 @click.pass_obj
 def analyze(options: Options, images: tuple[Path, ...], emotions: bool, attributes: bool) -> None:
-    """Every face in each image: box, confidence, landmarks, emotion (and with --attributes
-    age, gender and pose).
+    """Every face in each image: box, confidence, landmarks, emotion, quality (and with
+    --attributes age, gender and pose).
 
     All images are tried; the exit code is that of the last failure (0 when none failed)."""
     results: list[dict[str, Any]] = []
@@ -133,13 +133,14 @@ def analyze(options: Options, images: tuple[Path, ...], emotions: bool, attribut
                 f"{f['confidence']:.3f}",
                 len(f["landmarks"]),
                 output.dominant(f.get("emotions")),
+                output.quality(f.get("quality")),
                 *((output.attributes(f.get("attributes")),) if attributes else ()),
             )
             for r in results
             if "error" not in r
             for n, f in enumerate(r.get("faces") or [r])
         ]
-        headers = ["image", "face", "box x,y,w,h", "confidence", "landmarks", "emotion"]
+        headers = ["image", "face", "box x,y,w,h", "confidence", "landmarks", "emotion", "quality"]
         output.table(None, headers + (["attributes"] if attributes else []), rows)
     if failure is not None:
         raise click.exceptions.Exit(failure.exit_code)

@@ -57,6 +57,15 @@ def attributes(found: dict[str, Any] | None) -> str | None:
     return ", ".join(parts) or None
 
 
+def quality(found: dict[str, Any] | None) -> str | None:
+    """``0.56 size``: the score and its weakest component (docs/quality.md)."""
+    if not found:
+        return None
+    parts = found.get("components") or {}
+    weakest = min(parts.items(), key=lambda item: item[1])[0] if parts else ""
+    return f"{found['score']:.2f} {weakest}".strip()
+
+
 def dominant(emotions: dict[str, float] | None) -> str | None:
     if not emotions:
         return None

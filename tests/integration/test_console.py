@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +138,11 @@ def test_analyze_draws_and_lists_six_faces(page: Any, t1_path: Path) -> None:
     attributes = page.locator("#analyze-faces tbody tr td:nth-child(6)")
     assert all(t.startswith("— · — · yaw ") for t in attributes.all_inner_texts())
     assert "dlib engine has no model" in (attributes.first.get_attribute("title") or "")
+    # quality (always answered): the score and its weakest component, all four in the tooltip
+    quality = page.locator("#analyze-faces tbody tr td:nth-child(7)")
+    assert all(re.fullmatch(r"[01]\.\d\d · (detector|size|sharpness|pose)", t)
+               for t in quality.all_inner_texts()), quality.all_inner_texts()  # fmt: skip
+    assert "sharpness" in (quality.first.get_attribute("title") or "")
     # the API calls carried the key in a header
     analyze = [r for r in REQUESTS[id(page)] if r.url.endswith("/analyze")]
     assert analyze and all(r.headers.get("x-api-key") == KEY for r in analyze)

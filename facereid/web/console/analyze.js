@@ -36,6 +36,9 @@ export function setupAnalyze(section) {
         cell(row, emotionBars(face.emotions, emotionsWhy(section)));
         const attributes = cell(row, attributesText(face.attributes));
         if (face.attributes && face.attributes.reason) attributes.title = face.attributes.reason;
+        const quality = cell(row, qualityText(face.quality));
+        if (face.quality) quality.title = Object.entries(face.quality.components)
+          .map(([name, value]) => `${name} ${value.toFixed(2)}`).join(", ");
         body.append(row);
       });
       summary.textContent = `${faces.length} face(s) · ${result.embedding_model}` +
@@ -62,6 +65,14 @@ function emotionsWhy(section) {
   const note = section.querySelector("#analyze-emotions-note");
   if (note && !note.hidden && note.textContent) return note.textContent;
   return section.querySelector("#analyze-emotions").checked ? "" : "emotions not asked for";
+}
+
+// "0.56 · size": the quality score (docs/quality.md) and its weakest component; all of
+// them in the tooltip.
+function qualityText(quality) {
+  if (!quality) return "—";
+  const [weakest] = Object.entries(quality.components).sort((a, b) => a[1] - b[1])[0];
+  return `${quality.score.toFixed(2)} · ${weakest}`;
 }
 
 // "34 · female 0.91 · yaw -12° pitch 4° roll 1°"; "—" for what the engine does not give (its

@@ -200,6 +200,15 @@ def test_analyze_attributes_asks_for_them_and_shows_a_column(api: FakeApi, photo
     assert "attributes" in out and "age 34, female 0.91, yaw -32 pitch 4 roll 1" in out
 
 
+def test_analyze_shows_each_face_quality_and_its_weakest_part(api: FakeApi, photo: Path) -> None:
+    parts = {"detector": 0.99, "size": 0.56, "sharpness": 0.9, "pose": 0.8}
+    one = {**face(5), "quality": {"score": 0.56, "components": parts}}
+    api.on("/analyze", (200, {**one, "num_faces": 1, "faces": [one]}))
+    code, out, _ = run("analyze", str(photo))
+    assert code == 0
+    assert "quality" in out and "0.56 size" in out
+
+
 def test_analyze_without_attributes_does_not_ask(api: FakeApi, photo: Path) -> None:
     api.on("/analyze", (200, {**face(5), "num_faces": 1, "faces": [face(5)]}))
     assert run("analyze", str(photo))[0] == 0
