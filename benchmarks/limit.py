@@ -129,9 +129,10 @@ def measure(seconds: float | None = None) -> dict[str, Any]:
     has_models = models.genderage is not None and models.landmarker_3d is not None
     if faces and has_models:
         attr_rows = _sweep(
-            # the realistic pack's genderage/1k3d68 are the TINY stand-ins: this is the cost of
-            # the crops, two batched calls and the pose fit, not of the real models' compute
-            "attributes per face (tiny genderage+1k3d68 stand-ins, crops + pose fit)",
+            # the realistic pack's genderage/1k3d68 are sized like the real files (~0.02 and
+            # ~2.7 GMACs, models/synth/realistic.py); a store made before session 3 has tiny
+            # ones: re-run `models synth --profile realistic` (without --if-missing) for these
+            "attributes per face (genderage + 1k3d68, crops + pose fit)",
             attributes,
             env_ints("BENCH_ATTR_BATCHES", "1,8"),
             seconds,

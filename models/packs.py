@@ -25,6 +25,8 @@ CLIP_CHECKPOINT_FILE = "open_clip_pytorch_model.bin"
 DETECTOR = "detector"
 RECOGNIZER = "recognizer"
 LANDMARK_106 = "landmark_106"
+GENDERAGE = "genderage"  # optional: age and gender (issue 24)
+LANDMARK_3D = "landmark_3d"  # optional: 68 3-D points, for the head pose (issue 24)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ PACKS: dict[str, InsightFacePack] = {
 
 # File name -> role, across every known pack: a file with one of these names is checked
 # strictly for that role; other .onnx files are classified by their signature.
-ROLE_BY_FILENAME: dict[str, str] = {}
+ROLE_BY_FILENAME: dict[str, str] = {"genderage.onnx": GENDERAGE, "1k3d68.onnx": LANDMARK_3D}
 for _pack in PACKS.values():
     ROLE_BY_FILENAME[_pack.detector] = DETECTOR
     ROLE_BY_FILENAME[_pack.recognizer] = RECOGNIZER

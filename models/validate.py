@@ -17,6 +17,8 @@ from models import ModelProvisioningError
 from models.packs import (
     CLIP_CONFIG_FILE,
     DETECTOR,
+    GENDERAGE,
+    LANDMARK_3D,
     LANDMARK_106,
     RECOGNIZER,
     ROLE_BY_FILENAME,
@@ -49,6 +51,8 @@ class FacePackReport:
     rec_input_size: list[int]
     embedding_dim: int
     license: dict[str, Any] = field(default_factory=dict)
+    genderage: str | None = None
+    landmark_3d: str | None = None
 
 
 @dataclass
@@ -121,18 +125,25 @@ def check_recognizer(name: str, sig: OnnxSignature, fix: str, embedding_dim: int
     return dim
 
 
-def check_landmark_106(name: str, sig: OnnxSignature, fix: str) -> None:
-    """The 2d106 landmark model: N×3×192×192 -> N×212."""
+# the models of a pack with one square image input and one [N, width] output: side, width
+FIXED_SIGNATURES = {LANDMARK_106: (192, 212), GENDERAGE: (96, 3), LANDMARK_3D: (192, 3309)}
+
+
+def check_fixed(name: str, sig: OnnxSignature, fix: str, role: str) -> None:
+    """2d106det (N×3×192×192 -> N×212), genderage (N×3×96×96 -> N×3) or 1k3d68
+    (N×3×192×192 -> N×3309)."""
+    side, width = FIXED_SIGNATURES[role]
     shape = sig.inputs[0] if len(sig.inputs) == 1 else ()
     out = sig.outputs[0] if len(sig.outputs) == 1 else ()
     if (
         len(shape) != 4
-        or not (_is(shape[1], 3) and _is(shape[2], 192) and _is(shape[3], 192))
+        or not (_is(shape[1], 3) and _is(shape[2], side) and _is(shape[3], side))
         or len(out) != 2
-        or not _is(out[1], 212)
+        or not _is(out[1], width)
     ):
         raise ModelProvisioningError(
-            f"{name}: expected input N×3×192×192 and output N×212, found {_found(sig)}; {fix}"
+            f"{name}: expected input N×3×{side}×{side} and output N×{width}, found "
+            f"{_found(sig)}; {fix}"
         )
 
 
@@ -146,8 +157,9 @@ def classify(sig: OnnxSignature) -> str | None:
     out = sig.outputs[0] if len(sig.outputs) == 1 else ()
     if shape[2] == 112 and shape[3] == 112 and len(out) == 2:
         return RECOGNIZER
-    if shape[2] == 192 and shape[3] == 192 and len(out) == 2 and out[1] == 212:
-        return LANDMARK_106
+    for role, (side, width) in FIXED_SIGNATURES.items():
+        if shape[2] == side and shape[3] == side and len(out) == 2 and out[1] == width:
+            return role
     return None
 
 
@@ -177,8 +189,8 @@ def refuse_symlinks(directory: Path, names: list[str], fix: str) -> None:
 def inspect_face_pack(
     directory: Path, fix: str, *, embedding_dim: int | None = None
 ) -> FacePackReport:
-    """Validate every .onnx file in ``directory`` and pick the detector, recogniser and
-    (optional) 106-point landmark model."""
+    """Validate every .onnx file in ``directory`` and pick the detector, recogniser and the
+    optional 106-point landmark, genderage and 3-D landmark models."""
     onnx_files = sorted(p for p in directory.iterdir() if p.suffix == ".onnx" and p.is_file())
     if not onnx_files:
         raise ModelProvisioningError(f"{directory}: no .onnx files found; {fix}")
@@ -190,13 +202,13 @@ def inspect_face_pack(
         sig = read_onnx_signature(path, fix)
         role = ROLE_BY_FILENAME.get(path.name) or classify(sig)
         if role is None or role in roles:
-            continue  # genderage, 1k3d68, or a second model of a role: stored, not used
+            continue  # a second model of a role: stored, not used
         if role == DETECTOR:
             det_size = check_detector(path.name, sig, fix)
         elif role == RECOGNIZER:
             dim = check_recognizer(path.name, sig, fix, embedding_dim)
         else:
-            check_landmark_106(path.name, sig, fix)
+            check_fixed(path.name, sig, fix, role)
         roles[role] = path.name
     for role, what in ((DETECTOR, "SCRFD detector"), (RECOGNIZER, "ArcFace recogniser")):
         if role not in roles:
@@ -210,6 +222,8 @@ def inspect_face_pack(
         detector=roles[DETECTOR],
         recognizer=roles[RECOGNIZER],
         landmark_106=roles.get(LANDMARK_106),
+        genderage=roles.get(GENDERAGE),
+        landmark_3d=roles.get(LANDMARK_3D),
         det_input_size=det_size,
         rec_input_size=[112, 112],
         embedding_dim=dim,

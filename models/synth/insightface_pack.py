@@ -21,8 +21,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from models.synth.attribute_heads import bn_data, genderage_head, landmark_3d_head
 from models.synth.onnx_builder import GraphBuilder, flops
-from models.synth.realistic import build_realistic_detector, build_realistic_recognizer
+from models.synth.realistic import (
+    build_realistic_detector,
+    build_realistic_genderage,
+    build_realistic_landmark_3d,
+    build_realistic_recognizer,
+)
 from models.synth.scrfd_heads import EMBEDDING_DIM, STRIDES, add_scrfd_heads, role_seed
 
 __all__ = ["PACK_FILES", "flops", "write_insightface_pack"]
@@ -109,56 +115,27 @@ def build_landmark(seed: int = 0) -> onnx.ModelProto:
     return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 212])], "synthetic_2d106")
 
 
-def _bn_data(g: GraphBuilder, x: str) -> str:
-    """A ``bn_data`` BatchNormalization on raw pixels like the real files, so insightface
-    feeds them unnormalised pixels (mean 0, std 1)."""
-    return g.node(
-        "BatchNormalization",
-        [
-            x,
-            g.const(np.ones(3, np.float32), "gamma"),
-            g.const(np.zeros(3, np.float32), "beta"),
-            g.const(np.full(3, 127.5, np.float32), "mean"),
-            g.const(np.full(3, 128.0**2, np.float32), "var"),
-        ],
-        name="bn_data",
-        epsilon=1e-5,
-    )
-
-
 def build_genderage(seed: int = 0) -> onnx.ModelProto:
     """Tiny genderage-signature model: ``data`` [N,3,96,96] -> ``fc1`` [N,3] (female logit,
     male logit, age / 100). NOT an age or gender model: seeded convs whose age output is
     squashed into 0..1 so the reported ages look like ages."""
     g = GraphBuilder(role_seed(seed, 4))
     x = "data"
-    f = g.node("Relu", [g.conv(_bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 12x12
+    f = g.node("Relu", [g.conv(bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 12x12
     f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 6x6
     f = g.node("AveragePool", [f], kernel_shape=[3, 3], strides=[3, 3])  # 2x2
-    f = g.node("Flatten", [f], axis=1)
-    logits = g.gemm(f, 16 * 4, 2, gain=1.0)
-    age = g.node("Sigmoid", [g.gemm(f, 16 * 4, 1, gain=0.5)])
-    g.node("Concat", [logits, age], out="fc1", axis=1)
+    genderage_head(g, g.node("Flatten", [f], axis=1), 16 * 4)
     return g.model([(x, ["N", 3, 96, 96])], [("fc1", ["N", 3])], "synthetic_genderage")
-
-
-def _mean_shape_1103x3() -> np.ndarray:
-    """1103 points (the last 68 are the landmarks) on an ellipsoid cap, in [-1, 1] units."""
-    t = np.linspace(0.0, 2.0 * np.pi, 1103, endpoint=False)
-    pts = np.stack([0.45 * np.cos(t), 0.55 * np.sin(t), 0.2 * np.sin(3 * t)], axis=1)
-    return pts.astype(np.float32).reshape(-1)
 
 
 def build_landmark_3d(seed: int = 0) -> onnx.ModelProto:
     """Tiny 1k3d68-signature model: ``data`` [N,3,192,192] -> ``fc1`` [N,3309], Tanh-bounded."""
     g = GraphBuilder(role_seed(seed, 5))
     x = "data"
-    f = g.node("Relu", [g.conv(_bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 24x24
+    f = g.node("Relu", [g.conv(bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 24x24
     f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 12x12
     f = g.node("AveragePool", [f], kernel_shape=[4, 4], strides=[4, 4])  # 3x3
-    f = g.node("Flatten", [f], axis=1)
-    f = g.gemm(f, 16 * 9, 3309, gain=0.1, bias=np.arctanh(_mean_shape_1103x3()))
-    g.node("Tanh", [f], out="fc1")
+    landmark_3d_head(g, g.node("Flatten", [f], axis=1), 16 * 9)
     return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 3309])], "synthetic_1k3d68")
 
 
@@ -179,8 +156,8 @@ def write_insightface_pack(dest: Path, *, seed: int = 0, profile: str = "tiny") 
             DETECTOR_FILE: build_realistic_detector(seed),
             RECOGNIZER_FILE: build_realistic_recognizer(seed),
             LANDMARK_FILE: build_landmark(seed),
-            GENDERAGE_FILE: build_genderage(seed),
-            LANDMARK_3D_FILE: build_landmark_3d(seed),
+            GENDERAGE_FILE: build_realistic_genderage(seed),
+            LANDMARK_3D_FILE: build_realistic_landmark_3d(seed),
         }
     else:
         raise ValueError(f"unknown profile {profile!r}; expected 'tiny' or 'realistic'")

@@ -4,6 +4,9 @@
   channels, each stage halving the resolution, FC 512x7x7 -> 512) at 112x112: ~6.3 GMACs.
 - Detector: a ResNet-style backbone to stride 32, an FPN neck and shared 3x3 heads on
   strides 8/16/32, sized to ~10 GMACs at 640x640 (SCRFD-10G is quoted at 10 GFLOPs(MACs)).
+- Attributes (issue 24), sized from the real files, whose architectures are not published
+  with the pack: ``genderage.onnx`` (1.3 MB, a MobileNet-0.25-class net) as a narrow ResNet at
+  96x96, ~0.02 GMACs; ``1k3d68.onnx`` (137 MB) as a ResNet-34 layout at 192x192, ~2.7 GMACs.
 
 Weights are seeded random (He-scaled, residual branches damped), so the outputs mean nothing;
 use these files for speed measurements only. The recogniser file is ~170 MB.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from models.synth.attribute_heads import bn_data, genderage_head, landmark_3d_head
 from models.synth.onnx_builder import GraphBuilder
 from models.synth.scrfd_heads import EMBEDDING_DIM, STRIDES, add_scrfd_heads, role_seed
 
@@ -21,6 +25,8 @@ IRESNET50_STAGES = ((64, 3), (128, 4), (256, 14), (512, 3))
 # Detector widths per backbone stage (strides 4, 8, 16, 32), blocks per stage, neck width.
 DET_STAGES = ((48, 2), (80, 3), (160, 3), (288, 2))
 DET_NECK = 88
+GENDERAGE_STAGES = ((16, 1), (32, 2), (64, 2), (128, 1))  # at 96x96 after a stride-2 stem
+LANDMARK_3D_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # ResNet-34, stride-4 stem
 
 
 def _prelu(g: GraphBuilder, x: str, channels: int) -> str:
@@ -87,3 +93,30 @@ def build_realistic_detector(seed: int = 0) -> onnx.ModelProto:
     assert len(feats) == len(STRIDES)
     outputs = add_scrfd_heads(g, feats, DET_NECK)
     return g.model([(x, [1, 3, "?", "?"])], outputs, "scrfd_10g_class_synth")
+
+
+def _resnet(g: GraphBuilder, x: str, stem: int, stages: tuple[tuple[int, int], ...]) -> str:
+    """A classic ResNet trunk from a stride-4 stem, global-average-pooled and flattened."""
+    f = g.node("Relu", [g.conv(x, 3, stem, 7, stride=2, pad=3)])
+    f = g.node("MaxPool", [f], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    c_in = stem
+    for i, (c_out, blocks) in enumerate(stages):
+        for b in range(blocks):
+            f = _basic_block(g, f, c_in, c_out, 2 if (b == 0 and i > 0) else 1, iresnet=False)
+            c_in = c_out
+    return g.node("Flatten", [g.node("GlobalAveragePool", [f])], axis=1)
+
+
+def build_realistic_genderage(seed: int = 0) -> onnx.ModelProto:
+    g = GraphBuilder(role_seed(seed, 14))
+    x = "data"
+    genderage_head(g, _resnet(g, bn_data(g, x), 16, GENDERAGE_STAGES), GENDERAGE_STAGES[-1][0])
+    return g.model([(x, ["N", 3, 96, 96])], [("fc1", ["N", 3])], "genderage_synth")
+
+
+def build_realistic_landmark_3d(seed: int = 0) -> onnx.ModelProto:
+    g = GraphBuilder(role_seed(seed, 15))
+    x = "data"
+    features = _resnet(g, bn_data(g, x), 64, LANDMARK_3D_STAGES)
+    landmark_3d_head(g, features, LANDMARK_3D_STAGES[-1][0])
+    return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 3309])], "1k3d68_synth")

@@ -68,6 +68,14 @@ def landmark_model() -> onnx.ModelProto:
     return _pooled_model(["N", 3, 192, 192], [("landmarks", 212)], seed=2)
 
 
+def genderage_model() -> onnx.ModelProto:
+    return _pooled_model(["N", 3, 96, 96], [("fc1", 3)], seed=3)
+
+
+def landmark_3d_model() -> onnx.ModelProto:
+    return _pooled_model(["N", 3, 192, 192], [("fc1", 3309)], seed=4)
+
+
 def write_pack(dest: Path, **overrides: onnx.ModelProto) -> Path:
     """A buffalo_l-named pack; ``overrides`` maps a file stem (``w600k_r50``) to a model."""
     dest.mkdir(parents=True, exist_ok=True)

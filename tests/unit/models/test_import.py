@@ -19,10 +19,13 @@ from models.store import (
     model_labels,
     model_metadata,
 )
+from models.validate import inspect_face_pack
 from tests.unit.models.conftest import (
     TINY_CLIP_CONFIG,
     RunCli,
     detector_model,
+    genderage_model,
+    landmark_3d_model,
     recognizer_model,
     stored_versions,
     write_pack,
@@ -81,6 +84,20 @@ def test_wrong_signature_is_rejected(store: Path, tmp_path: Path, run_cli: RunCl
     assert result.code == 1
     assert result.err.startswith("error: w600k_r50.onnx: expected input N×3×112×112, found")
     assert "python -m models import" in result.err
+    assert stored_versions(store) == []
+
+
+def test_attribute_models_are_checked_too(store: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    """genderage.onnx and 1k3d68.onnx (issue 24) are validated like the other roles: a file
+    under the name of one with the other's signature is refused, naming the file."""
+    genderage, landmark_3d = genderage_model(), landmark_3d_model()
+    good = write_pack(tmp_path / "good", genderage=genderage, **{"1k3d68": landmark_3d})
+    assert inspect_face_pack(good, "fix").genderage == "genderage.onnx"
+    assert inspect_face_pack(good, "fix").landmark_3d == "1k3d68.onnx"
+    pack = write_pack(tmp_path / "bad", genderage=landmark_3d)
+    result = run_cli("import", "--insightface-dir", str(pack))
+    assert result.code == 1
+    assert result.err.startswith("error: genderage.onnx: expected input N×3×96×96 and output N×3,")
     assert stored_versions(store) == []
 
 

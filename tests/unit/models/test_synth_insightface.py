@@ -21,6 +21,7 @@ from models.synth.insightface_pack import (
     write_insightface_pack,
 )
 from models.synth.onnx_builder import GraphBuilder, flops
+from models.synth.realistic import build_realistic_genderage, build_realistic_landmark_3d
 
 CPU = ["CPUExecutionProvider"]
 
@@ -129,3 +130,14 @@ def test_detector_finds_a_handful_on_real_photos(
         assert 1 <= len(bboxes) <= 32, photo.name
         sides = np.minimum(bboxes[:, 2] - bboxes[:, 0], bboxes[:, 3] - bboxes[:, 1])
         assert (sides >= 20).all(), photo.name
+
+
+def test_realistic_attribute_stand_ins_have_the_real_signatures_and_real_sized_compute() -> None:
+    genderage, landmark_3d = build_realistic_genderage(0), build_realistic_landmark_3d(0)
+    assert 0.01e9 < flops(genderage, [1, 3, 96, 96]) < 0.1e9  # a MobileNet-0.25-class net
+    assert 2e9 < flops(landmark_3d, [1, 3, 192, 192]) < 4e9  # a ResNet-34 at 192 px
+    for model, side, width in ((genderage, 96, 3), (landmark_3d, 192, 3309)):
+        assert model.graph.node[0].name == "bn_data"  # insightface then feeds raw pixels
+        session = ort.InferenceSession(model.SerializeToString(), providers=CPU)
+        [out] = session.run(None, {"data": np.zeros((2, 3, side, side), np.float32)})
+        assert out.shape == (2, width) and np.isfinite(out).all()
