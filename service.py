@@ -266,6 +266,9 @@ class FaceReID(GalleryRoutes):
         gallery: Annotated[
             str | None, Field(description="name the identities from this gallery (issue 13)")
         ] = None,
+        include_attributes: Annotated[
+            bool, Field(description="age, gender and pose of each identity's best face")
+        ] = False,
     ) -> JSONResponse:
         """Checks the video's header and limits, answers 202 with a job id at once. The job
         belongs to the caller's tenant (docs/video.md); a ``gallery`` must exist for it."""
@@ -279,6 +282,7 @@ class FaceReID(GalleryRoutes):
             include_emotions,
             gallery,
             store_check(self.gallery_client),
+            include_attributes,
         )
         return JSONResponse(status_code=202, content=video_jobs_mod.status_payload(job))
 

@@ -89,6 +89,7 @@ class VideoJobs:
         include_emotions: bool,
         frames_total: int | None = None,
         gallery: str | None = None,
+        include_attributes: bool = False,
     ) -> JobRecord:
         record = JobRecord(
             job_id,
@@ -98,6 +99,7 @@ class VideoJobs:
             include_emotions,
             frames_total=frames_total,
             gallery=gallery,
+            include_attributes=include_attributes,
         )
         with self._store_up():
             self.store.add(record, self.max_jobs, self.max_jobs_per_tenant)

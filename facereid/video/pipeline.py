@@ -1,5 +1,6 @@
 """Runs one video job: sampled frames through the batched face model, tracking, identities,
-and optionally CLIP emotions of each identity's best face.
+and optionally CLIP emotions and the attributes (age, gender, pose) of each identity's best
+face.
 
 The model services come in as the typed clients of ``facereid.wire.clients`` (the API
 service passes its BentoML-backed ones), so this module has no bentoml import and a test
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import cv2
 import numpy as np
 
+from facereid.analysis.responses import attributes_payload
 from facereid.config import Settings
 from facereid.emotion.crops import face_crops
 from facereid.errors import (
@@ -29,6 +32,7 @@ from facereid.errors import (
     ModelTimeoutError,
 )
 from facereid.faces.records import Box, FaceRecord
+from facereid.intake.budget import ImageHeader
 from facereid.video import intake as video_mod
 from facereid.video import jobs as jobs_mod
 from facereid.video.gallery_match import GalleryLookup, name_identities
@@ -131,6 +135,10 @@ class VideoJobRunner:
             emotions = await self._emotions(job, info, limits, reid)
         embedding_model = model.embedding_model
         result = video_result(reid, info, report, embedding_model, job.sample_fps, emotions)
+        if job.include_attributes:
+            best_attributes = await self._attributes(job, info, limits, reid)
+            for number, identity in enumerate(result["identities"]):
+                identity["attributes"] = attributes_payload(best_attributes.get(number))
         if job.gallery is not None:
             identities = reid.identities()
             rows = (
@@ -171,6 +179,50 @@ class VideoJobRunner:
             scores = await self.emotions.score_crops(crops, None)  # one CLIP call per frame
             emotions.update(zip(numbers, scores, strict=True))
         return emotions
+
+    async def _attributes(
+        self,
+        job: JobRecord,
+        info: video_mod.VideoInfo,
+        limits: video_mod.VideoLimits,
+        reid: VideoReID,
+    ) -> dict[int, Any]:
+        """Age, gender and pose of each identity's best-quality face: its frame is decoded
+        again and sent to the face service as a PNG with ``attributes``, like /analyze's;
+        the face there that overlaps the identity's box most is the identity's."""
+        best = reid.best_observations()
+        wanted = {obs.frame_index for obs in best}
+        images = await anyio.to_thread.run_sync(
+            _frames_at, Path(job.upload), info, limits, job.sample_fps, wanted
+        )
+        found: dict[int, Any] = {}
+        for frame_index, (image, scale) in images.items():
+            header = await anyio.to_thread.run_sync(_png_header, image)
+            answer = await self.faces.analyze_encoded(header, 0, attributes=True)
+            for number, obs in enumerate(best):
+                if obs.frame_index != frame_index or not answer.faces:
+                    continue
+                box = _box(obs.bbox, 1 / scale)
+                face = max(answer.faces, key=lambda f: _overlap(f.bbox, box))
+                if _overlap(face.bbox, box) >= 0.5:
+                    found[number] = face.attributes
+        return found
+
+
+def _png_header(image: np.ndarray) -> ImageHeader:
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise FaceReIDError("could not encode a video frame")
+    height, width = image.shape[:2]
+    return ImageHeader(data.tobytes(), width, height, "PNG", width * height)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two x1, y1, x2, y2 boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
 
 
 def _box(bbox: np.ndarray, factor: float) -> Box:

@@ -69,6 +69,8 @@ class JobRecord:
     # issue 13: identities are searched in this gallery of the tenant's when the job ends
     # (a default, so records stored before the field existed still load)
     gallery: str | None = None
+    # issue 24: the best face of each identity gets its age, gender and pose
+    include_attributes: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -28,6 +28,7 @@ async def submit_video(
     include_emotions: bool,
     gallery: str | None = None,
     check_gallery: GalleryCheck | None = None,
+    include_attributes: bool = False,
 ) -> JobRecord:
     """A queued job; raises the ``FaceReIDError`` of a bad upload (which is then removed).
     A ``gallery`` must exist for the tenant now (404 ``gallery_not_found`` at once, not when
@@ -44,7 +45,9 @@ async def submit_video(
         info = await anyio.to_thread.run_sync(video_mod.probe_video, path, limits)
         total = video_mod.expected_samples(info, fps)
         job = await anyio.to_thread.run_sync(
-            lambda: jobs.create(job_id, tenant, path, fps, include_emotions, total, gallery)
+            lambda: jobs.create(
+                job_id, tenant, path, fps, include_emotions, total, gallery, include_attributes
+            )
         )
     except BaseException:
         discard_upload(path)

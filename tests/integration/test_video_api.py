@@ -104,10 +104,16 @@ def test_video_job_end_to_end(dlib_server: Server, scenario_mp4: bytes, t1_path:
 
 
 def test_identity_embeddings_work_with_compare(dlib_server: Server, scenario_mp4: bytes) -> None:
+    """...and, asked for, each identity's best face has the engine's attributes (issue 24):
+    with dlib a head pose and no invented age or gender."""
     with dlib_server.client(timeout=120) as client:
-        job = submit(client, scenario_mp4[:], sample_fps=1).json()
+        job = submit(client, scenario_mp4[:], sample_fps=1, include_attributes="true").json()
         wait_finished(client, job["job_id"])
         body = client.post("/video/result", json={"job_id": job["job_id"]}).json()
+        for identity in body["identities"]:
+            attributes = identity["attributes"]
+            assert attributes["pose"] is not None and abs(attributes["pose"]["yaw"]) < 60
+            assert attributes["age"] is None and "dlib" in attributes["reason"]
         a, b = body["identities"][0], body["identities"][1]
         same = client.post(
             "/compare",

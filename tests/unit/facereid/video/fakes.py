@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from facereid.config import Settings
+from facereid.faces.attributes import FaceAttributes, Pose
 from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
 from facereid.video import pipeline
@@ -24,6 +26,7 @@ from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer, Face
 from tests.unit.facereid.analysis.fakes import model_info
 
 Faces = list[dict[str, Any]]
+ATTRIBUTES = FaceAttributes("fake/attributes", 41, "female", 0.9, Pose(1.0, -20.0, 2.0))
 
 
 @dataclass
@@ -37,6 +40,7 @@ class FakeModels:
     images: list[np.ndarray] = field(default_factory=list)
     emotion_calls: list[list[Crop]] = field(default_factory=list)
     gallery_lookup: GalleryLookup | None = None
+    attribute_calls: list[np.ndarray] = field(default_factory=list)
 
     async def model_info(self) -> FaceModelInfo:
         return model_info(self.engine, "fake", 128)
@@ -44,7 +48,14 @@ class FakeModels:
     async def analyze_encoded(
         self, header: ImageHeader, crops: int, attributes: bool = False
     ) -> FacesAnswer:
-        raise AssertionError("video frames are sent decoded")
+        """Only a video job with ``include_attributes`` sends an encoded frame (its best
+        faces'); each face found there answers ``ATTRIBUTES``."""
+        assert attributes, "video frames are sent decoded; encoded only for attributes"
+        image = cv2.imdecode(np.frombuffer(header.raw, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[:2] == (header.height, header.width)
+        self.attribute_calls.append(image)
+        faces = [FaceWire.model_validate(face).record() for face in self.faces_for(image)]
+        return FacesAnswer([replace(f, attributes=ATTRIBUTES) for f in faces], [])
 
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
         self.images.append(image)
@@ -118,6 +129,7 @@ def run_job(
     include_emotions: bool = False,
     tenant: str = "t",
     gallery: str | None = None,
+    include_attributes: bool = False,
 ) -> FinishedJob:
     """Store one job, run it with a real ``JobWorker`` and wait until it ended."""
     jobs, settings = job_stack(path.parent.parent / "state", settings, path.parent.parent)
@@ -125,7 +137,15 @@ def run_job(
     if path != jobs.uploads.path_of(job_id):  # not in the job folder layout: moved there
         job_id = jobs.new_id()
         path = jobs.take_upload(job_id, path, 1 << 40)
-    record = jobs.create(job_id, tenant, path, sample_fps, include_emotions, gallery=gallery)
+    record = jobs.create(
+        job_id,
+        tenant,
+        path,
+        sample_fps,
+        include_emotions,
+        gallery=gallery,
+        include_attributes=include_attributes,
+    )
     runner = models.runner(settings)
     worker = JobWorker(jobs.store, jobs.uploads, settings, runner.run)
 

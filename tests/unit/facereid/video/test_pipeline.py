@@ -55,6 +55,26 @@ def test_emotions_are_asked_for_the_best_face_when_clip_is_up(tmp_path: Path) ->
     assert job.result["identities"][0]["dominant_emotion"] == "happy"
 
 
+def test_attributes_are_asked_for_each_identity_best_face(tmp_path: Path) -> None:
+    """include_attributes: the best face's frame goes to the face service once, encoded
+    (PNG, lossless) with attributes, and its overlapping face's attributes are the
+    identity's; without the flag nothing is asked and the key is absent."""
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(20)))
+    models = FakeModels(one_face)
+    job = run_job(upload, models, include_attributes=True)
+    assert job.status == COMPLETED, job.error
+    assert job.result is not None and job.result["num_identities"] == 1
+    assert len(models.attribute_calls) == 1  # one identity, one best frame
+    assert models.attribute_calls[0].shape == models.images[0].shape
+    attributes = job.result["identities"][0]["attributes"]
+    assert attributes["age"] == 41 and attributes["gender"] == "female"
+    assert attributes["pose"] == {"pitch": 1.0, "yaw": -20.0, "roll": 2.0}
+    plain = FakeModels(one_face)
+    again = run_job(upload_of(write_video(tmp_path / "b.mp4", flat_frames(20))), plain)
+    assert again.result is not None and "attributes" not in again.result["identities"][0]
+    assert plain.attribute_calls == []
+
+
 def test_frames_larger_than_the_header_fail_the_job(tmp_path: Path) -> None:
     upload = upload_of(lying_mjpeg_mkv(tmp_path / "lie.mkv", frames=5))
     models = FakeModels(one_face)
