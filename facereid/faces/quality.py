@@ -6,9 +6,9 @@
 - ``sharpness``: variance of the Laplacian of the aligned 112 x 112 grey crop, mapped by
   ``1 - exp(-variance / SHARPNESS_SCALE)``: 0 for a flat or blurred crop, near 1 for a crisp one.
 - ``pose``: frontalness from yaw and pitch in degrees, 1 within ``POSE_FREE_DEG`` and falling
-  linearly to 0 at ``YAW_LIMIT_DEG`` / ``PITCH_LIMIT_DEG``. ``pose_score`` takes any pose;
-  until a real head-pose model feeds it (issue 24's attributes), ``pose_from_keypoints``
-  estimates yaw and pitch from the detector's five points.
+  linearly to 0 at ``YAW_LIMIT_DEG`` / ``PITCH_LIMIT_DEG``, with yaw and pitch estimated
+  from the detector's five points (``pose_from_keypoints``) for every face: the attributes'
+  pose exists only where an image asks for it, and the gate must not depend on that.
 
 The score is the minimum of the components, so a face is as good as its worst part and the
 components under a bar are exactly the ones that failed it (``failing``). Pure functions; the
