@@ -38,6 +38,7 @@ from facereid.video import jobs as jobs_mod
 from facereid.video.gallery_match import GalleryLookup, name_identities
 from facereid.video.identities import VideoReID, identity_threshold, video_result
 from facereid.video.store import CANCELLED, COMPLETED, FAILED, JobRecord
+from facereid.video.tracking import FaceObservation
 from facereid.wire.clients import EmotionClient, FaceClient
 
 logger = logging.getLogger(__name__)
@@ -158,6 +159,22 @@ class VideoJobRunner:
             )
         return result
 
+    async def _best_frames(
+        self,
+        job: JobRecord,
+        info: video_mod.VideoInfo,
+        limits: video_mod.VideoLimits,
+        reid: VideoReID,
+    ) -> tuple[list[FaceObservation], dict[int, tuple[np.ndarray, float]]]:
+        """Each identity's best-quality face (in ``result()`` order) and, decoded again,
+        the frames they are in (by sampled frame index, with the frame's scale)."""
+        best = reid.best_observations()
+        wanted = {obs.frame_index for obs in best}
+        images = await anyio.to_thread.run_sync(
+            _frames_at, Path(job.upload), info, limits, job.sample_fps, wanted
+        )
+        return best, images
+
     async def _emotions(
         self,
         job: JobRecord,
@@ -166,11 +183,7 @@ class VideoJobRunner:
         reid: VideoReID,
     ) -> dict[int, Any]:
         """CLIP emotions of each identity's best-quality face (its frame is decoded again)."""
-        best = reid.best_observations()
-        wanted = {obs.frame_index for obs in best}
-        images = await anyio.to_thread.run_sync(
-            _frames_at, Path(job.upload), info, limits, job.sample_fps, wanted
-        )
+        best, images = await self._best_frames(job, info, limits, reid)
         emotions: dict[int, Any] = {}
         for frame_index, (image, scale) in images.items():
             numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
@@ -190,11 +203,7 @@ class VideoJobRunner:
         """Age, gender and pose of each identity's best-quality face: its frame is decoded
         again and sent to the face service as a PNG with ``attributes``, like /analyze's;
         the face there that overlaps the identity's box most is the identity's."""
-        best = reid.best_observations()
-        wanted = {obs.frame_index for obs in best}
-        images = await anyio.to_thread.run_sync(
-            _frames_at, Path(job.upload), info, limits, job.sample_fps, wanted
-        )
+        best, images = await self._best_frames(job, info, limits, reid)
         found: dict[int, Any] = {}
         for frame_index, (image, scale) in images.items():
             header = await anyio.to_thread.run_sync(_png_header, image)
