@@ -44,6 +44,7 @@ from facereid.wire.clients import EmotionClient, FaceClient
 logger = logging.getLogger(__name__)
 
 Faces = list[FaceRecord]
+Frames = dict[int, tuple[np.ndarray, float]]  # sampled frame index -> (image, scale)
 # Failures of the model services (down, busy, slow; also while a server shuts down): another
 # attempt may succeed where the video itself is not at fault.
 _MODEL_TROUBLE = (ModelNotAvailableError, ModelOverloadedError, ModelTimeoutError)
@@ -132,12 +133,16 @@ class VideoJobRunner:
         # Merging is quadratic in tracks: a worker thread, so the event loop keeps answering.
         await anyio.to_thread.run_sync(reid.identities)
         emotions = None
-        if job.include_emotions and self.emotions.available():
-            emotions = await self._emotions(job, info, limits, reid)
+        wants_emotions = job.include_emotions and self.emotions.available()
+        # the best faces' frames, decoded again once for both (not at all for neither)
+        needed = wants_emotions or job.include_attributes
+        best = await self._best_frames(job, info, limits, reid, needed)
+        if wants_emotions:
+            emotions = await self._emotions(*best)
         embedding_model = model.embedding_model
         result = video_result(reid, info, report, embedding_model, job.sample_fps, emotions)
         if job.include_attributes:
-            best_attributes = await self._attributes(job, info, limits, reid)
+            best_attributes = await self._attributes(*best)
             for number, identity in enumerate(result["identities"]):
                 identity["attributes"] = attributes_payload(best_attributes.get(number))
         if job.gallery is not None:
@@ -165,25 +170,21 @@ class VideoJobRunner:
         info: video_mod.VideoInfo,
         limits: video_mod.VideoLimits,
         reid: VideoReID,
-    ) -> tuple[list[FaceObservation], dict[int, tuple[np.ndarray, float]]]:
-        """Each identity's best-quality face (in ``result()`` order) and, decoded again,
-        the frames they are in (by sampled frame index, with the frame's scale)."""
+        needed: bool,
+    ) -> tuple[list[FaceObservation], Frames]:
+        """Each identity's best-quality face (in ``result()`` order) and, decoded again
+        where ``needed``, the frames they are in."""
         best = reid.best_observations()
+        if not needed:
+            return best, {}
         wanted = {obs.frame_index for obs in best}
         images = await anyio.to_thread.run_sync(
             _frames_at, Path(job.upload), info, limits, job.sample_fps, wanted
         )
         return best, images
 
-    async def _emotions(
-        self,
-        job: JobRecord,
-        info: video_mod.VideoInfo,
-        limits: video_mod.VideoLimits,
-        reid: VideoReID,
-    ) -> dict[int, Any]:
-        """CLIP emotions of each identity's best-quality face (its frame is decoded again)."""
-        best, images = await self._best_frames(job, info, limits, reid)
+    async def _emotions(self, best: list[FaceObservation], images: Frames) -> dict[int, Any]:
+        """CLIP emotions of each identity's best-quality face (``_best_frames``)."""
         emotions: dict[int, Any] = {}
         for frame_index, (image, scale) in images.items():
             numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
@@ -193,17 +194,10 @@ class VideoJobRunner:
             emotions.update(zip(numbers, scores, strict=True))
         return emotions
 
-    async def _attributes(
-        self,
-        job: JobRecord,
-        info: video_mod.VideoInfo,
-        limits: video_mod.VideoLimits,
-        reid: VideoReID,
-    ) -> dict[int, Any]:
-        """Age, gender and pose of each identity's best-quality face: its frame is decoded
-        again and sent to the face service as a PNG with ``attributes``, like /analyze's;
-        the face there that overlaps the identity's box most is the identity's."""
-        best, images = await self._best_frames(job, info, limits, reid)
+    async def _attributes(self, best: list[FaceObservation], images: Frames) -> dict[int, Any]:
+        """Age, gender and pose of each identity's best-quality face (``_best_frames``): its
+        frame goes to the face service as a PNG with ``attributes``, like /analyze's; the
+        face there that overlaps the identity's box most is the identity's."""
         found: dict[int, Any] = {}
         for frame_index, (image, scale) in images.items():
             header = await anyio.to_thread.run_sync(_png_header, image)

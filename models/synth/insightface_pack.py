@@ -115,16 +115,22 @@ def build_landmark(seed: int = 0) -> onnx.ModelProto:
     return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 212])], "synthetic_2d106")
 
 
+def _tiny_trunk(g: GraphBuilder, x: str, pool: int) -> str:
+    """``bn_data``, two strided convs (/8, /2, 16 channels), an average pool of ``pool``,
+    flattened: the tiny attribute stand-ins' features."""
+    f = g.node("Relu", [g.conv(bn_data(g, x), 3, 8, 8, stride=8, pad=0)])
+    f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])
+    f = g.node("AveragePool", [f], kernel_shape=[pool, pool], strides=[pool, pool])
+    return g.node("Flatten", [f], axis=1)
+
+
 def build_genderage(seed: int = 0) -> onnx.ModelProto:
     """Tiny genderage-signature model: ``data`` [N,3,96,96] -> ``fc1`` [N,3] (female logit,
     male logit, age / 100). NOT an age or gender model: seeded convs whose age output is
     squashed into 0..1 so the reported ages look like ages."""
     g = GraphBuilder(role_seed(seed, 4))
     x = "data"
-    f = g.node("Relu", [g.conv(bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 12x12
-    f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 6x6
-    f = g.node("AveragePool", [f], kernel_shape=[3, 3], strides=[3, 3])  # 2x2
-    genderage_head(g, g.node("Flatten", [f], axis=1), 16 * 4)
+    genderage_head(g, _tiny_trunk(g, x, 3), 16 * 4)  # 96 -> 12 -> 6 -> 2x2
     return g.model([(x, ["N", 3, 96, 96])], [("fc1", ["N", 3])], "synthetic_genderage")
 
 
@@ -132,10 +138,7 @@ def build_landmark_3d(seed: int = 0) -> onnx.ModelProto:
     """Tiny 1k3d68-signature model: ``data`` [N,3,192,192] -> ``fc1`` [N,3309], Tanh-bounded."""
     g = GraphBuilder(role_seed(seed, 5))
     x = "data"
-    f = g.node("Relu", [g.conv(bn_data(g, x), 3, 8, 8, stride=8, pad=0)])  # 24x24
-    f = g.node("Relu", [g.conv(f, 8, 16, 2, stride=2, pad=0)])  # 12x12
-    f = g.node("AveragePool", [f], kernel_shape=[4, 4], strides=[4, 4])  # 3x3
-    landmark_3d_head(g, g.node("Flatten", [f], axis=1), 16 * 9)
+    landmark_3d_head(g, _tiny_trunk(g, x, 4), 16 * 9)  # 192 -> 24 -> 12 -> 3x3
     return g.model([(x, ["N", 3, 192, 192])], [("fc1", ["N", 3309])], "synthetic_1k3d68")
 
 
