@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,15 +50,7 @@ def attributes_payload(found: FaceAttributes | None) -> dict[str, Any]:
     """The contract's ``attributes`` object (``schemas.Attributes``)."""
     if found is None:
         found = FaceAttributes(source="none", reason="the face service computed no attributes")
-    pose = found.pose
-    return {
-        "age": found.age,
-        "gender": found.gender,
-        "gender_probability": found.gender_probability,
-        "pose": None if pose is None else {"pitch": pose.pitch, "yaw": pose.yaw, "roll": pose.roll},
-        "source": found.source,
-        "reason": found.reason,
-    }
+    return asdict(found)  # its fields are the contract's, the pose's pitch, yaw and roll too
 
 
 def utc_timestamp() -> str:

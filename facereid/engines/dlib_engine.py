@@ -213,9 +213,7 @@ class DlibEngine:
         bbox = np.array(
             [rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], dtype=np.float32
         )
-        face = DetectedFace(bbox=bbox, score=margin_to_score(margin), kps=kps)
-        face.landmarks_68 = pts
-        return face
+        return DetectedFace(bbox=bbox, score=margin_to_score(margin), kps=kps, landmarks_68=pts)
 
 
 def _to_rgb(image: BGRImage) -> np.ndarray:

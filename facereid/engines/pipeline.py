@@ -7,6 +7,7 @@ its BentoML door; ``detect_and_embed`` is also its decoded-frame path (the video
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -46,10 +47,9 @@ def detect_and_embed(
     )
     records: list[list[FaceRecord]] = [[] for _ in images]
     for row, (owner, found) in enumerate(zip(owners, flat, strict=True)):
-        x1, y1, x2, y2 = (float(v) for v in found.bbox)
-        quality = face_quality(images[owner], (x1, y1, x2, y2), found.score, found.kps)
-        record = FaceRecord.from_detection(found, embeddings[row], quality, found_attrs.get(row))
-        records[owner].append(record)
+        record = FaceRecord.from_detection(found, embeddings[row], found_attrs.get(row))
+        quality = face_quality(images[owner], record.bbox, record.score, record.kps)
+        records[owner].append(replace(record, quality=quality))
     return records
 
 

@@ -98,7 +98,6 @@ class FaceRecord:
         cls,
         face: DetectedFace,
         embedding: FloatArray,
-        quality: FaceQuality | None = None,
         attributes: FaceAttributes | None = None,
     ) -> FaceRecord:
         x1, y1, x2, y2 = (float(v) for v in face.bbox)
@@ -108,7 +107,6 @@ class FaceRecord:
             embedding=np.asarray(embedding, dtype=np.float32),
             kps=_points(face.kps),
             landmarks_106=_points(face.landmarks_106),
-            quality=quality,
             attributes=attributes,
         )
 

@@ -38,7 +38,7 @@ from facereid.video import jobs as jobs_mod
 from facereid.video.gallery_match import GalleryLookup, name_identities
 from facereid.video.identities import VideoReID, identity_threshold, video_result
 from facereid.video.store import CANCELLED, COMPLETED, FAILED, JobRecord
-from facereid.video.tracking import FaceObservation
+from facereid.video.tracking import FaceObservation, iou
 from facereid.wire.clients import EmotionClient, FaceClient
 
 logger = logging.getLogger(__name__)
@@ -206,8 +206,8 @@ class VideoJobRunner:
                 if obs.frame_index != frame_index or not answer.faces:
                     continue
                 box = _box(obs.bbox, 1 / scale)
-                face = max(answer.faces, key=lambda f: _overlap(f.bbox, box))
-                if _overlap(face.bbox, box) >= 0.5:
+                face = max(answer.faces, key=lambda f: iou(f.bbox, box))
+                if iou(face.bbox, box) >= 0.5:
                     found[number] = face.attributes
         return found
 
@@ -218,14 +218,6 @@ def _png_header(image: np.ndarray) -> ImageHeader:
         raise FaceReIDError("could not encode a video frame")
     height, width = image.shape[:2]
     return ImageHeader(data.tobytes(), width, height, "PNG", width * height)
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over union of two x1, y1, x2, y2 boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
 
 
 def _box(bbox: np.ndarray, factor: float) -> Box:

@@ -11,6 +11,7 @@ ByteTrack links boxes by Kalman-predicted IoU only. Two things are added around 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,8 +133,8 @@ class FaceTracker:
         track = self._new_track()
         self._own_id[bt_id] = track.track_id
         # The face that started this ByteTrack track was reported untracked last frame.
-        best = max(self._pending, key=lambda p: _iou(p.bbox, obs.bbox), default=None)
-        if best is not None and _iou(best.bbox, obs.bbox) > 0.0:
+        best = max(self._pending, key=lambda p: iou(p.bbox, obs.bbox), default=None)
+        if best is not None and iou(best.bbox, obs.bbox) > 0.0:
             self._pending.remove(best)
             track.observations.append(best)
         return track
@@ -165,7 +166,8 @@ def split_on_appearance(tracks: list[Track], threshold: float) -> list[Track]:
     return sorted(out, key=lambda t: (t.start_s, t.track_id))
 
 
-def _iou(a: FloatArray, b: FloatArray) -> float:
+def iou(a: Sequence[float] | FloatArray, b: Sequence[float] | FloatArray) -> float:
+    """Intersection over union of two x1, y1, x2, y2 boxes."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, float(x2 - x1)) * max(0.0, float(y2 - y1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -64,9 +65,9 @@ def old_intake(engine: InsightFaceEngine, raw: bytes) -> list[FaceRecord]:
     embeddings = engine.embed([shipped.image] * len(faces), faces)
     records = []
     for face, emb in zip(faces, embeddings, strict=True):
-        box = (float(face.bbox[0]), float(face.bbox[1]), float(face.bbox[2]), float(face.bbox[3]))
-        quality = face_quality(shipped.image, box, face.score, face.kps)  # the shipped pixels
-        records.append(shipped.to_original(FaceRecord.from_detection(face, emb, quality)))
+        record = FaceRecord.from_detection(face, emb)
+        quality = face_quality(shipped.image, record.bbox, record.score, record.kps)  # shipped px
+        records.append(shipped.to_original(replace(record, quality=quality)))
     return records
 
 
