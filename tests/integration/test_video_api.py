@@ -178,9 +178,15 @@ def test_unknown_job_and_bad_sample_rate(dlib_server: Server) -> None:
     with dlib_server.client() as client:
         missing = client.post("/video/status", json={"job_id": "nope"})
         bad_fps = submit(client, b"irrelevant", sample_fps=0)
+        # a flag that is not a boolean is refused before any job exists (issue 24)
+        bad_flags = [submit(client, b"irrelevant", include_attributes=v) for v in ("banana", 2)]
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "job_not_found"
     assert bad_fps.status_code == 422
+    for bad in bad_flags:
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["error"]["code"] == "invalid_request"
+        assert "Traceback" not in bad.text
 
 
 def test_emotions_of_the_best_faces_when_clip_is_up(
