@@ -23,9 +23,13 @@ def say(*parts: object) -> None:
     sys.stdout.write(" ".join(str(p) for p in parts) + "\n")
 
 
+def t1_jpeg() -> bytes:
+    """insightface's t1.jpg (six faces), shipped in its wheel."""
+    return resources.files("insightface").joinpath("data/images/t1.jpg").read_bytes()
+
+
 def t1() -> str:
-    data = resources.files("insightface").joinpath("data/images/t1.jpg").read_bytes()
-    return base64.b64encode(data).decode()
+    return base64.b64encode(t1_jpeg()).decode()
 
 
 def t1_clip() -> bytes:
@@ -33,8 +37,7 @@ def t1_clip() -> bytes:
     import cv2
     import numpy as np
 
-    data = resources.files("insightface").joinpath("data/images/t1.jpg").read_bytes()
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    frame = cv2.imdecode(np.frombuffer(t1_jpeg(), np.uint8), cv2.IMREAD_COLOR)
     assert frame is not None, "t1.jpg did not decode"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "t1.mp4"
