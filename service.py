@@ -88,6 +88,7 @@ class FaceReID(GalleryRoutes):
         )
         self.erased_hook = self._redact_video_results
         self.naming_jobs_hook = self._jobs_naming
+        self.tenant_erased_hook = self._erase_tenant_data
         self._poller: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         health.faces = self.faces
@@ -100,6 +101,14 @@ class FaceReID(GalleryRoutes):
         return await asyncio.to_thread(
             redaction.redact_jobs, video_jobs.store, tenant, gallery, face_ids and set(face_ids)
         )
+
+    async def _erase_tenant_data(self, tenant: str) -> dict[str, int]:
+        """A tenant erase (issue 22): its video jobs with results and uploads, its cache."""
+        jobs = await asyncio.to_thread(
+            redaction.delete_tenant_jobs, video_jobs.store, video_jobs.uploads, tenant
+        )
+        cached = await self.cache.erase_tenant(tenant) if self.cache is not None else 0
+        return {"video_jobs": jobs, "cached_analyses": cached}
 
     async def _jobs_naming(self, tenant: str, gallery: str, face_ids: list[str]) -> list[str]:
         return await asyncio.to_thread(

@@ -1,7 +1,9 @@
 """Erasure cost (issue 22, docs/privacy.md): in a gallery of N faces (BENCH_ERASE_FACES,
 default 100000; 512 dimensions, 1,000 subjects of N/1,000 faces each), the time to erase one
-subject down to the disk (delete, rebuild of the collection's index, orphan removal, VACUUM)
-and to erase the whole tenant. The store runs in this process over a temporary folder, as in
+subject down to the disk (delete, then the scrub of facereid/gallery/erasure.py: Chroma's
+client closed, the HNSW files and the write log scrubbed, orphan removal, VACUUM), the first
+search after it (Chroma loads the index from disk again), a second subject, and the whole
+tenant. The store runs in this process over a temporary folder, as in
 the store service. ``BENCH_PARTS=erasure`` runs it alone."""
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def erase_cost(n: int) -> dict[str, Any]:
         erased = store.delete_faces("t", "g", store.face_ids("t", "g", "s7"))
         subject_s = time.perf_counter() - started
         started = time.perf_counter()
+        store.search("t", "g", "bench/512", rng.normal(size=(1, 512)).astype(np.float32), 5, 64)
+        search_s = time.perf_counter() - started
+        started = time.perf_counter()
+        store.delete_faces("t", "g", store.face_ids("t", "g", "s8"))
+        second_s = time.perf_counter() - started
+        started = time.perf_counter()
         tenant = store.erase_tenant("t")
         tenant_s = time.perf_counter() - started
     return {
@@ -42,6 +50,8 @@ def erase_cost(n: int) -> dict[str, Any]:
         "enrol_s": enrol_s,
         "subject_faces": len(erased),
         "subject_s": subject_s,
+        "search_after_s": search_s,
+        "second_subject_s": second_s,
         "tenant_faces": tenant["faces"],
         "tenant_s": tenant_s,
     }
@@ -58,6 +68,8 @@ def table(result: dict[str, Any]) -> str:
             r["enrol_s"],
             r["subject_faces"],
             r["subject_s"],
+            r["search_after_s"],
+            r["second_subject_s"],
             r["tenant_faces"],
             r["tenant_s"],
         )
@@ -68,6 +80,8 @@ def table(result: dict[str, Any]) -> str:
         "enrol s",
         "subject's faces",
         "erase subject s",
+        "first search after s",
+        "erase another subject s",
         "tenant's faces",
         "erase tenant s",
     )

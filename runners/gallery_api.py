@@ -25,7 +25,12 @@ from facereid.analysis.analyze import Analyzer
 from facereid.config import get_settings
 from facereid.gallery import schemas
 from facereid.gallery.client import GalleryServiceClient
-from facereid.gallery.composition import ErasedHook, GalleryComposition, NamingJobs
+from facereid.gallery.composition import (
+    ErasedHook,
+    GalleryComposition,
+    NamingJobs,
+    TenantErasedHook,
+)
 from facereid.gallery.errors import InvalidGalleryRequestError
 from facereid.ops.audit import AuditLog, subject_digest
 from facereid.web.routes import json_route
@@ -79,6 +84,7 @@ class GalleryRoutes:
     # (service.py; facereid/video/redaction.py)
     erased_hook: ErasedHook | None = None
     naming_jobs_hook: NamingJobs | None = None
+    tenant_erased_hook: TenantErasedHook | None = None  # its jobs and cached analyses
 
     @property
     def gallery_client(self) -> GalleryServiceClient:
@@ -94,6 +100,7 @@ class GalleryRoutes:
                 self.analyzer,
                 self.erased_hook,
                 self.naming_jobs_hook,
+                self.tenant_erased_hook,
             )
         return self._gallery_composition
 
@@ -190,7 +197,7 @@ class GalleryRoutes:
         self, request: schemas.TenantEraseRequest, /, ctx: bentoml.Context
     ) -> Any:
         """The caller's own tenant (its API key decides which): every gallery erased down to
-        the disk, and erased faces' names taken out of its video results."""
+        the disk, its video jobs (results and uploads) and its repeated-image cache entries."""
         return await self._audited("erase_tenant", ctx, request, self.galleries.erase_tenant)
 
     @bentoml.api(route="/audit/query", output_spec=schemas.AuditResponse)

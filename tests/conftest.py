@@ -78,6 +78,16 @@ def synthetic_server(
 
 
 @pytest.fixture(scope="session")
+def scenario_mp4(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The t1.jpg scenario of tests/video_builder.py as an MP4 (7 s, seven people)."""
+    from tests.video_builder import t1_scenario, write_video
+
+    tom = t1_path.with_name("Tom_Hanks_54745.png")
+    path = tmp_path_factory.mktemp("video") / "scenario.mp4"
+    return write_video(path, t1_scenario(t1_path, tom)).read_bytes()
+
+
+@pytest.fixture(scope="session")
 def dlib_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """No models in the store: the dlib engine answers and CLIP is unavailable."""
     home = tmp_path_factory.mktemp("empty-store")

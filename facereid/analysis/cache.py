@@ -1,13 +1,14 @@
 """The repeated-image cache: the same image with the same options and models answers from
 the cache instead of the models.
 
-Key: SHA-256 over the tenant, the face model (embedding space and store tag), the CLIP tag
-when emotions are asked for, the options that change the answer (return_all_faces,
-include_emotions, labels) and the detection settings, then the image's bytes. Tenants never
-share entries, and a new model never reads an old model's answers. Values are JSON (never
-pickle: a shared Redis must not be able to run code in the API) with a TTL that is short by
-default, since a cached analysis is biometric data. ``face_id`` and ``timestamp`` are
-fresh on every answer, cached or not.
+Key: the tenant's tag (a digest of the tenant, so that a tenant erase finds its entries:
+diskcache's ``tag``, a Redis key prefix), then SHA-256 over the tenant, the face model
+(embedding space and store tag), the CLIP tag when emotions are asked for, the options that
+change the answer (return_all_faces, include_emotions, labels) and the detection settings,
+then the image's bytes. Tenants never share entries, and a new model never reads an old
+model's answers. Values are JSON (never pickle: a shared Redis must not be able to run code in
+the API) with a TTL that is short by default, since a cached analysis is biometric data.
+``face_id`` and ``timestamp`` are fresh on every answer, cached or not.
 
 Backends: ``diskcache`` under ``DATA_DIR/analysis-cache`` per host (SQLite, safe across the
 API workers of one host, with its own size bound and eviction), or Redis at
@@ -53,6 +54,22 @@ class Backend(Protocol):
 
     async def sweep(self) -> int: ...
 
+    async def evict(self, tag: str) -> int:
+        """Remove a tenant's entries (their keys start with ``tag:``); returns how many."""
+        ...
+
+
+def tenant_tag(tenant: str) -> str:
+    return hashlib.sha256(f"{KEY_VERSION}/tenant/{tenant}".encode()).hexdigest()[:32]
+
+
+def _scrub_log(directory: str) -> None:
+    """Deleted pages are zeroed (secure_delete); the write-ahead log still holds them as they
+    were until it is folded in."""
+    with closing(sqlite3.connect(Path(directory) / "cache.db")) as db:
+        db.execute("PRAGMA secure_delete = 1")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
 
 class DiskBackend:
     """``diskcache.Cache``: per-host, shared by this host's processes."""
@@ -63,8 +80,9 @@ class DiskBackend:
         directory.mkdir(parents=True, exist_ok=True)
         # eviction "least-recently-stored" keeps writes cheap; expired entries go first.
         # secure_delete: SQLite zeroes the pages of deleted entries (results hold embeddings).
+        # tag_index: a tenant's entries are found by their tag (evict), not by a full scan.
         self.cache = diskcache.Cache(
-            str(directory), size_limit=max_bytes, timeout=2, sqlite_secure_delete=1
+            str(directory), size_limit=max_bytes, timeout=2, sqlite_secure_delete=1, tag_index=True
         )
 
     async def get(self, key: str) -> bytes | None:
@@ -72,7 +90,8 @@ class DiskBackend:
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        await anyio.to_thread.run_sync(lambda: self.cache.set(key, value, expire=ttl_s))
+        tag = key.split(":", 1)[0]
+        await anyio.to_thread.run_sync(lambda: self.cache.set(key, value, expire=ttl_s, tag=tag))
 
     async def purge(self) -> int:
         return int(await anyio.to_thread.run_sync(self.cache.clear))
@@ -83,10 +102,16 @@ class DiskBackend:
 
     def _expire(self) -> int:
         removed = int(self.cache.expire())
-        if removed:  # the write-ahead log still holds the pages as they were: fold it in
-            with closing(sqlite3.connect(Path(self.cache.directory) / "cache.db")) as db:
-                db.execute("PRAGMA secure_delete = 1")
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if removed:
+            _scrub_log(self.cache.directory)
+        return removed
+
+    async def evict(self, tag: str) -> int:
+        return int(await anyio.to_thread.run_sync(self._evict, tag))
+
+    def _evict(self, tag: str) -> int:
+        removed = int(self.cache.evict(tag))
+        _scrub_log(self.cache.directory)
         return removed
 
 
@@ -106,8 +131,14 @@ class RedisBackend:
         await self.client.set(REDIS_PREFIX + key, value, px=max(1, int(ttl_s * 1000)))
 
     async def purge(self) -> int:
+        return await self._delete_matching(REDIS_PREFIX + "*")
+
+    async def evict(self, tag: str) -> int:
+        return await self._delete_matching(f"{REDIS_PREFIX}{tag}:*")
+
+    async def _delete_matching(self, pattern: str) -> int:
         removed = 0
-        async for key in self.client.scan_iter(match=REDIS_PREFIX + "*", count=500):
+        async for key in self.client.scan_iter(match=pattern, count=500):
             removed += int(await self.client.delete(key))
         return removed
 
@@ -159,7 +190,11 @@ class AnalysisCache:
         digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
         digest.update(b"\0")
         digest.update(raw)
-        return digest.hexdigest()
+        return f"{tenant_tag(tenant)}:{digest.hexdigest()}"
+
+    async def erase_tenant(self, tenant: str) -> int:
+        """Every entry of the tenant's, gone from the disk or Redis (issue 22)."""
+        return await self.backend.evict(tenant_tag(tenant))
 
     async def get(self, key: str) -> dict[str, Any] | None:
         try:

@@ -76,6 +76,9 @@ class Query:
 # (tenant, gallery or None for all, erased face ids or None for all) -> identities redacted:
 # video results that named the erased faces lose the names (facereid/video/redaction.py)
 ErasedHook = Callable[[str, str | None, list[str] | None], Awaitable[int]]
+# tenant -> what else of the tenant's was erased: {"video_jobs": n, "cached_analyses": m}
+# (the jobs with their results and uploads, the repeated-image cache's entries)
+TenantErasedHook = Callable[[str], Awaitable[dict[str, int]]]
 # (tenant, gallery, face ids) -> ids of stored video jobs whose results name those faces
 NamingJobs = Callable[[str, str, list[str]], Awaitable[list[str]]]
 
@@ -88,11 +91,13 @@ class GalleryComposition:
         analyzer: Analyzer,
         on_erased: ErasedHook | None = None,
         naming_jobs: NamingJobs | None = None,
+        on_tenant_erased: TenantErasedHook | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.on_erased = on_erased
         self.naming_jobs = naming_jobs
+        self.on_tenant_erased = on_tenant_erased
         # /analyze's own intake and face service call: headers and limits checked here, the
         # encoded bytes decoded next to the model, faces in original pixels.
         self.analyzer = analyzer
@@ -291,12 +296,16 @@ class GalleryComposition:
         return result
 
     async def erase_tenant(self, tenant: str, request: TenantEraseRequest) -> TenantEraseResponse:
-        """Every gallery of the caller's tenant, and the names in its video results."""
+        """Every gallery of the caller's tenant, its video jobs and its cached analyses."""
         if request.confirm is not True:
             raise InvalidGalleryRequestError("send confirm: true to erase every gallery")
         result = await self.store.erase_tenant(tenant)
-        redacted = await self.on_erased(tenant, None, None) if self.on_erased is not None else 0
-        return TenantEraseResponse(**result.model_dump(), redacted_identities=redacted)
+        others = await self.on_tenant_erased(tenant) if self.on_tenant_erased else {}
+        return TenantEraseResponse(
+            **result.model_dump(),
+            video_jobs=others.get("video_jobs", 0),
+            cached_analyses=others.get("cached_analyses", 0),
+        )
 
     async def list(self, tenant: str) -> ListResponse:
         return await self.store.list_galleries(tenant)

@@ -102,7 +102,8 @@ class AuditResponse(BaseModel):
 
 
 class TenantEraseResponse(TenantErased):
-    redacted_identities: int = Field(description="video result identities no longer named")
+    video_jobs: int = Field(description="video jobs deleted, with their results and uploads")
+    cached_analyses: int = Field(description="repeated-image cache entries removed")
 
 
 # -- requests: each route's whole JSON body (a positional-only parameter: BentoML's root

@@ -47,6 +47,7 @@ from facereid.gallery.errors import (
     GalleryQuotaError,
     InvalidGalleryRequestError,
 )
+from facereid.gallery.gate import ClientGate
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,12 @@ class GalleryStore:
         max_faces: int = 1_000_000,
         server_folder: str | None = None,
     ) -> None:
+        self.uri, self.token = uri, token
         self.client = connect(uri, token)
         # the folder that erasure compacts: the embedded one, or a Chroma server's own when it
         # runs on this host (GALLERY_SERVER_DATA_DIR); else the server's folder is its own
-        remote = uri.startswith(("http://", "https://"))
-        self.folder = server_folder if remote else uri
+        self.embedded = not uri.startswith(("http://", "https://"))
+        self.folder = uri if self.embedded else server_folder
         self.dim = dim
         self.max_galleries = max_galleries  # per tenant (GALLERY_MAX_GALLERIES_PER_TENANT)
         self.max_faces = max_faces  # per tenant, all galleries (GALLERY_MAX_FACES_PER_TENANT)
@@ -80,11 +82,15 @@ class GalleryStore:
             "ef_construction": ef_construction,
             "ef_search": search_ef,
         }
-        # binds a new gallery's model and checks the tenant's quotas atomically
+        # binds a new gallery's model and checks the tenant's quotas atomically; every write
+        # and erasure holds it
         self._lock = threading.RLock()
+        # reads share the client; an erasure of the embedded folder swaps it (gate.py)
+        self._gate = ClientGate()
 
     def close(self) -> None:
-        """Nothing to release: Chroma commits each write before it returns."""
+        """Chroma commits each write before it returns; closing frees its index in memory."""
+        erasure.close(self.client)
 
     # -- galleries ------------------------------------------------------------------------
 
@@ -98,7 +104,8 @@ class GalleryStore:
             raise GalleryNotFoundError(f"no gallery named {gallery!r}") from None
 
     def gallery_info(self, tenant: str, gallery: str) -> dict[str, Any]:
-        return gallery_of(self._collection(tenant, gallery))
+        with self._gate.shared():
+            return gallery_of(self._collection(tenant, gallery))
 
     def _bind(self, tenant: str, gallery: str, model: str, dim: int) -> Collection:
         """The first face binds a gallery to its embedding model; others must match."""
@@ -151,16 +158,17 @@ class GalleryStore:
 
     def list_galleries(self, tenant: str) -> list[dict[str, Any]]:
         result = []
-        for collection in self._tenant_collections(tenant):
-            info = gallery_of(collection)
-            result.append(
-                {
-                    "gallery": info["gallery"],
-                    "embedding_model": info["embedding_model"],
-                    "dim": info["dim"],
-                    "faces": collection.count(),
-                }
-            )
+        with self._gate.shared():
+            for collection in self._tenant_collections(tenant):
+                info = gallery_of(collection)
+                result.append(
+                    {
+                        "gallery": info["gallery"],
+                        "embedding_model": info["embedding_model"],
+                        "dim": info["dim"],
+                        "faces": collection.count(),
+                    }
+                )
         return sorted(result, key=lambda r: str(r["gallery"]))
 
     def drop(self, tenant: str, gallery: str) -> int:
@@ -182,7 +190,8 @@ class GalleryStore:
         return {"galleries": len(owned), "faces": faces}
 
     def count(self, tenant: str, gallery: str) -> int:
-        return self._collection(tenant, gallery).count()
+        with self._gate.shared():
+            return self._collection(tenant, gallery).count()
 
     # -- faces ----------------------------------------------------------------------------
 
@@ -238,13 +247,14 @@ class GalleryStore:
     ) -> list[list[dict[str, Any]]]:
         """Cosine top-k per query. ``ef`` is fixed per collection when it is created
         (Chroma's ``ef_search``); hnswlib searches with max(ef, top_k)."""
-        collection = self._collection(tenant, gallery)
-        check_model(gallery_of(collection), model, int(queries.shape[1]))
-        found = collection.query(
-            query_embeddings=np.ascontiguousarray(queries, dtype=np.float32),
-            n_results=top_k,
-            include=["metadatas", "distances"],
-        )
+        with self._gate.shared():
+            collection = self._collection(tenant, gallery)
+            check_model(gallery_of(collection), model, int(queries.shape[1]))
+            found = collection.query(
+                query_embeddings=np.ascontiguousarray(queries, dtype=np.float32),
+                n_results=top_k,
+                include=["metadatas", "distances"],
+            )
         distances = found["distances"] or []
         metadatas = found["metadatas"] or []
         return [
@@ -275,57 +285,78 @@ class GalleryStore:
         """Rows of these ids in this gallery; ids of other galleries are simply not there."""
         if not ids:
             return []
-        collection = self._collection(tenant, gallery)
         rows: list[dict[str, Any]] = []
-        for start in range(0, len(ids), _PAGE):
-            rows += rows_of(collection, fields, ids=list(ids[start : start + _PAGE]))
+        with self._gate.shared():
+            collection = self._collection(tenant, gallery)
+            for start in range(0, len(ids), _PAGE):
+                rows += rows_of(collection, fields, ids=list(ids[start : start + _PAGE]))
         return rows
 
     def scan(
         self, tenant: str, gallery: str, fields: Sequence[str], subject: str | None = None
     ) -> list[dict[str, Any]]:
-        collection = self._collection(tenant, gallery)
         where = {"subject": subject} if subject is not None else None
         rows: list[dict[str, Any]] = []
-        while True:  # paged: one get() of a whole large gallery would exceed Chroma's limits
-            page = rows_of(collection, fields, where=where, limit=_PAGE, offset=len(rows))
-            rows += page
-            if len(page) < _PAGE:
-                return rows
+        with self._gate.shared():
+            collection = self._collection(tenant, gallery)
+            while True:  # paged: one get() of a whole large gallery would exceed Chroma's limits
+                page = rows_of(collection, fields, where=where, limit=_PAGE, offset=len(rows))
+                rows += page
+                if len(page) < _PAGE:
+                    return rows
 
     def delete_faces(self, tenant: str, gallery: str, ids: Sequence[str]) -> list[str]:
-        """Deleted rows are erased from the disk before this returns: the collection is
-        rebuilt without them and the folder compacted (facereid/gallery/erasure.py)."""
+        """Deleted rows are erased from the disk before this returns: scrubbed from the
+        embedded folder's files, or the collection rebuilt without them (erasure.py)."""
         with self._lock:
-            found = [r["face_id"] for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
+            found = [str(r["face_id"]) for r in self.get_faces(tenant, gallery, ids, ["face_id"])]
             if found:
                 collection = self._collection(tenant, gallery)
                 for start in range(0, len(found), _PAGE):
                     collection.delete(ids=found[start : start + _PAGE])
-                erasure.rebuild(self.client, collection.name, self._hnsw)
-                erasure.compact_folder(self.folder)
-        return [str(i) for i in found]
+                if not self._scrub(found):
+                    erasure.rebuild(self.client, collection.name, self._hnsw)
+                    erasure.compact_folder(self.folder)
+        return found
+
+    def _scrub(self, ids: list[str]) -> bool:
+        """Erase deleted rows from an embedded folder's files, Chroma's client closed
+        meanwhile; False where they must be erased by a rebuild instead (erasure.py)."""
+        if not self.embedded:
+            return False
+        with self._gate.alone():
+            try:
+                if not erasure.release(self.client):
+                    logger.warning("another client holds the gallery folder: erasing by rebuild")
+                    return False
+                erasure.scrub(self.uri, ids)
+                return True
+            except erasure.UnknownLayoutError as error:
+                logger.warning("erasing by rebuild: %s", error)
+                return False
+            finally:
+                self.client = connect(self.uri, self.token)
 
     def expire(self, now_ms: int, default_days: float) -> int:
         """Erase, down to the disk, every face older than its gallery's retention (the
         collection's ``retention_days`` metadata, else ``default_days``; 0 keeps forever).
         The retention sweeper calls it (runners/gallery.py); returns the faces erased."""
-        erased = 0
-        for collection in self.client.list_collections():
-            meta = collection.metadata or {}
-            if "gallery" not in meta:
-                continue
-            days = float(str(meta.get("retention_days", default_days)))
-            if days <= 0:
-                continue
-            cutoff = now_ms - int(days * 86_400_000)
-            before: dict[Literal["$lt"], int] = {"$lt": cutoff}
-            older: Where = {"created_at": before}  # type: ignore[dict-item]
-            old = collection.get(where=older, include=[])["ids"]
-            if old:
-                tenant, gallery = str(meta["tenant"]), str(meta["gallery"])
-                erased += len(self.delete_faces(tenant, gallery, old))
-        return erased
+        expired: list[tuple[str, str, list[str]]] = []
+        with self._gate.shared():  # found first: the erasure swaps the client
+            for collection in self.client.list_collections():
+                meta = collection.metadata or {}
+                if "gallery" not in meta:
+                    continue
+                days = float(str(meta.get("retention_days", default_days)))
+                if days <= 0:
+                    continue
+                cutoff = now_ms - int(days * 86_400_000)
+                before: dict[Literal["$lt"], int] = {"$lt": cutoff}
+                older: Where = {"created_at": before}  # type: ignore[dict-item]
+                old = collection.get(where=older, include=[])["ids"]
+                if old:
+                    expired.append((str(meta["tenant"]), str(meta["gallery"]), old))
+        return sum(len(self.delete_faces(t, g, old)) for t, g, old in expired)
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
         """Chroma merges the given metadata keys into each row; the vectors stay put."""

@@ -1,4 +1,5 @@
-"""Video results forget an erased gallery subject (issue 22; docs/privacy.md).
+"""Video results forget an erased gallery subject; a tenant erase takes the tenant's jobs
+(issue 22; docs/privacy.md).
 
 A finished job that searched a gallery names, per identity, the matched ``subject``, its
 ``gallery_face_id`` and the similarity. When faces of that gallery are erased (a face or
@@ -7,6 +8,10 @@ named one of them is rewritten: those identities lose the subject, the face id a
 similarity, and their ``embedding`` (the erased person's mean face embedding from the video)
 is removed; ``redacted`` says so. The job itself stays: its other identities are other
 people's results, and deleting the job would take them too.
+
+A tenant erase deletes every job of the tenant instead: its record, its result and its upload
+folder; a running one loses its record, so its worker's next heartbeat stops it and its end
+finds nothing to write back.
 
 The SQLite job store runs with ``secure_delete`` and its write-ahead log is checkpointed and
 truncated after a redaction, so the old result's bytes do not stay in free pages or the log.
@@ -19,6 +24,7 @@ from collections.abc import Collection
 from typing import Any
 
 from facereid.video.store import JobStore
+from facereid.video.uploads import UploadArea, discard_upload
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +83,23 @@ def jobs_naming(store: JobStore, tenant: str, gallery: str, face_ids: Collection
         if any(i.get("gallery_face_id") in face_ids for i in result.get("identities") or []):
             named.append(job_id)
     return sorted(named)
+
+
+def delete_tenant_jobs(store: JobStore, area: UploadArea, tenant: str) -> int:
+    """Every job of the tenant's, ended or not, with its result and upload folder (found by
+    the job's id, not by the path in the record); returns how many."""
+    deleted: list[str] = []
+    with store.locked():
+        for job_id in store.job_ids():
+            record = store.load(job_id)
+            if record is None or record.tenant != tenant:
+                continue
+            store.delete(job_id)
+            deleted.append(job_id)
+        store.forget_tenant(tenant)
+    store.scrub()
+    for job_id in deleted:
+        discard_upload(area.path_of(job_id))
+    if deleted:
+        logger.info("tenant erase deleted %d video jobs", len(deleted))
+    return len(deleted)

@@ -129,6 +129,14 @@ class JobStore(ABC):
     def result_ids(self) -> list[str]:
         """Ids of the jobs that hold a result (facereid/video/redaction.py)."""
 
+    @abstractmethod
+    def job_ids(self) -> list[str]:
+        """Ids of every stored job, ended or not (a tenant erase)."""
+
+    @abstractmethod
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop what the store keeps about a tenant beside its jobs (its fairness turn)."""
+
     def scrub(self, expired_only: bool = False) -> None:
         """Make rewritten or deleted values unreadable on disk (a no-op where the back end
         keeps no old copies); ``expired_only``: only if expired jobs were purged."""

@@ -107,6 +107,13 @@ class RedisJobStore(JobStore):
         prefix = self._key("result", "")
         return [_text(key)[len(prefix) :] for key in self._redis.scan_iter(match=prefix + "*")]
 
+    def job_ids(self) -> list[str]:
+        prefix = self._key("job", "")
+        return [_text(key)[len(prefix) :] for key in self._redis.scan_iter(match=prefix + "*")]
+
+    def forget_tenant(self, tenant: str) -> None:
+        self._redis.hdel(self._key("served"), tenant)
+
     def close(self) -> None:
         self._redis.close()
 

@@ -146,6 +146,15 @@ class SQLiteJobStore(JobStore):
             rows = self._db().execute("SELECT job_id FROM jobs WHERE result IS NOT NULL")
             return [str(row[0]) for row in rows.fetchall()]
 
+    def job_ids(self) -> list[str]:
+        with self._mutex:
+            rows = self._db().execute("SELECT job_id FROM jobs")
+            return [str(row[0]) for row in rows.fetchall()]
+
+    def forget_tenant(self, tenant: str) -> None:
+        with self._mutex:
+            self._db().execute("DELETE FROM served WHERE tenant = ?", (tenant,))
+
     def scrub(self, expired_only: bool = False) -> None:
         """Old page images stay in the write-ahead log until it is checkpointed."""
         with self._mutex:

@@ -20,7 +20,10 @@ import numpy as np
 import pytest
 
 from tests.harness import Server, start_server
+from tests.integration.payloads import b64_file
+from tests.integration.test_video_api import submit, wait_finished
 from tests.unit.facereid.gallery.test_erasure import chunks, files_holding, hnsw_copy
+from tests.video_builder import flat_frames, write_video
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +118,51 @@ def test_erased_subject_leaves_no_byte_under_data_dir(server: Server, route: str
         listed = post(server, "/gallery/list", {}).json()["galleries"]
         assert {g["gallery"]: g["faces"] for g in listed}[gallery] == OTHERS
         assert post(server, "/gallery/subjects", {"gallery": gallery}).json()["subjects"] == []
+
+
+def test_tenant_erase_takes_its_video_jobs_uploads_and_cached_analyses(
+    server: Server, scenario_mp4: bytes, t1_path: Path, tmp_path: Path
+) -> None:
+    """Issue 22: beside the galleries, a tenant erase deletes the tenant's video jobs (the
+    result naming a gallery subject, a job still queued or running, their uploads) and its
+    repeated-image cache entries: no file under DATA_DIR holds the video's bytes, the
+    result's embedding or the cached analysis afterwards; tenant B's job stays."""
+    data_dir: Path = server.data_dir  # type: ignore[attr-defined]
+    with httpx.Client(base_url=server.url, timeout=300, headers=KA) as client:
+        enrolled = client.post(
+            "/gallery/enroll",
+            json={"gallery": "cast", "subject": NAME, "image_data": b64_file(t1_path)},
+        )
+        assert enrolled.status_code == 200, enrolled.text
+        body = {"image_data": b64_file(t1_path), "include_emotions": False}  # cached only so
+        analysed = client.post("/analyze", json=body)
+        assert analysed.status_code == 200, analysed.text
+        done = submit(client, scenario_mp4, gallery="cast").json()["job_id"]
+        assert wait_finished(client, done)[-1]["status"] == "completed"
+        result = client.post("/video/result", json={"job_id": done}).json()
+        assert any(i["subject"] == NAME for i in result["identities"])  # the test can fail
+        pending = submit(client, scenario_mp4).json()["job_id"]
+    faceless = write_video(tmp_path / "b.mp4", flat_frames(10)).read_bytes()  # B's own video
+    with httpx.Client(base_url=server.url, timeout=300, headers=KB) as client:
+        kept = submit(client, faceless).json()["job_id"]
+    embedding = analysed.json()["embedding"]
+    needles = {
+        "video": chunks(scenario_mp4[len(scenario_mp4) // 2 :][:4096], 64),
+        "analysis": [",".join(repr(x) for x in embedding[:4]).encode()],
+        "result": [",".join(repr(x) for x in result["identities"][0]["embedding"][:4]).encode()],
+        "name": [NAME.encode()],
+    }
+    assert {what for what, _ in files_holding(data_dir, needles)} >= {"video", "analysis"}
+    answer = post(server, "/tenant/erase", {"confirm": True})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["video_jobs"] == 2 and answer.json()["cached_analyses"] == 1
+    for job_id in (done, pending):
+        status = post(server, "/video/status", {"job_id": job_id})
+        assert status.status_code == 404, status.text
+    assert post(server, "/video/status", {"job_id": kept}, KB).status_code == 200
+    with httpx.Client(base_url=server.url, timeout=300, headers=KB) as client:
+        assert wait_finished(client, kept)[-1]["status"] == "completed"
+    assert files_holding(data_dir, needles) == set()
 
 
 @pytest.mark.parametrize(

@@ -14,16 +14,9 @@ import pytest
 
 from tests.harness import Server
 from tests.integration.payloads import b64_file
-from tests.video_builder import flat_frames, t1_scenario, write_video
+from tests.video_builder import flat_frames, write_video
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def scenario_mp4(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    tom = t1_path.with_name("Tom_Hanks_54745.png")
-    path = tmp_path_factory.mktemp("video") / "scenario.mp4"
-    return write_video(path, t1_scenario(t1_path, tom)).read_bytes()
 
 
 def submit(

@@ -127,6 +127,9 @@ def test_a_broken_backend_is_a_miss_not_an_error() -> None:
         async def sweep(self) -> int:
             raise ConnectionError("down")
 
+        async def evict(self, tag: str) -> int:
+            raise ConnectionError("down")
+
     cache = AnalysisCache(Settings(), Broken())
     assert asyncio.run(cache.get("k")) is None
     asyncio.run(cache.set("k", {"a": 1}))  # no exception
@@ -234,3 +237,53 @@ def test_while_clip_is_down_the_cache_does_not_answer_with_old_emotions(tmp_path
     assert during["emotions"] is None  # as a fresh answer is while CLIP is down
     assert after["emotions"] == before["emotions"]
     assert len(faces.seen) == 2  # the degraded answer was computed, not stored; then a hit
+
+
+async def tenant_entries(cache: AnalysisCache, marker: bytes) -> dict[str, str]:
+    """One entry per tenant, each value carrying ``marker`` and the tenant."""
+    keys = {tenant: key(cache, tenant=tenant) for tenant in ("t1", "t2")}
+    for tenant, k in keys.items():
+        await cache.set(k, {"face_id": "f", "note": (marker + tenant.encode()).hex()})
+    return keys
+
+
+def test_tenant_erase_removes_its_entries_from_the_disk(tmp_path: Path) -> None:
+    """Issue 22: a tenant erase finds the tenant's entries by their tag (keys are digests)
+    and no file of the cache holds their values afterwards; other tenants keep theirs."""
+    cache = cache_at(tmp_path)
+    marker = b"ERASE-ME-" + bytes(range(40))
+    needle = (marker + b"t1").hex().encode()
+
+    def on_disk() -> bool:
+        files = (tmp_path / "cache").rglob("*")
+        return any(needle in f.read_bytes() for f in files if f.is_file())
+
+    async def scenario() -> None:
+        keys = await tenant_entries(cache, marker)
+        assert on_disk()  # the test can fail
+        assert await cache.erase_tenant("t1") == 1
+        assert await cache.get(keys["t1"]) is None
+        assert await cache.get(keys["t2"]) is not None
+
+    asyncio.run(scenario())
+    assert isinstance(cache.backend, DiskBackend)
+    cache.backend.cache.close()
+    assert not on_disk()
+
+
+def test_tenant_erase_reaches_redis(tmp_path: Path) -> None:
+    from tests.redis_helper import redis_server
+
+    async def scenario(url: str) -> None:
+        backend = RedisBackend(url)
+        cache = AnalysisCache(Settings(data_dir=str(tmp_path)), backend)
+        keys = await tenant_entries(cache, b"ERASE-ME")
+        assert await cache.erase_tenant("t1") == 1
+        assert await cache.get(keys["t1"]) is None
+        assert await cache.get(keys["t2"]) is not None
+        stored = [k async for k in backend.client.scan_iter(match="facereid:*")]
+        assert stored == [f"facereid:analysis:{keys['t2']}".encode()]
+        await backend.client.aclose()
+
+    with redis_server() as url:
+        asyncio.run(scenario(url))

@@ -121,6 +121,7 @@ def test_no_byte_of_the_erased_face_stays_on_disk(
     # (the vector as sent is in SQLite's write queue until Chroma purges it)
     assert {what for what, _ in before} >= {"hnsw", "name", "meta"}
     assert ("hnsw", "data_level0.bin") in before
+    collection_id = store._collection("t1", "g").id
     erase(store, ops)
     left = files_holding(root, needles)
     assert left == set(), sorted(str(p.relative_to(root)) for p in root.rglob("*"))
@@ -130,3 +131,30 @@ def test_no_byte_of_the_erased_face_stays_on_disk(
         assert store.count("t1", "g") == OTHERS
         hits = store.search("t1", "g", MODEL, unit(np.ones((1, 512))), 1, 64)
         assert hits[0][0]["subject"] == "other"
+    if erase in (erase_subject, erase_face):  # scrubbed in place: the collection was kept
+        assert store._collection("t1", "g").id == collection_id
+
+
+@pytest.mark.parametrize("erase", [erase_subject, expire])
+def test_the_erased_bytes_do_not_come_back(
+    setup: Setup, erase: Callable[[GalleryStore, GalleryOperations], None]
+) -> None:
+    """Chroma saves its in-memory index later (every 1,000 writes, and whole on a resize): no
+    copy of the erased vector may be left there. After the erasure, 2,500 more faces make it
+    save and grow; a store opened anew on the folder replays the log and still searches."""
+    store, ops, needles = setup
+    assert store.folder is not None
+    root = Path(store.folder)
+    erase(store, ops)
+    rng = np.random.default_rng(11)
+    more = unit(rng.normal(size=(2_500, 512)))
+    store.enroll("t1", "g", MODEL, more, ["more"] * len(more), [{}] * len(more), ["m"] * len(more))
+    assert files_holding(root, needles) == set()
+    store.close()
+    again = GalleryStore(store.folder, dim=512)
+    assert again.count("t1", "g") == OTHERS + len(more)
+    hits = again.search("t1", "g", MODEL, more[:3], 1, 64)
+    assert [row[0]["similarity"] for row in hits] == pytest.approx([1.0] * 3, abs=1e-5)
+    assert again.face_ids("t1", "g", NAME) == []
+    again.enroll("t1", "g", MODEL, more[:1], ["x"], [{}], ["x"])  # the reopened index writes
+    assert files_holding(root, needles) == set()
