@@ -25,7 +25,7 @@ from facereid.analysis.health import HealthEndpoint
 from facereid.analysis.model_client import EmotionServiceClient, FaceServiceClient
 from facereid.config import get_settings
 from facereid.emotion.clip_health import ClipHealth
-from facereid.errors import TooManyRowsError
+from facereid.errors import FaceReIDError, TooManyRowsError
 from facereid.matching import operating_points as op_points
 from facereid.matching import similarity as matching
 from facereid.matching import wire as embedding_wire
@@ -48,7 +48,7 @@ from facereid.web.tenancy import tenant_of
 from runners import session_fix
 from runners.emotion import EmotionModel
 from runners.face import FaceModel
-from runners.gallery_api import GalleryRoutes  # issue 13: the /gallery/* routes
+from runners.gallery_api import GalleryRoutes, record_audit  # issue 13: the /gallery/* routes
 
 settings = get_settings()
 # a missing or malformed MATCH_OPERATING_POINTS_FILE stops the start, not a request later
@@ -281,18 +281,30 @@ class FaceReID(GalleryRoutes):
     ) -> JSONResponse:
         """Checks the video's header and limits, answers 202 with a job id at once. The job
         belongs to the caller's tenant (docs/video.md); a ``gallery`` must exist for it."""
-        job = await submit_video(
-            video_jobs,
-            self.video_worker,
-            settings,
-            tenant_of(ctx.request.scope),
-            video,
-            sample_fps,
-            include_emotions,
-            gallery,
-            store_check(self.gallery_client),
-            include_attributes,
-        )
+        tenant = tenant_of(ctx.request.scope)
+        try:
+            job = await submit_video(
+                video_jobs,
+                self.video_worker,
+                settings,
+                tenant,
+                video,
+                sample_fps,
+                include_emotions,
+                gallery,
+                store_check(self.gallery_client),
+                include_attributes,
+            )
+        except FaceReIDError as refusal:
+            if gallery is not None:  # issue 22: a job that would have used a gallery
+                await asyncio.to_thread(
+                    record_audit, ctx, tenant, "video_submit", gallery, refused=refusal.code
+                )
+            raise
+        if gallery is not None:
+            await asyncio.to_thread(
+                record_audit, ctx, tenant, "video_submit", gallery, job_id=job.job_id
+            )
         return JSONResponse(status_code=202, content=video_jobs_mod.status_payload(job))
 
     @bentoml.api(route="/video/status", output_spec=video_schemas.VideoJobStatus)
@@ -314,6 +326,12 @@ class FaceReID(GalleryRoutes):
             error = dict(job.error or {"code": "internal_error", "message": "no result"})
             error["job_id"] = job.job_id
             return JSONResponse(status_code=job.error_status, content={"error": error})
+        if job.gallery is not None:  # issue 22: who read which gallery's names, and how many
+            named = sum(i.get("subject") is not None for i in result.get("identities") or [])
+            counts = {"identities": len(result.get("identities") or []), "named": named}
+            await asyncio.to_thread(
+                record_audit, ctx, tenant, "video_result", job.gallery, None, counts, job_id=job_id
+            )
         return {"job_id": job.job_id, "status": job.status, **result}
 
     @bentoml.api(route="/video/cancel", output_spec=video_schemas.VideoJobStatus)

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import bentoml
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 
 from facereid.analysis.analyze import Analyzer
 from facereid.config import get_settings
+from facereid.errors import FaceReIDError
 from facereid.gallery import schemas
 from facereid.gallery.client import GalleryServiceClient
 from facereid.gallery.composition import (
@@ -32,7 +32,7 @@ from facereid.gallery.composition import (
     TenantErasedHook,
 )
 from facereid.gallery.errors import InvalidGalleryRequestError
-from facereid.ops.audit import AuditLog, subject_digest
+from facereid.ops.audit import Audit, open_audit, subject_digest
 from facereid.web.routes import json_route
 from facereid.web.tenancy import tenant_of
 from runners.gallery import GalleryStoreService
@@ -40,38 +40,48 @@ from runners.gallery import GalleryStoreService
 logger = logging.getLogger(__name__)
 settings = get_settings()
 Request = TypeVar("Request", bound=BaseModel)
-_AUDIT: list[AuditLog] = []
+_AUDIT: list[Audit] = []
 
 
-def audit_log() -> AuditLog:
+def audit_log() -> Audit:
     if not _AUDIT:
-        path = Path(settings.data_dir) / "audit.sqlite3"
-        _AUDIT.append(AuditLog(path, settings.audit_retention_days))
+        s = settings
+        _AUDIT.append(open_audit(s.data_dir, s.job_store_url, s.audit_retention_days))
     return _AUDIT[0]
 
 
-def _audit_entry(
-    ctx: bentoml.Context, tenant: str, route: str, request: BaseModel | None, result: Any
-) -> None:
-    """One audit entry for a gallery operation that succeeded: identifiers and counts only
-    (issue 22, docs/privacy.md); never names, embeddings, images or metadata values."""
-    state = ctx.request.scope.get("state") or {}
+def counts_of(result: Any) -> dict[str, int]:
+    """The answer's counts: its integers, and the length of its lists."""
     answer = result.model_dump() if isinstance(result, BaseModel) else result
-    counts = {
+    return {
         k: (len(v) if isinstance(v, list) else v)
         for k, v in (answer if isinstance(answer, dict) else {}).items()
         if isinstance(v, list) or (isinstance(v, int) and not isinstance(v, bool))
     }
-    gallery = getattr(request, "gallery", None)
-    subject = getattr(request, "subject", None)
+
+
+def record_audit(
+    ctx: bentoml.Context,
+    tenant: str,
+    route: str,
+    gallery: object = None,
+    subject: object = None,
+    counts: dict[str, int] | None = None,
+    **extra: str | None,
+) -> None:
+    """One audit entry (issue 22, docs/privacy.md): identifiers and counts only, never names,
+    embeddings, images or metadata values; ``extra``: ``refused`` (the error code of a refused
+    operation), ``job_id`` (a video job that used a gallery)."""
+    state = ctx.request.scope.get("state") or {}
     audit_log().record(
         tenant,
         key_id=state.get("api_key_id"),
         route=route,
         gallery=gallery if isinstance(gallery, str) else None,
         subject_digest=subject_digest(tenant, subject if isinstance(subject, str) else None),
-        counts=counts,
+        counts=counts or {},
         request_id=state.get("request_id"),
+        **{k: v for k, v in extra.items() if v is not None},
     )
 
 
@@ -111,10 +121,19 @@ class GalleryRoutes:
         request: Request,
         operation: Callable[[str, Request], Awaitable[Any]],
     ) -> Any:
-        """The operation for the caller's tenant, then its audit entry (when it succeeded)."""
+        """The operation for the caller's tenant, then its audit entry: its counts, or the
+        code it was refused with (an unknown or another tenant's gallery, a bad value...)."""
         tenant = tenant_of(ctx.request.scope)
-        result = await operation(tenant, request)
-        await asyncio.to_thread(_audit_entry, ctx, tenant, route, request, result)
+        gallery, subject = getattr(request, "gallery", None), getattr(request, "subject", None)
+        try:
+            result = await operation(tenant, request)
+        except FaceReIDError as refusal:
+            await asyncio.to_thread(
+                record_audit, ctx, tenant, route, gallery, subject, refused=refusal.code
+            )
+            raise
+        counts = counts_of(result)
+        await asyncio.to_thread(record_audit, ctx, tenant, route, gallery, subject, counts)
         return result
 
     # -- galleries: one typed request in, one typed call ------------------------------------
@@ -173,7 +192,7 @@ class GalleryRoutes:
     async def gallery_list(self, ctx: bentoml.Context) -> Any:
         tenant = tenant_of(ctx.request.scope)
         result = await self.galleries.list(tenant)
-        await asyncio.to_thread(_audit_entry, ctx, tenant, "list", None, result)
+        await asyncio.to_thread(record_audit, ctx, tenant, "list", counts=counts_of(result))
         return result
 
     @bentoml.api(route="/gallery/cluster", output_spec=schemas.ClusterResponse)

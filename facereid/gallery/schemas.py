@@ -92,6 +92,10 @@ class AuditEntry(BaseModel):
     subject_digest: str | None = Field(description="SHA-256 prefix of tenant and subject")
     counts: dict[str, int]
     request_id: str | None
+    refused: str | None = Field(
+        default=None, description="the error code, where the operation was refused"
+    )
+    job_id: str | None = Field(default=None, description="the video job that used the gallery")
     prev_hash: str
     hash: str = Field(description="SHA-256 over prev_hash and the entry: a hash chain")
 

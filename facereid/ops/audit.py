@@ -7,6 +7,9 @@ never embeddings, images or metadata values. Entries are hash-chained per tenant
 entry's ``hash`` is SHA-256 over the previous entry's hash and its own canonical JSON, so an
 edited or removed entry breaks every later hash (``verify``). Entries older than
 ``AUDIT_RETENTION_DAYS`` are pruned; the chain still verifies from the oldest kept entry.
+
+With ``JOB_STORE_URL=redis://…`` the log lives in that Redis instead (``open_audit``;
+facereid/ops/audit_redis.py), so that replicas without a shared ``DATA_DIR`` keep one chain.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 GENESIS = "0" * 64
 _SCHEMA = """
@@ -41,6 +45,37 @@ def subject_digest(tenant: str, subject: str | None) -> str | None:
 
 def chain(prev_hash: str, entry: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{entry}".encode()).hexdigest()
+
+
+def chain_holds(rows: Sequence[tuple[str, str, str]]) -> bool:
+    """Whether (entry, prev_hash, hash) rows, oldest first, form an unbroken chain."""
+    expected = rows[0][1] if rows else GENESIS
+    for entry, prev, digest in rows:
+        if prev != expected or chain(prev, entry) != digest:
+            return False
+        expected = digest
+    return True
+
+
+class Audit(Protocol):
+    def record(self, tenant: str, **fields: Any) -> None: ...
+
+    def query(
+        self, tenant: str, since: float, until: float, after: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]: ...
+
+    def verify(self, tenant: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def open_audit(data_dir: str, job_store_url: str, retention_days: float) -> Audit:
+    """The job store's Redis when there is one (replicas share it), else SQLite on disk."""
+    if job_store_url.strip().startswith(("redis://", "rediss://", "unix://")):
+        from facereid.ops.audit_redis import RedisAuditLog
+
+        return RedisAuditLog(job_store_url.strip(), retention_days)
+    return AuditLog(Path(data_dir) / "audit.sqlite3", retention_days)
 
 
 class AuditLog:
@@ -123,12 +158,7 @@ class AuditLog:
                 )
                 .fetchall()
             )
-        expected = rows[0][1] if rows else GENESIS
-        for entry, prev, digest in rows:
-            if prev != expected or chain(prev, entry) != digest:
-                return False
-            expected = digest
-        return True
+        return chain_holds(rows)
 
     def close(self) -> None:
         if self._conn is not None:

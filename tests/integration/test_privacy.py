@@ -163,6 +163,14 @@ def test_tenant_erase_takes_its_video_jobs_uploads_and_cached_analyses(
     with httpx.Client(base_url=server.url, timeout=300, headers=KB) as client:
         assert wait_finished(client, kept)[-1]["status"] == "completed"
     assert files_holding(data_dir, needles) == set()
+    # the audit log kept who ran a job on the gallery and read its names (no name in it)
+    entries = post(server, "/audit/query", {"limit": 1000}).json()["entries"]
+    video = [(e["route"], e.get("job_id")) for e in entries if e["route"].startswith("video_")]
+    assert video[-2:] == [("video_submit", done), ("video_result", done)]
+    read = next(e for e in entries if e["route"] == "video_result" and e["job_id"] == done)
+    assert read["gallery"] == "cast" and read["counts"]["named"] >= 1
+    assert entries[-1]["route"] == "erase_tenant" and entries[-1]["counts"]["video_jobs"] == 2
+    assert NAME not in json.dumps(entries)
 
 
 @pytest.mark.parametrize(
@@ -257,6 +265,10 @@ def test_audit_is_per_tenant_chained_and_holds_no_biometric_bytes(server: Server
     assert enrolled.status_code == 200, enrolled.text
     post(server, "/gallery/search", {"gallery": "audited", **KEPT_FACE})
     post(server, "/gallery/delete", {"gallery": "audited", "subject": NAME})
+    # refusals are entries too: an unknown gallery, and B reaching for A's gallery
+    assert post(server, "/gallery/search", {"gallery": "absent", **KEPT_FACE}).status_code == 404
+    reach = post(server, "/gallery/drop", {"gallery": "audited"}, KB)
+    assert reach.status_code == 404, reach.text
     entries, cursor = [], 0
     while True:  # pages of 2 by cursor
         page = post(server, "/audit/query", {"cursor": cursor, "limit": 2}).json()
@@ -275,8 +287,13 @@ def test_audit_is_per_tenant_chained_and_holds_no_biometric_bytes(server: Server
     # a hash chain from the first entry on
     for before, after in itertools.pairwise(entries):
         assert after["prev_hash"] == before["hash"]
+    refused = [(e["route"], e["gallery"], e["refused"]) for e in entries if e.get("refused")]
+    assert refused[-1] == ("search", "absent", "gallery_not_found")
     # tenant B reads none of A's entries, and a time window excludes them
     theirs = post(server, "/audit/query", {}, KB).json()["entries"]
+    assert ("drop", "audited", "gallery_not_found") in [
+        (e["route"], e["gallery"], e.get("refused")) for e in theirs
+    ]
     assert not {e["hash"] for e in theirs} & {e["hash"] for e in entries}
     assert post(server, "/audit/query", {"until": 1.0}).json()["entries"] == []
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from facereid.ops.audit import GENESIS, AuditLog
+from facereid.ops.audit import GENESIS, Audit, AuditLog, open_audit
+from facereid.ops.audit_redis import RedisAuditLog
 
 
 @pytest.fixture
@@ -46,3 +47,65 @@ def test_a_tampered_entry_breaks_the_chain(log: AuditLog, tmp_path: Path, tamper
         db.execute(tamper)
     assert not log.verify("a")
     assert log.verify("b")  # another tenant's chain is untouched
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    from tests.redis_helper import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
+def filled(audit: Audit) -> Audit:
+    for n in range(4):
+        audit.record("a", route="delete", gallery="g", counts={"deleted": n}, request_id=str(n))
+    audit.record("b", route="drop", gallery="h", counts={}, request_id="b")
+    return audit
+
+
+def test_redis_is_chosen_with_a_redis_job_store(tmp_path: Path, redis_url: str) -> None:
+    assert isinstance(open_audit(str(tmp_path), redis_url, 365), RedisAuditLog)
+    assert isinstance(open_audit(str(tmp_path), "", 365), AuditLog)
+    assert isinstance(open_audit(str(tmp_path), "sqlite:///x.db", 365), AuditLog)
+
+
+def test_the_redis_log_chains_pages_and_separates_tenants(redis_url: str) -> None:
+    """The same contract as the SQLite log, in the job store's Redis (replicas share it)."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    log = filled(open_audit("", redis_url, 365))
+    first, after = log.query("a", 0, 1e12, 0, 3)
+    rest, end = log.query("a", 0, 1e12, int(str(after)), 3)
+    entries = first + rest
+    assert [e["counts"]["deleted"] for e in entries] == [0, 1, 2, 3] and end is None
+    assert entries[0]["prev_hash"] == GENESIS and "tenant" not in entries[0]
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(entries, entries[1:], strict=False))
+    assert [e["route"] for e in log.query("b", 0, 1e12, 0, 10)[0]] == ["drop"]
+    assert log.query("a", 0, entries[0]["at"], 0, 10)[0] == []  # until is exclusive
+    assert log.verify("a") and log.verify("b")
+    # an edited entry breaks the chain: rewrite the third entry's counts in place
+    client = redis.Redis.from_url(redis_url)
+    key = next(
+        k
+        for k in client.scan_iter(match=b"facereid:audit:*")
+        if b'"deleted\\":2' in b"".join(client.zrange(k, 0, -1))
+    )
+    raw = client.zrange(key, 2, 2)[0]
+    client.zrem(key, raw)
+    client.zadd(key, {raw.replace(b'\\"deleted\\":2', b'\\"deleted\\":9'): 3})
+    assert not log.verify("a") and log.verify("b")
+    log.close()
+
+
+def test_the_redis_log_prunes_past_its_retention(redis_url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    log = open_audit("", redis_url, 1e-9)  # every earlier entry is past it at the next append
+    filled(log)
+    entries = log.query("a", 0, 1e12, 0, 10)[0]
+    assert [e["counts"]["deleted"] for e in entries] == [3]
+    assert log.verify("a")  # the chain verifies from the oldest kept entry
+    log.close()
