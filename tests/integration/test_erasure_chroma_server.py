@@ -1,7 +1,8 @@
 """Erasure reaches a Chroma server's disk (issue 22): the store talks to ``chroma run`` by URI
 and, given the server's data folder (GALLERY_SERVER_DATA_DIR: the server runs on this host),
-a subject delete, a drop and a tenant erase leave no file in that folder holding the erased
-vector, name or metadata. One server for the module; each case has its own tenant."""
+a subject delete, a drop, a tenant erase and a retention expiry leave no file in that folder
+holding the erased vector, name or metadata. One server for the module; each case has its own
+tenant."""
 
 from __future__ import annotations
 
@@ -66,7 +67,17 @@ def erase_tenant(store: GalleryStore, tenant: str) -> None:
     assert store.erase_tenant(tenant) == {"galleries": 1, "faces": OTHERS + 1}
 
 
-@pytest.mark.parametrize("erase", [erase_subject, drop, erase_tenant])
+def expire(store: GalleryStore, tenant: str) -> None:
+    """Retention: the known face's enrolment is moved 31 days back; a 30-day sweep erases it
+    by the same path as a delete (the other tenants of the module have no old faces)."""
+    (face_id,) = store.face_ids(tenant, "g", NAME)
+    month_ago = int(time.time() * 1000) - 31 * 86_400_000
+    store._collection(tenant, "g").update(ids=[face_id], metadatas=[{"created_at": month_ago}])
+    assert store.expire(int(time.time() * 1000), default_days=30) == 1
+    assert store.count(tenant, "g") == OTHERS
+
+
+@pytest.mark.parametrize("erase", [erase_subject, drop, erase_tenant, expire])
 def test_no_byte_stays_in_the_servers_folder(
     server: tuple[str, Path], erase: Callable[[GalleryStore, str], None]
 ) -> None:
