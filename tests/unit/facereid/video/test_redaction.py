@@ -7,14 +7,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from facereid.video.redaction import jobs_naming, redact_jobs
+from facereid.video.redaction import delete_tenant_jobs, jobs_naming, redact_jobs
 from facereid.video.store import COMPLETED, JobRecord, JobStore
 from facereid.video.store_redis import RedisJobStore
 from facereid.video.store_sqlite import SQLiteJobStore
+from facereid.video.uploads import UploadArea
 from tests.redis_helper import redis_server
 
 NAME = "Jane Q Public"
@@ -129,3 +130,49 @@ def test_export_finds_the_jobs_that_name_a_face(store: JobStore) -> None:
     assert jobs_naming(store, "t1", "g", {"no-such-face"}) == []
     redact_jobs(store, "t1", "g", {ERASED})
     assert jobs_naming(store, "t1", "g", {ERASED}) == []
+
+
+def stored_values(store: JobStore, tmp_path: Path) -> bytes:
+    """Everything the back end holds: the SQLite files, or every Redis value under the prefix."""
+    if isinstance(store, RedisJobStore):
+        client = store._redis
+        values: list[bytes] = []
+        for key in client.scan_iter(match=store.prefix + "*"):
+            kind = client.type(key)
+            if kind == b"string":
+                values.append(cast(bytes, client.get(key)))
+            elif kind == b"hash":
+                pairs = cast(dict[bytes, bytes], client.hgetall(key))
+                values += [k + v for k, v in pairs.items()]
+            elif kind == b"set":
+                values += cast(set[bytes], client.smembers(key))
+        return b"".join(values)
+    return b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+
+
+def test_a_tenant_erase_deletes_its_jobs_results_uploads_and_turn(
+    store: JobStore, tmp_path: Path
+) -> None:
+    """Issue 22: every job of the tenant, ended or still queued, goes with its result and its
+    upload folder (found by job id, never by the path in the record); nothing of it stays in
+    SQLite's files or under the Redis prefix; the other tenant's job stays whole."""
+    area = UploadArea(tmp_path / "uploads")
+    done = finished(store, "t1", "g")
+    waiting = JobRecord(uuid.uuid4().hex, "t1", "/etc/passwd", 2.0, False)  # a lying path
+    store.add(waiting, max_jobs=10, max_per_tenant=10)
+    kept = finished(store, "t2", "g")
+    for job_id in (done, waiting.job_id, kept):
+        area.path_of(job_id).parent.mkdir(parents=True)
+        area.path_of(job_id).write_bytes(b"VIDEO-BYTES-" + job_id.encode())
+    store.mark_served("t1")
+    assert NAME.encode() in stored_values(store, tmp_path)  # the test can fail
+    assert delete_tenant_jobs(store, area, "t1") == 2
+    assert store.load(done) is None and store.load(waiting.job_id) is None
+    assert store.load_result(done) is None and "t1" not in store.served()
+    assert not area.path_of(done).parent.exists()
+    assert not area.path_of(waiting.job_id).parent.exists()
+    assert area.path_of(kept).is_file() and Path("/etc/passwd").is_file()
+    left = stored_values(store, tmp_path)
+    assert done.encode() not in left and waiting.job_id.encode() not in left
+    assert store.load_result(kept) is not None and kept.encode() in left
+    assert NAME.encode() in left  # tenant t2's result still names its subject
