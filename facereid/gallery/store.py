@@ -175,7 +175,7 @@ class GalleryStore:
         with self._lock:
             count = self._collection(tenant, gallery).count()
             self.client.delete_collection(collection_name(tenant, gallery))
-            erasure.compact_folder(self.folder)
+            self._erase_from_disk([])
         return count
 
     def erase_tenant(self, tenant: str) -> dict[str, int]:
@@ -186,7 +186,7 @@ class GalleryStore:
             for collection in owned:
                 faces += collection.count()
                 self.client.delete_collection(collection.name)
-            erasure.compact_folder(self.folder)
+            self._erase_from_disk([])
         return {"galleries": len(owned), "faces": faces}
 
     def count(self, tenant: str, gallery: str) -> int:
@@ -314,14 +314,23 @@ class GalleryStore:
                 collection = self._collection(tenant, gallery)
                 for start in range(0, len(found), _PAGE):
                     collection.delete(ids=found[start : start + _PAGE])
-                if not self._scrub(found):
-                    erasure.rebuild(self.client, collection.name, self._hnsw)
-                    erasure.compact_folder(self.folder)
+                self._erase_from_disk(found, rebuild=collection.name)
         return found
 
+    def _erase_from_disk(self, ids: list[str], rebuild: str | None = None) -> None:
+        """After Chroma deleted rows (``ids``) or collections (no ids): scrub the embedded
+        folder; else rebuild the collection ``rebuild`` and compact the server's folder where
+        it is on this host (erasure.py). Called under the store's lock."""
+        if self._scrub(ids):
+            return
+        if rebuild is not None:
+            erasure.rebuild(self.client, rebuild, self._hnsw)
+        erasure.compact_folder(self.folder)
+
     def _scrub(self, ids: list[str]) -> bool:
-        """Erase deleted rows from an embedded folder's files, Chroma's client closed
-        meanwhile; False where they must be erased by a rebuild instead (erasure.py)."""
+        """Erase deleted rows (and dropped collections' folders) from an embedded folder's
+        files, with Chroma's client closed meanwhile, so that no index it held in memory is
+        saved back later; False where that cannot be done (erasure.py)."""
         if not self.embedded:
             return False
         with self._gate.alone():
