@@ -168,7 +168,7 @@ def scrub(folder: str, erased: Collection[str]) -> int:
     zeroed = 0
     for segment, layout in layouts.items():
         labels = _labels(segment / "index_metadata.pickle", erased) if layout else []
-        if layout is not None and labels:
+        if layout is not None and layout.count and labels:
             zeroed += _zero_vectors(segment / "data_level0.bin", layout, labels)
     _drop_log_records(root / "chroma.sqlite3", erased)
     compact_folder(folder)

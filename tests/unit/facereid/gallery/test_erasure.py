@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facereid.gallery import erasure
 from facereid.gallery.operations import GalleryOperations
 from facereid.gallery.store import GalleryStore
 
@@ -159,3 +160,22 @@ def test_the_erased_bytes_do_not_come_back(
     assert again.face_ids("t1", "g", NAME) == []
     again.enroll("t1", "g", MODEL, more[:1], ["x"], [{}], ["x"])  # the reopened index writes
     assert files_holding(root, needles) == set()
+
+
+def test_an_unknown_hnsw_layout_falls_back_to_a_rebuild(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A future Chroma's HNSW files: nothing is written into them; the delete rebuilds the
+    collection instead (a new collection id) and still leaves no byte of the face."""
+    store, ops, needles = setup
+    assert store.folder is not None
+    before = store._collection("t1", "g").id
+
+    def unknown(segment: Path) -> None:
+        raise erasure.UnknownLayoutError(f"{segment}: version 2")
+
+    monkeypatch.setattr(erasure, "layout_of", unknown)
+    erase_subject(store, ops)
+    assert store._collection("t1", "g").id != before
+    assert files_holding(Path(store.folder), needles) == set()
+    assert store.count("t1", "g") == OTHERS
