@@ -74,8 +74,22 @@ def store_uri(data_dir: str, gallery_uri: str | None) -> str:
 STORE_THREADS = 4
 
 
+# Erasure (issue 22, docs/privacy.md): hnswlib mallocs a new index's element array and Chroma
+# writes all of it to disk, so heap memory this process freed (erased names, vectors, log
+# records) could land in a new HNSW file. glibc's perturb fills every freed block (and every
+# new one) with a fixed byte, so no freed data is left to land anywhere. This process only
+# (BentoML gives a dependency service's worker its own environment).
+ERASURE_ENV = {"name": "GLIBC_TUNABLES", "value": "glibc.malloc.perturb=165", "stage": "runtime"}
+
+
 @answer_media_types
-@bentoml.service(name="GalleryStore", workers=1, threads=STORE_THREADS, traffic={"timeout": 600})
+@bentoml.service(
+    name="GalleryStore",
+    workers=1,
+    threads=STORE_THREADS,
+    traffic={"timeout": 600},
+    envs=[ERASURE_ENV],
+)
 class GalleryStoreService:
     def __init__(self) -> None:
         from facereid.gallery.operations import GalleryOperations
