@@ -1,5 +1,5 @@
 """A gallery's own retention (``POST /gallery/retention``): set on its Chroma collection,
-kept through Chroma's whole-dict ``modify`` and an erasure's rebuild, honoured by ``expire``.
+kept through Chroma's whole-dict ``modify`` and an erasure, honoured by ``expire``.
 Real embedded Chroma in tmp_path; the sweep is called with chosen clocks, never waited for."""
 
 from __future__ import annotations
@@ -78,9 +78,10 @@ def test_expire_honours_the_gallerys_own_retention_over_the_default(
     assert store.expire(now_ms() + 100 * DAY_MS, DEFAULT_DAYS) == 1
 
 
-def test_retention_survives_an_erasures_rebuild(ops: GalleryOperations) -> None:
-    """A delete rebuilds the collection (facereid/gallery/erasure.py): the copy must keep the
-    gallery's own retention, or a deletion would silently restore the default."""
+def test_retention_survives_an_erasure(ops: GalleryOperations) -> None:
+    """A delete scrubs the folder with Chroma's client closed and reopened (or rebuilds the
+    collection, facereid/gallery/erasure.py): the gallery must keep its own retention, or a
+    deletion would silently restore the default."""
     ids = enroll(ops, 3)
     ops.retention("t1", "g", 0.25)
     assert ops.delete("t1", "g", ids[0], None).deleted == 1
