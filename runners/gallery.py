@@ -35,6 +35,7 @@ from facereid.gallery.schemas import (
     ListResponse,
     Metadata,
     RenameResponse,
+    RetentionResponse,
 )
 from facereid.wire.errors import error_to_wire
 from facereid.wire.gallery import (
@@ -113,6 +114,7 @@ class GalleryStoreService:
             settings.gallery_thresholds,
             search_ef=settings.gallery_search_ef,
             max_cluster_faces=settings.gallery_max_cluster_faces,
+            retention_days=settings.gallery_retention_days,
         )
         self._clustering = threading.Lock()
         sweeper = threading.Thread(
@@ -208,6 +210,13 @@ class GalleryStoreService:
     def drop(self, tenant: str, gallery: str) -> Reply[DropResponse]:
         run = partial(self.operations.drop, tenant, gallery)
         return self._run(Reply[DropResponse], "drop", run)
+
+    @bentoml.api
+    def retention(
+        self, tenant: str, gallery: str, retention_days: float | None
+    ) -> Reply[RetentionResponse]:
+        run = partial(self.operations.retention, tenant, gallery, retention_days)
+        return self._run(Reply[RetentionResponse], "retention", run)
 
     @bentoml.api
     def erase_tenant(self, tenant: str) -> Reply[TenantErased]:

@@ -187,6 +187,14 @@ class GalleryRoutes:
     async def gallery_drop(self, request: schemas.DropRequest, /, ctx: bentoml.Context) -> Any:
         return await self._audited("drop", ctx, request, self.galleries.drop)
 
+    @bentoml.api(route="/gallery/retention", output_spec=schemas.RetentionResponse)
+    @json_route
+    async def gallery_retention(
+        self, request: schemas.RetentionRequest, /, ctx: bentoml.Context
+    ) -> Any:
+        """The gallery's own retention_days (null: GALLERY_RETENTION_DAYS again)."""
+        return await self._audited("retention", ctx, request, self.galleries.retention)
+
     @bentoml.api(route="/gallery/list", output_spec=schemas.ListResponse)
     @json_route
     async def gallery_list(self, ctx: bentoml.Context) -> Any:

@@ -93,7 +93,13 @@ def dlib_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("empty-store")
     logs = tmp_path_factory.mktemp("logs")
     # Progress reaches /video/status with each heartbeat: at 0.2 s a short test video (about
-    # a second with two dlib face workers) still shows progress between its chunks.
-    env = {"FACE_ENGINE": "auto", "VIDEO_JOB_HEARTBEAT_S": "0.2"}
+    # a second with two dlib face workers) still shows progress between its chunks. The
+    # retention sweep runs each second, so a gallery set to expire in ~2 s is seen to expire
+    # (tests/integration/test_gallery_retention.py); other galleries keep the 1095-day default.
+    env = {
+        "FACE_ENGINE": "auto",
+        "VIDEO_JOB_HEARTBEAT_S": "0.2",
+        "GALLERY_RETENTION_SWEEP_S": "1",
+    }
     with start_server("service:FaceReID", home, logs / "dlib.log", env) as server:
         yield server

@@ -16,6 +16,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
 
 FIELDS = ("subject", "source", "created_at", "metadata")  # per-face metadata keys
+RETENTION = "retention_days"  # a gallery's own retention, in its collection's metadata
 
 _NO_TELEMETRY = Settings(anonymized_telemetry=False)
 
@@ -88,7 +89,12 @@ def gallery_of(collection: Collection) -> dict[str, Any]:
         "embedding_model": meta.get("embedding_model"),
         "dim": int(str(meta.get("dim") or 0)),
         "created_at": meta.get("created_at"),
+        "retention_days": _days(meta.get(RETENTION)),
     }
+
+
+def _days(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def json_object(text: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from facereid.gallery.schemas import (
     ListResponse,
     Metadata,
     RenameResponse,
+    RetentionResponse,
 )
 from facereid.wire.gallery import (
     Enrolled,
@@ -163,6 +164,14 @@ class GalleryServiceClient:
         return await self._call(
             lambda: api(tenant=tenant, gallery=gallery),
             timeout=self.settings.gallery_cluster_timeout_s,
+        )
+
+    async def retention(
+        self, tenant: str, gallery: str, retention_days: float | None
+    ) -> RetentionResponse:
+        api = self.store.to_async.retention
+        return await self._call(
+            lambda: api(tenant=tenant, gallery=gallery, retention_days=retention_days)
         )
 
     async def erase_tenant(self, tenant: str) -> TenantErased:

@@ -43,6 +43,8 @@ from facereid.gallery.schemas import (
     ListResponse,
     RenameRequest,
     RenameResponse,
+    RetentionRequest,
+    RetentionResponse,
     SearchRequest,
     SubjectsRequest,
     SubjectsResponse,
@@ -294,6 +296,12 @@ class GalleryComposition:
         if self.on_erased is not None:
             await self.on_erased(tenant, gallery, None)
         return result
+
+    async def retention(self, tenant: str, request: RetentionRequest) -> RetentionResponse:
+        """The gallery's own retention (the request model refused anything but 0-36500 or
+        null); faces past it are erased by the store's sweeper (docs/privacy.md)."""
+        gallery = check.gallery_name(request.gallery)
+        return await self.store.retention(tenant, gallery, request.retention_days)
 
     async def erase_tenant(self, tenant: str, request: TenantEraseRequest) -> TenantEraseResponse:
         """Every gallery of the caller's tenant, its video jobs and its cached analyses."""

@@ -25,6 +25,7 @@ from facereid.gallery.schemas import (
     ListResponse,
     Metadata,
     RenameResponse,
+    RetentionResponse,
     SubjectCount,
 )
 from facereid.gallery.store import GalleryStore
@@ -67,8 +68,10 @@ class GalleryOperations:
         thresholds: Mapping[str, float],
         search_ef: int = 256,
         max_cluster_faces: int = 50_000,
+        retention_days: float = 1095.0,
     ) -> None:
         self.store = store
+        self.retention_days = retention_days  # GALLERY_RETENTION_DAYS: a gallery's default
         self.thresholds = dict(thresholds)
         self.search_ef = search_ef
         self.max_cluster_faces = max_cluster_faces
@@ -183,6 +186,16 @@ class GalleryOperations:
     def drop(self, tenant: str, gallery: str) -> DropResponse:
         return DropResponse(dropped=gallery, deleted=self.store.drop(tenant, gallery))
 
+    def retention(self, tenant: str, gallery: str, days: float | None) -> RetentionResponse:
+        """Sets (or, with None, removes) the gallery's own retention; the sweeper honours it."""
+        own = self.store.set_retention(tenant, gallery, days)
+        return RetentionResponse(
+            gallery=gallery, retention_days=own, effective_days=self._effective(own)
+        )
+
+    def _effective(self, own: float | None) -> float:
+        return self.retention_days if own is None else own
+
     def erase_tenant(self, tenant: str) -> TenantErased:
         return TenantErased(**self.store.erase_tenant(tenant))
 
@@ -194,7 +207,10 @@ class GalleryOperations:
         )
 
     def list(self, tenant: str) -> ListResponse:
-        galleries = [GalleryInfo(**g) for g in self.store.list_galleries(tenant)]
+        galleries = [
+            GalleryInfo(**{**g, "retention_days": self._effective(g["retention_days"])})
+            for g in self.store.list_galleries(tenant)
+        ]
         return ListResponse(galleries=galleries)
 
     def cluster(

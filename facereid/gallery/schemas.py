@@ -4,9 +4,18 @@ models (``facereid.wire.gallery``); ``facereid.gallery.composition`` builds the 
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 from facereid.analysis.schemas import Attributes
 from facereid.faces.quality import FaceQuality
@@ -23,6 +32,7 @@ from facereid.wire.gallery import (
     ListResponse,
     Metadata,
     RenameResponse,
+    RetentionResponse,
     SubjectCount,
     TenantErased,
 )
@@ -192,6 +202,38 @@ class DropRequest(BaseModel):
     gallery: str
 
 
+MAX_RETENTION_DAYS = 36_500  # a hundred years, as GALLERY_RETENTION_DAYS allows
+
+
+class RetentionRequest(BaseModel):
+    # no default: a body without retention_days (a typo) must not reset the gallery's retention
+    model_config = ConfigDict(extra="forbid")
+
+    gallery: str
+    retention_days: Annotated[float, Field(ge=0, le=MAX_RETENTION_DAYS)] | None = Field(
+        description="days a face is kept after enrolment, 0 to 36500, fractions allowed; "
+        "0 keeps faces until deleted; null: GALLERY_RETENTION_DAYS applies again"
+    )
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _finite_days(cls, value: object) -> object:
+        """One clear refusal for a string, a boolean, NaN, infinity or a value out of range
+        (a float field would take "30" or true, and a union names every branch it tried)."""
+        if value is None:
+            return None
+        refusal = ValueError(
+            f"retention_days must be a number of days from 0 to {MAX_RETENTION_DAYS} "
+            "(0 keeps faces until deleted) or null (the default applies)"
+        )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise refusal
+        # the range first: math.isfinite(10**400) overflows; NaN fails every comparison
+        if not 0 <= value <= MAX_RETENTION_DAYS or not math.isfinite(value):
+            raise refusal
+        return float(value)
+
+
 class ListRequest(BaseModel):
     pass
 
@@ -216,6 +258,7 @@ __all__ = [
     "ListResponse",
     "Metadata",
     "RenameResponse",
+    "RetentionResponse",
     "SubjectCount",
 ]
 

@@ -35,6 +35,7 @@ from chromadb.errors import ChromaError, NotFoundError
 from facereid.errors import EmbeddingModelMismatchError, echo
 from facereid.gallery import erasure
 from facereid.gallery.chroma import (
+    RETENTION,
     collection_name,
     connect,
     gallery_of,
@@ -156,6 +157,18 @@ class GalleryStore:
                 f"{self.max_faces}"
             )
 
+    def set_retention(self, tenant: str, gallery: str, days: float | None) -> float | None:
+        """The gallery's own retention in days (0 keeps forever), or ``None`` to fall back to
+        the default; ``expire`` reads it. Chroma's ``modify`` replaces the whole metadata dict,
+        so the other keys (tenant, gallery, model, dim, created_at) are written back with it."""
+        with self._lock:  # erasures swap the client and rebuild collections under it
+            collection = self._collection(tenant, gallery)
+            metadata = {k: v for k, v in (collection.metadata or {}).items() if k != RETENTION}
+            if days is not None:
+                metadata[RETENTION] = float(days)
+            collection.modify(metadata=metadata)
+        return days
+
     def list_galleries(self, tenant: str) -> list[dict[str, Any]]:
         result = []
         with self._gate.shared():
@@ -167,6 +180,7 @@ class GalleryStore:
                         "embedding_model": info["embedding_model"],
                         "dim": info["dim"],
                         "faces": collection.count(),
+                        "retention_days": info["retention_days"],  # its own; None: default
                     }
                 )
         return sorted(result, key=lambda r: str(r["gallery"]))
@@ -356,7 +370,7 @@ class GalleryStore:
                 meta = collection.metadata or {}
                 if "gallery" not in meta:
                     continue
-                days = float(str(meta.get("retention_days", default_days)))
+                days = float(str(meta.get(RETENTION, default_days)))
                 if days <= 0:
                     continue
                 cutoff = now_ms - int(days * 86_400_000)

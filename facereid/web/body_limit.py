@@ -39,6 +39,7 @@ SMALL_JSON_ROUTES = (
     "/gallery/delete",
     "/gallery/rename",
     "/gallery/drop",
+    "/gallery/retention",  # a gallery and a number
     "/gallery/list",
     "/gallery/cluster",
     "/tenant/erase",  # {"confirm": true}

@@ -22,6 +22,7 @@ from facereid.wire.gallery import (
     ListResponse,
     Metadata,
     RenameResponse,
+    RetentionResponse,
     Searched,
     SubjectsPage,
     TenantErased,
@@ -105,6 +106,10 @@ class GalleryClient(Protocol):
     ) -> AssignResponse: ...
 
     async def drop(self, tenant: str, gallery: str) -> DropResponse: ...
+
+    async def retention(
+        self, tenant: str, gallery: str, retention_days: float | None
+    ) -> RetentionResponse: ...
 
     async def erase_tenant(self, tenant: str) -> TenantErased: ...
 

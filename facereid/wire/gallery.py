@@ -141,11 +141,26 @@ class DropResponse(BaseModel):
     deleted: int = Field(description="faces removed with it")
 
 
+class RetentionResponse(BaseModel):
+    gallery: str
+    retention_days: float | None = Field(
+        description="the gallery's own retention in days (0: kept until deleted); null: none"
+    )
+    effective_days: float = Field(
+        description="what the sweeper applies: the gallery's own, else GALLERY_RETENTION_DAYS"
+    )
+
+
 class GalleryInfo(BaseModel):
     gallery: str
     embedding_model: str | None = None
     dim: int | None = None
     faces: int
+    retention_days: float | None = Field(
+        default=None,
+        description="days a face is kept after enrolment (0: until deleted): the gallery's own "
+        "retention, else GALLERY_RETENTION_DAYS",
+    )
 
 
 class ListResponse(BaseModel):

@@ -170,8 +170,20 @@ def test_a_generated_client_calls_every_route(
     recent = {"since": time.time() - 120, "limit": 1000}  # the session server's older entries
     audit = call.json("/audit/query", "AuditQueryRequest", recent)
     assert any(e.route == "export" and e.gallery == gallery for e in audit.entries)
+    kept = call.json(
+        "/gallery/retention",
+        "GalleryRetentionRequest",
+        {"gallery": gallery, "retention_days": 0},  # 0: kept until deleted
+    )
+    assert kept.retention_days == 0 and kept.effective_days == 0
     listed = call.json("/gallery/list", "GalleryListRequest", {})
-    assert gallery in [g.gallery for g in listed.galleries]
+    assert [g.retention_days for g in listed.galleries if g.gallery == gallery] == [0]
+    reset = call.json(
+        "/gallery/retention",
+        "GalleryRetentionRequest",
+        {"gallery": gallery, "retention_days": None},
+    )
+    assert reset.retention_days is None and reset.effective_days > 0  # null typed: the default
     dropped = call.json("/gallery/drop", "GalleryDropRequest", {"gallery": gallery})
     assert dropped.dropped == gallery
 

@@ -314,3 +314,21 @@ def test_audit_query_refuses_hostile_bodies(
     answer = post(server, "/audit/query", body)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"]
+
+
+def test_retention_of_another_tenants_gallery_is_not_found(server: Server) -> None:
+    """Tenant B cannot read or change tenant A's retention: the gallery does not exist for B,
+    exactly as an unknown one (docs/privacy.md); A's stays as A set it."""
+    post(server, "/gallery/enroll", {"gallery": "kept-a", **KEPT_FACE})
+    mine = post(server, "/gallery/retention", {"gallery": "kept-a", "retention_days": 30})
+    assert mine.status_code == 200, mine.text
+    theirs = post(server, "/gallery/retention", {"gallery": "kept-a", "retention_days": 0}, KB)
+    assert theirs.status_code == 404, theirs.text
+    assert theirs.json()["error"]["code"] == "gallery_not_found"
+    unknown = post(server, "/gallery/retention", {"gallery": "nowhere", "retention_days": 0}, KB)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "gallery_not_found")
+    listed = post(server, "/gallery/list", {}).json()["galleries"]
+    assert [g["retention_days"] for g in listed if g["gallery"] == "kept-a"] == [30.0]
+    assert "kept-a" not in [
+        g["gallery"] for g in post(server, "/gallery/list", {}, KB).json()["galleries"]
+    ]

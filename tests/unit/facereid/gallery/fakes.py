@@ -17,6 +17,7 @@ from facereid.gallery.schemas import (
     ListResponse,
     Metadata,
     RenameResponse,
+    RetentionResponse,
 )
 from facereid.wire.gallery import (
     Enrolled,
@@ -117,6 +118,13 @@ class InProcessGallery:
 
     async def drop(self, tenant: str, gallery: str) -> DropResponse:
         return _through(Reply[DropResponse], lambda: self.ops.drop(tenant, gallery))
+
+    async def retention(
+        self, tenant: str, gallery: str, retention_days: float | None
+    ) -> RetentionResponse:
+        return _through(
+            Reply[RetentionResponse], lambda: self.ops.retention(tenant, gallery, retention_days)
+        )
 
     async def erase_tenant(self, tenant: str) -> TenantErased:
         return _through(Reply[TenantErased], lambda: self.ops.erase_tenant(tenant))

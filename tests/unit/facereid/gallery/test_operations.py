@@ -71,7 +71,7 @@ def test_other_tenant_and_unknown_gallery_are_not_found(ops: GalleryOperations) 
         ops.drop("t1", "missing").model_dump()
     assert ops.list("t2").model_dump() == {"galleries": []}
     assert ops.list("t1").model_dump()["galleries"] == [
-        {"gallery": "g", "embedding_model": MODEL, "dim": 16, "faces": 2}
+        {"gallery": "g", "embedding_model": MODEL, "dim": 16, "faces": 2, "retention_days": 1095.0}
     ]
 
 
