@@ -91,6 +91,7 @@ class FaceReID(GalleryRoutes):
         self.tenant_erased_hook = self._erase_tenant_data
         self._poller: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
         health.faces = self.faces
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
 
@@ -123,6 +124,10 @@ class FaceReID(GalleryRoutes):
     async def _start_cache_sweeper(self) -> None:
         if self.cache is not None:
             self._sweeper = asyncio.create_task(self.cache.sweep_forever())
+
+    @bentoml.on_startup
+    async def _start_retention_sweeper(self) -> None:
+        self._retention = asyncio.create_task(self.sweep_retention_forever())
 
     @bentoml.on_startup
     async def _start_video_worker(self) -> None:

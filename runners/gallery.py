@@ -41,6 +41,7 @@ from facereid.wire.errors import error_to_wire
 from facereid.wire.gallery import (
     Enrolled,
     Erased,
+    Expired,
     ExportPage,
     FacesPage,
     GalleryModel,
@@ -53,7 +54,7 @@ from facereid.wire.gallery import (
 from runners.media_types import answer_media_types
 
 if TYPE_CHECKING:
-    from facereid.gallery.store import GalleryStore
+    pass
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,13 +118,6 @@ class GalleryStoreService:
             retention_days=settings.gallery_retention_days,
         )
         self._clustering = threading.Lock()
-        sweeper = threading.Thread(
-            target=_sweep_forever,
-            args=(store, settings.gallery_retention_days, settings.gallery_retention_sweep_s),
-            name="gallery-retention",
-            daemon=True,
-        )
-        sweeper.start()
         logger.info("gallery store open at %s", uri if settings.gallery_uri else "DATA_DIR")
 
     # One API per operation, typed (facereid.wire.gallery): arguments as parameters, vectors
@@ -219,6 +213,13 @@ class GalleryStoreService:
         return self._run(Reply[RetentionResponse], "retention", run)
 
     @bentoml.api
+    def expire(self) -> Reply[Expired]:
+        """Retention: the faces past their gallery's retention, erased by the same path as a
+        delete; the API service's sweeper calls it (runners/gallery_api.py)."""
+        run = partial(self.operations.expire, int(time.time() * 1000))
+        return self._run(Reply[Expired], "expire", run)
+
+    @bentoml.api
     def erase_tenant(self, tenant: str) -> Reply[TenantErased]:
         return self._run(
             Reply[TenantErased], "erase_tenant", partial(self.operations.erase_tenant, tenant)
@@ -263,16 +264,3 @@ class GalleryStoreService:
             logger.exception("gallery operation %s failed", operation)
             failure = GalleryUnavailableError("the gallery store failed; see its log")
             return kind(error=error_to_wire(failure))
-
-
-def _sweep_forever(store: GalleryStore, days: float, every_s: float) -> None:
-    """Retention: faces past their gallery's retention are erased by the same path as a
-    delete (facereid/gallery/erasure.py); a failed sweep is logged and tried again."""
-    while True:
-        try:
-            erased = store.expire(int(time.time() * 1000), days)
-            if erased:
-                logger.info("retention sweep erased %d faces", erased)
-        except Exception:
-            logger.exception("retention sweep failed")
-        time.sleep(every_s)

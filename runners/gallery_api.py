@@ -136,6 +136,39 @@ class GalleryRoutes:
         await asyncio.to_thread(record_audit, ctx, tenant, route, gallery, subject, counts)
         return result
 
+    async def sweep_retention_forever(self) -> None:
+        """Retention (issue 22, docs/privacy.md): every ``GALLERY_RETENTION_SWEEP_S`` the store
+        erases the faces past their gallery's retention; here their names leave the tenant's
+        video results and each gallery's expiry is an audit entry. Each API worker sweeps; a
+        second sweep finds nothing left. A failed sweep is logged and tried again."""
+        every = settings.gallery_retention_sweep_s
+        await asyncio.sleep(min(every, 5.0))  # the store service starts beside this one
+        while True:
+            try:
+                await self._sweep_retention()
+            except Exception as exc:
+                logger.warning("retention sweep failed: %s", type(exc).__name__)
+            await asyncio.sleep(every)
+
+    async def _sweep_retention(self) -> None:
+        expired = await self.gallery_client.expire()
+        for group in expired.galleries:
+            if not group.face_ids:
+                continue
+            if self.erased_hook is not None:
+                await self.erased_hook(group.tenant, group.gallery, group.face_ids)
+            await asyncio.to_thread(
+                audit_log().record,
+                group.tenant,
+                key_id=None,
+                route="retention_expire",
+                gallery=group.gallery,
+                subject_digest=None,
+                counts={"deleted": len(group.face_ids)},
+                request_id=None,
+            )
+            logger.info("retention sweep erased %d faces", len(group.face_ids))
+
     # -- galleries: one typed request in, one typed call ------------------------------------
 
     @bentoml.api(route="/gallery/enroll", output_spec=schemas.EnrollResponse)

@@ -30,6 +30,7 @@ from facereid.gallery.schemas import (
 from facereid.wire.gallery import (
     Enrolled,
     Erased,
+    Expired,
     ExportPage,
     FacesPage,
     GalleryModel,
@@ -173,6 +174,10 @@ class GalleryServiceClient:
         return await self._call(
             lambda: api(tenant=tenant, gallery=gallery, retention_days=retention_days)
         )
+
+    async def expire(self) -> Expired:
+        api = self.store.to_async.expire
+        return await self._call(lambda: api(), timeout=self.settings.gallery_cluster_timeout_s)
 
     async def erase_tenant(self, tenant: str) -> TenantErased:
         api = self.store.to_async.erase_tenant

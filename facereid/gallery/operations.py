@@ -32,6 +32,8 @@ from facereid.gallery.store import GalleryStore
 from facereid.wire.gallery import (
     Enrolled,
     Erased,
+    Expired,
+    ExpiredFaces,
     ExportFace,
     ExportPage,
     FacesPage,
@@ -198,6 +200,13 @@ class GalleryOperations:
 
     def erase_tenant(self, tenant: str) -> TenantErased:
         return TenantErased(**self.store.erase_tenant(tenant))
+
+    def expire(self, now_ms: int) -> Expired:
+        """Erase the faces past their gallery's retention (GALLERY_RETENTION_DAYS by default)."""
+        erased = self.store.expire_faces(now_ms, self.retention_days)
+        return Expired(
+            galleries=[ExpiredFaces(tenant=t, gallery=g, face_ids=ids) for t, g, ids in erased]
+        )
 
     def info(self, tenant: str, gallery: str) -> GalleryModel:
         """One gallery's model, without counting faces (/video/submit's existence check)."""

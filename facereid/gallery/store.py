@@ -360,10 +360,11 @@ class GalleryStore:
             finally:
                 self.client = connect(self.uri, self.token)
 
-    def expire(self, now_ms: int, default_days: float) -> int:
+    def expire_faces(self, now_ms: int, default_days: float) -> list[tuple[str, str, list[str]]]:
         """Erase, down to the disk, every face older than its gallery's retention (the
         collection's ``retention_days`` metadata, else ``default_days``; 0 keeps forever).
-        The retention sweeper calls it (runners/gallery.py); returns the faces erased."""
+        The API service's retention sweeper calls it (runners/gallery_api.py); returns the
+        ids erased, per (tenant, gallery), for the redaction of video results and the audit."""
         expired: list[tuple[str, str, list[str]]] = []
         with self._gate.shared():  # found first: the erasure swaps the client
             for collection in self.client.list_collections():
@@ -379,7 +380,11 @@ class GalleryStore:
                 old = collection.get(where=older, include=[])["ids"]
                 if old:
                     expired.append((str(meta["tenant"]), str(meta["gallery"]), old))
-        return sum(len(self.delete_faces(t, g, old)) for t, g, old in expired)
+        return [(t, g, self.delete_faces(t, g, old)) for t, g, old in expired]
+
+    def expire(self, now_ms: int, default_days: float) -> int:
+        """``expire_faces``, counted."""
+        return sum(len(ids) for _, _, ids in self.expire_faces(now_ms, default_days))
 
     def set_subject(self, tenant: str, gallery: str, ids: Sequence[str], subject: str) -> int:
         """Chroma merges the given metadata keys into each row; the vectors stay put."""

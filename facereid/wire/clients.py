@@ -16,6 +16,7 @@ from facereid.wire.gallery import (
     DropResponse,
     Enrolled,
     Erased,
+    Expired,
     ExportPage,
     FacesPage,
     GalleryModel,
@@ -110,6 +111,8 @@ class GalleryClient(Protocol):
     async def retention(
         self, tenant: str, gallery: str, retention_days: float | None
     ) -> RetentionResponse: ...
+
+    async def expire(self) -> Expired: ...
 
     async def erase_tenant(self, tenant: str) -> TenantErased: ...
 

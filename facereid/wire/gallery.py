@@ -71,6 +71,19 @@ class Erased(BaseModel):
     face_ids: list[str]
 
 
+class ExpiredFaces(BaseModel):
+    tenant: str
+    gallery: str
+    face_ids: list[str]
+
+
+class Expired(BaseModel):
+    """A retention sweep's erasures, per gallery, for the API service's redaction of video
+    results and its audit entries (they never reach a caller)."""
+
+    galleries: list[ExpiredFaces]
+
+
 class TenantErased(BaseModel):
     galleries: int = Field(description="galleries erased, down to the disk")
     faces: int = Field(description="faces erased with them")

@@ -2,18 +2,23 @@
 retention sweep runs every second, tests/conftest.py): hostile values refused with 422
 ``invalid_request`` and no traceback in the log, an unknown gallery 404, the effective value in
 ``/gallery/list``, and a face erased by the real sweeper once its gallery's retention passes,
-with the change in the audit log. Another tenant's gallery: tests/integration/test_privacy.py
+with the change and the sweep in the audit log, and the video results that named the expired
+face redacted. Another tenant's gallery: tests/integration/test_privacy.py
 (the server with two API keys)."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.harness import Server
+from tests.integration.payloads import b64_file
+from tests.integration.test_video_api import submit, wait_finished
 
 pytestmark = pytest.mark.slow
 
@@ -151,3 +156,35 @@ def test_the_sweeper_erases_a_face_once_its_gallerys_retention_passes(
         cursor = page["next_cursor"]
     routes = [e["route"] for e in entries if e["gallery"] == gallery]
     assert routes[:3] == ["enroll", "faces", "retention"], routes
+    expired = [e for e in entries if e["route"] == "retention_expire" and e["gallery"] == gallery]
+    assert [e["counts"] for e in expired] == [{"deleted": 1}]  # the sweep is audited
+
+
+def test_an_expired_face_leaves_the_video_results_that_named_it(
+    dlib_server: Server, scenario_mp4: bytes, t1_path: Path
+) -> None:
+    """The sweep erases in the store service; the API service then redacts the video results
+    that named the expired faces, as after a delete (facereid/video/redaction.py)."""
+    gallery = "retention-video"
+    with dlib_server.client(timeout=300) as client:
+        enrolled = client.post(
+            "/gallery/enroll",
+            json={"gallery": gallery, "subject": "Ada", "image_data": b64_file(t1_path)},
+        )
+        assert enrolled.status_code == 200, enrolled.text
+        job_id = submit(client, scenario_mp4, gallery=gallery, sample_fps=2).json()["job_id"]
+        assert wait_finished(client, job_id)[-1]["status"] == "completed"
+        named = client.post("/video/result", json={"job_id": job_id}).json()["identities"]
+        assert any(i["subject"] == "Ada" for i in named)  # the test can fail
+        set_short = {"gallery": gallery, "retention_days": 2e-5}
+        assert client.post("/gallery/retention", json=set_short).status_code == 200
+        deadline = time.monotonic() + 20  # a bound: the sweep runs every second
+        while time.monotonic() < deadline:
+            identities = client.post("/video/result", json={"job_id": job_id}).json()["identities"]
+            if not any(i["subject"] == "Ada" for i in identities):
+                break
+            time.sleep(0.5)
+    assert not any(i["subject"] == "Ada" for i in identities), identities
+    face_id = enrolled.json()["face_id"]
+    assert face_id not in json.dumps(identities)
+    assert any(i.get("redacted") for i in identities)

@@ -4,6 +4,7 @@ come back by their codes exactly as across the process boundary."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from facereid.gallery.schemas import (
 from facereid.wire.gallery import (
     Enrolled,
     Erased,
+    Expired,
     ExportPage,
     FacesPage,
     GalleryModel,
@@ -128,6 +130,9 @@ class InProcessGallery:
 
     async def erase_tenant(self, tenant: str) -> TenantErased:
         return _through(Reply[TenantErased], lambda: self.ops.erase_tenant(tenant))
+
+    async def expire(self) -> Expired:
+        return _through(Reply[Expired], lambda: self.ops.expire(int(time.time() * 1000)))
 
     async def info(self, tenant: str, gallery: str) -> GalleryModel:
         self.calls.append("info")
