@@ -164,11 +164,14 @@ def scrub(folder: str, erased: Collection[str]) -> int:
     returns the HNSW elements overwritten. Raises ``UnknownLayoutError`` before writing."""
     root = Path(folder)
     segments = [p for p in root.iterdir() if p.is_dir() and _is_uuid(p.name)]
-    layouts = {segment: layout_of(segment) for segment in segments}
+    found = []  # every file read before any is written
+    for segment in segments:
+        layout = layout_of(segment)
+        if layout is not None and layout.count:
+            found.append((segment, layout, _labels(segment / "index_metadata.pickle", erased)))
     zeroed = 0
-    for segment, layout in layouts.items():
-        labels = _labels(segment / "index_metadata.pickle", erased) if layout else []
-        if layout is not None and layout.count and labels:
+    for segment, layout, labels in found:
+        if labels:
             zeroed += _zero_vectors(segment / "data_level0.bin", layout, labels)
     _drop_log_records(root / "chroma.sqlite3", erased)
     compact_folder(folder)
