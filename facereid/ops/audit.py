@@ -19,11 +19,12 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-GENESIS = "0" * 64
+from facereid.ops.audit_chain import GENESIS, Audit, chain, chain_holds
+from facereid.ops.audit_redis import RedisAuditLog
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,37 +44,12 @@ def subject_digest(tenant: str, subject: str | None) -> str | None:
     return hashlib.sha256(f"{tenant}\0{subject}".encode()).hexdigest()[:16]
 
 
-def chain(prev_hash: str, entry: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{entry}".encode()).hexdigest()
-
-
-def chain_holds(rows: Sequence[tuple[str, str, str]]) -> bool:
-    """Whether (entry, prev_hash, hash) rows, oldest first, form an unbroken chain."""
-    expected = rows[0][1] if rows else GENESIS
-    for entry, prev, digest in rows:
-        if prev != expected or chain(prev, entry) != digest:
-            return False
-        expected = digest
-    return True
-
-
-class Audit(Protocol):
-    def record(self, tenant: str, **fields: Any) -> None: ...
-
-    def query(
-        self, tenant: str, since: float, until: float, after: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int | None]: ...
-
-    def verify(self, tenant: str) -> bool: ...
-
-    def close(self) -> None: ...
+__all__ = ["GENESIS", "Audit", "AuditLog", "open_audit", "subject_digest"]
 
 
 def open_audit(data_dir: str, job_store_url: str, retention_days: float) -> Audit:
     """The job store's Redis when there is one (replicas share it), else SQLite on disk."""
     if job_store_url.strip().startswith(("redis://", "rediss://", "unix://")):
-        from facereid.ops.audit_redis import RedisAuditLog
-
         return RedisAuditLog(job_store_url.strip(), retention_days)
     return AuditLog(Path(data_dir) / "audit.sqlite3", retention_days)
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import redis
 
-from facereid.ops.audit import GENESIS, chain, chain_holds
+from facereid.ops.audit_chain import GENESIS, chain, chain_holds
 
 _PREFIX = "facereid:audit:"
 _PAGE = 500
