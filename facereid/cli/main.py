@@ -29,6 +29,7 @@ from facereid.cli.client import (
 )
 from facereid.cli.gallery import gallery
 from facereid.cli.global_options import accept_after_command
+from facereid.cli.privacy import audit, erase_tenant
 
 # Same-person cosine thresholds per embedding model family; the server's own table for video
 # identities is facereid/video/identities.py (not imported: it pulls in the tracker).
@@ -319,6 +320,8 @@ def job_cancel(options: Options, job_id: str) -> None:
 
 cli.add_command(gallery)
 cli.add_command(calibrate)
+cli.add_command(audit)
+cli.add_command(erase_tenant)
 accept_after_command(cli)
 
 

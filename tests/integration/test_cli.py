@@ -1,5 +1,6 @@
 """The ``facereid`` CLI as a subprocess against a real dlib server: analyze, compare, a video
-with ``--wait``, a gallery round trip (once the server has galleries), and bad input."""
+with ``--wait``, a gallery round trip (once the server has galleries) with the privacy
+commands, and bad input."""
 
 from __future__ import annotations
 
@@ -115,4 +116,14 @@ def test_gallery_round_trip(dlib_server: Server, shared_faces: Path) -> None:
     missing = facereid(dlib_server, "gallery", "subjects", "no-such-gallery")
     assert missing.returncode == 7
     assert "error: gallery_not_found:" in missing.stderr
+    # the privacy commands (issue 22): export, retention, the audit log
+    exported = facereid(dlib_server, "gallery", "export", "cli-test", "obama", "--embeddings")
+    assert exported.returncode == 0, exported.stderr
+    faces = json.loads(exported.stdout)["faces"]
+    assert len(faces) == 1 and faces[0]["subject"] == "obama" and len(faces[0]["embedding"]) == 128
+    kept = facereid(dlib_server, "--json", "gallery", "retention", "cli-test", "30")
+    assert kept.returncode == 0 and json.loads(kept.stdout)["effective_days"] == 30
+    log = facereid(dlib_server, "--json", "audit", "--all")
+    routes = [e["route"] for e in json.loads(log.stdout)["entries"] if e["gallery"] == "cli-test"]
+    assert routes[-3:] == ["cluster", "export", "retention"], routes
     assert facereid(dlib_server, "gallery", "drop", "cli-test", "--yes").returncode == 0
