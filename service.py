@@ -96,7 +96,7 @@ class FaceReID(GalleryRoutes):
         configure_logging(settings.log_format, settings.log_level)  # after BentoML's own
 
     async def _redact_video_results(
-        self, tenant: str, gallery: str | None, face_ids: list[str] | None
+        self, tenant: str, gallery: str, face_ids: list[str] | None
     ) -> int:
         """Erased gallery faces are no longer named by stored video results (issue 22)."""
         return await asyncio.to_thread(

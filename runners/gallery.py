@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import bentoml
 import numpy as np
@@ -52,9 +52,6 @@ from facereid.wire.gallery import (
     reply,
 )
 from runners.media_types import answer_media_types
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

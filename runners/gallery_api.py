@@ -61,7 +61,7 @@ def counts_of(result: Any) -> dict[str, int]:
 
 
 def record_audit(
-    ctx: bentoml.Context,
+    ctx: bentoml.Context | None,
     tenant: str,
     route: str,
     gallery: object = None,
@@ -71,8 +71,9 @@ def record_audit(
 ) -> None:
     """One audit entry (issue 22, docs/privacy.md): identifiers and counts only, never names,
     embeddings, images or metadata values; ``extra``: ``refused`` (the error code of a refused
-    operation), ``job_id`` (a video job that used a gallery)."""
-    state = ctx.request.scope.get("state") or {}
+    operation), ``job_id`` (a video job that used a gallery). Without a request (``ctx``
+    None: the retention sweep) there is no key id and no request id."""
+    state = (ctx.request.scope.get("state") or {}) if ctx is not None else {}
     audit_log().record(
         tenant,
         key_id=state.get("api_key_id"),
@@ -157,15 +158,9 @@ class GalleryRoutes:
                 continue
             if self.erased_hook is not None:
                 await self.erased_hook(group.tenant, group.gallery, group.face_ids)
+            counts = {"deleted": len(group.face_ids)}
             await asyncio.to_thread(
-                audit_log().record,
-                group.tenant,
-                key_id=None,
-                route="retention_expire",
-                gallery=group.gallery,
-                subject_digest=None,
-                counts={"deleted": len(group.face_ids)},
-                request_id=None,
+                record_audit, None, group.tenant, "retention_expire", group.gallery, None, counts
             )
             logger.info("retention sweep erased %d faces", len(group.face_ids))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,11 +89,13 @@ def gallery_of(collection: Collection) -> dict[str, Any]:
         "embedding_model": meta.get("embedding_model"),
         "dim": int(str(meta.get("dim") or 0)),
         "created_at": meta.get("created_at"),
-        "retention_days": _days(meta.get(RETENTION)),
+        "retention_days": retention_of(meta),
     }
 
 
-def _days(value: Any) -> float | None:
+def retention_of(meta: Mapping[str, Any]) -> float | None:
+    """A collection's own retention in days; ``None`` where it has none."""
+    value = meta.get(RETENTION)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 

@@ -75,9 +75,9 @@ class Query:
         return {"bbox": self.faces[0].xywh(), "num_faces": len(self.faces)}
 
 
-# (tenant, gallery or None for all, erased face ids or None for all) -> identities redacted:
+# (tenant, gallery, erased face ids or None for all) -> identities redacted:
 # video results that named the erased faces lose the names (facereid/video/redaction.py)
-ErasedHook = Callable[[str, str | None, list[str] | None], Awaitable[int]]
+ErasedHook = Callable[[str, str, list[str] | None], Awaitable[int]]
 # tenant -> what else of the tenant's was erased: {"video_jobs": n, "cached_analyses": m}
 # (the jobs with their results and uploads, the repeated-image cache's entries)
 TenantErasedHook = Callable[[str], Awaitable[dict[str, int]]]
@@ -299,7 +299,7 @@ class GalleryComposition:
 
     async def retention(self, tenant: str, request: RetentionRequest) -> RetentionResponse:
         """The gallery's own retention (the request model refused anything but 0-36500 or
-        null); faces past it are erased by the store's sweeper (docs/privacy.md)."""
+        null); faces past it are erased by the retention sweep (docs/privacy.md)."""
         gallery = check.gallery_name(request.gallery)
         return await self.store.retention(tenant, gallery, request.retention_days)
 

@@ -40,6 +40,7 @@ from facereid.gallery.chroma import (
     connect,
     gallery_of,
     json_object,
+    retention_of,
     rows_of,
 )
 from facereid.gallery.errors import (
@@ -371,7 +372,8 @@ class GalleryStore:
                 meta = collection.metadata or {}
                 if "gallery" not in meta:
                     continue
-                days = float(str(meta.get(RETENTION, default_days)))
+                own = retention_of(meta)
+                days = default_days if own is None else own
                 if days <= 0:
                     continue
                 cutoff = now_ms - int(days * 86_400_000)

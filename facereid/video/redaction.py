@@ -47,17 +47,15 @@ def redact_result(result: dict[str, Any], face_ids: Collection[str] | None) -> i
 
 
 def redact_jobs(
-    store: JobStore, tenant: str, gallery: str | None, face_ids: Collection[str] | None
+    store: JobStore, tenant: str, gallery: str, face_ids: Collection[str] | None
 ) -> int:
-    """Rewrite the tenant's stored results that named erased faces of ``gallery`` (``None``:
-    any gallery, for a tenant erase); returns the number of identities redacted."""
+    """Rewrite the tenant's stored results that named erased faces of ``gallery``; returns
+    the number of identities redacted."""
     total = 0
     with store.locked():
         for job_id in store.result_ids():
             record = store.load(job_id)
-            if record is None or record.tenant != tenant:
-                continue
-            if gallery is not None and record.gallery != gallery:
+            if record is None or record.tenant != tenant or record.gallery != gallery:
                 continue
             result = store.load_result(job_id)
             if result is None:

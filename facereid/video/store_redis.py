@@ -104,11 +104,14 @@ class RedisJobStore(JobStore):
                 self._redis.srem(self._key("active"), *gone)
 
     def result_ids(self) -> list[str]:
-        prefix = self._key("result", "")
-        return [_text(key)[len(prefix) :] for key in self._redis.scan_iter(match=prefix + "*")]
+        return self._ids("result")
 
     def job_ids(self) -> list[str]:
-        prefix = self._key("job", "")
+        return self._ids("job")
+
+    def _ids(self, kind: str) -> list[str]:
+        """The job ids of every ``<prefix><kind>:<job id>`` key."""
+        prefix = self._key(kind, "")
         return [_text(key)[len(prefix) :] for key in self._redis.scan_iter(match=prefix + "*")]
 
     def forget_tenant(self, tenant: str) -> None:
