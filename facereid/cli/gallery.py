@@ -21,6 +21,18 @@ def _as_json(ctx: click.Context) -> bool:
     return bool(ctx.obj.as_json)
 
 
+def pages(ctx: click.Context, path: str, body: dict[str, Any], key: str, every: bool) -> Any:
+    """One page, or with ``every`` all of them by ``next_cursor``, merged under ``key``; the
+    answer's ``next_cursor`` is the last page's."""
+    with _client(ctx) as client:
+        answer = client.post(path, body)
+        items = list(answer[key])
+        while every and answer.get("next_cursor"):
+            answer = client.post(path, {**body, "cursor": answer["next_cursor"]})
+            items += answer[key]
+    return {**answer, key: items}
+
+
 @click.group()
 def gallery() -> None:
     """Enrol faces, search by photo, list, delete, cluster and name."""
@@ -96,17 +108,11 @@ def search(ctx: click.Context, name: str, image: Path, top_k: int, threshold: fl
 @click.pass_context
 def subjects(ctx: click.Context, name: str, limit: int, cursor: str | None, every: bool) -> None:
     """The named subjects of gallery NAME and their face counts."""
-    found: list[dict[str, Any]] = []
-    with _client(ctx) as client:
-        while True:
-            body: dict[str, Any] = {"gallery": name, "limit": limit}
-            if cursor:
-                body["cursor"] = cursor
-            answer = client.post("/gallery/subjects", body)
-            found.extend(answer["subjects"])
-            cursor = answer.get("next_cursor")
-            if not every or not cursor:
-                break
+    body: dict[str, Any] = {"gallery": name, "limit": limit}
+    if cursor:
+        body["cursor"] = cursor
+    answer = pages(ctx, "/gallery/subjects", body, "subjects", every)
+    found, cursor = answer["subjects"], answer.get("next_cursor")
     if _as_json(ctx):
         output.emit_json({"subjects": found, "next_cursor": cursor})
         return

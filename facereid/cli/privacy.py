@@ -10,18 +10,7 @@ from typing import Any
 import click
 
 from facereid.cli import output
-from facereid.cli.gallery import gallery
-
-
-def _pages(ctx: click.Context, path: str, body: dict[str, Any], key: str, every: bool) -> Any:
-    """One page, or with ``every`` all of them by ``next_cursor``, merged under ``key``."""
-    with ctx.obj.client() as client:
-        answer = client.post(path, body)
-        items = list(answer[key])
-        while every and answer.get("next_cursor") is not None:
-            answer = client.post(path, {**body, "cursor": answer["next_cursor"]})
-            items += answer[key]
-    return {**answer, key: items}
+from facereid.cli.gallery import gallery, pages
 
 
 def _days(value: str) -> float | None:
@@ -64,7 +53,7 @@ def export(
 ) -> None:
     """Everything gallery NAME holds about SUBJECT (always JSON: it is the data subject's)."""
     body = {"gallery": name, "subject": subject, "include_embeddings": embeddings, "limit": limit}
-    output.emit_json(_pages(ctx, "/gallery/export", body, "faces", every))
+    output.emit_json(pages(ctx, "/gallery/export", body, "faces", every))
 
 
 @click.command()
@@ -77,7 +66,7 @@ def audit(ctx: click.Context, since: str | None, limit: int, every: bool) -> Non
     body: dict[str, Any] = {"limit": limit}
     if since is not None:
         body["since"] = _seconds(since)
-    answer = _pages(ctx, "/audit/query", body, "entries", every)
+    answer = pages(ctx, "/audit/query", body, "entries", every)
     if ctx.obj.as_json:
         output.emit_json(answer)
         return
