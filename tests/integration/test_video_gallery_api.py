@@ -97,6 +97,16 @@ def test_unknown_or_foreign_gallery_refused_at_submit(server: Server, clip: byte
             response = client.post("/video/submit", files=files, data={"gallery": bad}, headers=KA)
             assert response.status_code in (400, 422), (bad, response.text)
             assert response.json()["error"]["code"] in ("invalid_gallery_request", "invalid_input")
+        # issue 22: each refusal is in the refused tenant's own audit log, and only there
+        for headers, gallery, other in ((KA, "no-such-gallery", KB), (KB, "mine", KA)):
+            mine = client.post("/audit/query", json={"limit": 1000}, headers=headers).json()
+            theirs = client.post("/audit/query", json={"limit": 1000}, headers=other).json()
+            entry = ("video_submit", gallery, "gallery_not_found")
+            seen = [(e["route"], e["gallery"], e.get("refused")) for e in mine["entries"]]
+            assert entry in seen, seen
+            assert entry not in [
+                (e["route"], e["gallery"], e.get("refused")) for e in theirs["entries"]
+            ]
 
 
 def test_a_gallery_of_another_model_leaves_the_job_completed_with_gallery_error(
