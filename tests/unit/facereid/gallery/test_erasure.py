@@ -162,19 +162,21 @@ def test_the_erased_bytes_do_not_come_back(
     assert files_holding(root, needles) == set()
 
 
-def test_an_unknown_hnsw_layout_falls_back_to_a_rebuild(
+def test_an_unknown_hnsw_id_map_falls_back_to_a_rebuild(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A future Chroma's HNSW files: nothing is written into them; the delete rebuilds the
-    collection instead (a new collection id) and still leaves no byte of the face."""
+    """An id map the scrub cannot read (a future Chroma's): no vector is overwritten; the
+    delete rebuilds the collection instead (a new collection id) and still leaves no byte of
+    the face. (An unknown header also stops the zeroing of unused capacity, which then
+    leaves freed memory to the store service's malloc perturb: test_freed_memory.py.)"""
     store, ops, needles = setup
     assert store.folder is not None
     before = store._collection("t1", "g").id
 
-    def unknown(segment: Path) -> None:
-        raise erasure.UnknownLayoutError(f"{segment}: version 2")
+    def unknown(id_map: Path, erased: object) -> list[int]:
+        raise erasure.UnknownLayoutError(f"{id_map}: no id_to_label")
 
-    monkeypatch.setattr(erasure, "layout_of", unknown)
+    monkeypatch.setattr(erasure, "_labels", unknown)
     erase_subject(store, ops)
     assert store._collection("t1", "g").id != before
     assert files_holding(Path(store.folder), needles) == set()
