@@ -1,0 +1,102 @@
+"""The CLIP image tower on ONNX Runtime (what the emotion service runs, docs/clip_onnx.md)
+against the same tower in torch (what it ran before), in one process on this machine:
+images/s at batch 1 and 32, the realistic profile's seeded ViT-B-32 weights exported by
+models/clip_export.py. Each cell runs for BENCH_CLIP_SECONDS (default 5) after one warm-up
+call, so the part is bounded (~1 min with the export). ``BENCH_PARTS=clip_onnx`` runs it alone:
+
+    BENCH_PARTS=clip_onnx .venv/bin/python -m benchmarks.run
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import env_float, env_ints
+from benchmarks.common import markdown_table as md
+
+logger = logging.getLogger(__name__)
+
+BATCHES = env_ints("BENCH_CLIP_BATCHES", "1,32")
+SECONDS = env_float("BENCH_CLIP_SECONDS", 5.0)
+
+
+def timed(fn: Callable[[], object], seconds: float) -> tuple[int, float]:
+    fn()  # warm-up: first-call allocations and ORT's lazy initialisation
+    calls, started = 0, time.perf_counter()
+    while (spent := time.perf_counter() - started) < seconds or calls == 0:
+        fn()
+        calls += 1
+    return calls, spent
+
+
+def measure() -> dict[str, Any]:
+    import torch
+
+    from facereid.emotion.clip_model import load_clip
+    from models.clip_export import export_clip
+    from models.clip_torch import load_torch_clip
+    from models.synth.clip import write_clip_pack
+
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-clip-") as work:
+        checkpoint, exported = Path(work) / "checkpoint", Path(work) / "onnx"
+        write_clip_pack(checkpoint, seed=0, profile="realistic")
+        export_clip(checkpoint, exported, "a bug in the benchmark")
+        bundle = load_clip(exported, intra_op_threads=0)
+        reference = load_torch_clip(checkpoint, device="cpu")
+        rng = np.random.default_rng(0)
+        for batch in BATCHES:
+            pixels = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
+            tensor = torch.from_numpy(pixels)
+
+            def run_onnx(p: np.ndarray = pixels) -> None:
+                bundle.encode_image(p)
+
+            def run_torch(t: torch.Tensor = tensor) -> None:
+                with torch.inference_mode():
+                    reference.model.encode_image(t)
+
+            for engine, fn in (("onnxruntime", run_onnx), ("torch", run_torch)):
+                calls, spent = timed(fn, SECONDS)
+                rows.append(
+                    {
+                        "engine": engine,
+                        "batch": batch,
+                        "ms_per_call": 1000 * spent / calls,
+                        "images_per_s": batch * calls / spent,
+                    }
+                )
+                logger.info("%s", rows[-1])
+    return {
+        "model": "ViT-B-32 (synthetic realistic, seed 0)",
+        "device": bundle.device,
+        "torch_threads": torch.get_num_threads(),
+        "rows": rows,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [
+        (r["engine"], r["batch"], f"{r['ms_per_call']:.1f}", f"{r['images_per_s']:.1f}")
+        for r in result["rows"]
+    ]
+    by = {(r["engine"], r["batch"]): r["images_per_s"] for r in result["rows"]}
+    ratio = [
+        f"batch {b}: ONNX / torch = {by[('onnxruntime', b)] / by[('torch', b)]:.2f}x"
+        for b in sorted({r["batch"] for r in result["rows"]})
+        if ("onnxruntime", b) in by and ("torch", b) in by
+    ]
+    return (
+        f"{result['model']} image tower on {result['device']} (torch threads "
+        f"{result['torch_threads']}; ORT intra-op threads: its default, one per core).\n\n"
+        + md(("engine", "batch", "ms per call", "images/s"), rows)
+        + "\n\n"
+        + "; ".join(ratio)
+    )
