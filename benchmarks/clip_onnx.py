@@ -36,6 +36,18 @@ def timed(fn: Callable[[], object], seconds: float) -> tuple[int, float]:
     return calls, spent
 
 
+def _row(engine: str, batch: int, fn: Callable[[], object]) -> dict[str, Any]:
+    calls, spent = timed(fn, SECONDS)
+    row = {
+        "engine": engine,
+        "batch": batch,
+        "ms_per_call": 1000 * spent / calls,
+        "images_per_s": batch * calls / spent,
+    }
+    logger.info("%s", row)
+    return row
+
+
 def measure() -> dict[str, Any]:
     import torch
 
@@ -45,35 +57,31 @@ def measure() -> dict[str, Any]:
     from models.synth.clip import write_clip_pack
 
     rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng(0)
+    inputs = {b: rng.standard_normal((b, 3, 224, 224)).astype(np.float32) for b in BATCHES}
     with tempfile.TemporaryDirectory(prefix="bench-clip-") as work:
         checkpoint, exported = Path(work) / "checkpoint", Path(work) / "onnx"
         write_clip_pack(checkpoint, seed=0, profile="realistic")
         export_clip(checkpoint, exported, "a bug in the benchmark")
-        bundle = load_clip(exported, intra_op_threads=0)
+        # torch first, then ORT: ORT's intra-op threads spin a while after each run, which
+        # would take the cores from a torch run measured right after one.
         reference = load_torch_clip(checkpoint, device="cpu")
-        rng = np.random.default_rng(0)
-        for batch in BATCHES:
-            pixels = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
+        for batch, pixels in inputs.items():
             tensor = torch.from_numpy(pixels)
+
+            def run_torch(t: torch.Tensor = tensor, model: Any = reference.model) -> None:
+                with torch.inference_mode():
+                    model.encode_image(t)
+
+            rows.append(_row("torch", batch, run_torch))
+        del reference, run_torch  # free the torch model before the ORT sessions
+        bundle = load_clip(exported, intra_op_threads=0)
+        for batch, pixels in inputs.items():
 
             def run_onnx(p: np.ndarray = pixels) -> None:
                 bundle.encode_image(p)
 
-            def run_torch(t: torch.Tensor = tensor) -> None:
-                with torch.inference_mode():
-                    reference.model.encode_image(t)
-
-            for engine, fn in (("onnxruntime", run_onnx), ("torch", run_torch)):
-                calls, spent = timed(fn, SECONDS)
-                rows.append(
-                    {
-                        "engine": engine,
-                        "batch": batch,
-                        "ms_per_call": 1000 * spent / calls,
-                        "images_per_s": batch * calls / spent,
-                    }
-                )
-                logger.info("%s", rows[-1])
+            rows.append(_row("onnxruntime", batch, run_onnx))
     return {
         "model": "ViT-B-32 (synthetic realistic, seed 0)",
         "device": bundle.device,

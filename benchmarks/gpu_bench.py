@@ -127,10 +127,11 @@ def main() -> int:
 def preprocess_rows(
     model: Any, device: torch.device, sync: Callable[[], object], seconds: float
 ) -> list[tuple[str, str, int, float, float]]:
-    """The emotion service's former preprocessing (``models.clip_torch.BatchPreprocess``, before
-    the ONNX export, over open_clip's eval transform) for 32 face crops of 100-400 px, with 1 thread and with
-    one per core up to 8 (CLIP_PREPROCESS_THREADS auto), alone and followed by the tower: how
-    close the service's scoring path comes to the bare tower's rate at the same batch."""
+    """The emotion service's former preprocessing (``models.clip_torch.BatchPreprocess``,
+    before the ONNX export, over open_clip's eval transform) for 32 face crops of 100-400 px,
+    with 1 thread and with one per core up to 8 (CLIP_PREPROCESS_THREADS auto), alone and
+    followed by the tower: how close the service's scoring path comes to the bare tower's rate
+    at the same batch."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np

@@ -272,7 +272,8 @@ def report(result: dict[str, Any]) -> str:
     if "erasure" in result:
         parts += section("Erasure down to the disk (issue 22)", erasure.table(result["erasure"]))
     if "clip_onnx" in result:
-        parts += section("CLIP image tower: ONNX Runtime vs torch", clip_onnx.table(result["clip_onnx"]))
+        onnx_table = clip_onnx.table(result["clip_onnx"])
+        parts += section("CLIP image tower: ONNX Runtime vs torch", onnx_table)
     parts += [
         "",
         "## Ratios against the goals",
