@@ -237,7 +237,9 @@ def verify_export(clip: Any, dest: Path) -> None:
         raise ModelProvisioningError("the ONNX towers do not reproduce the torch model")
 
 
-def export_clip(source_dir: Path, dest: Path, fix: str) -> ClipExport:
+def export_clip(
+    source_dir: Path, dest: Path, fix: str, checkpoint_name: str | None = None
+) -> ClipExport:
     """Load ``source_dir`` (open_clip_config.json + checkpoint) with open_clip's own code,
     export it into ``dest`` and check the result; any failure is a ModelProvisioningError
     that names the file and ends with ``fix``."""
@@ -249,7 +251,7 @@ def export_clip(source_dir: Path, dest: Path, fix: str) -> ClipExport:
         text = str(exc).strip()
         reason = text.splitlines()[0][:200] if text else type(exc).__name__
         raise ModelProvisioningError(
-            f"the CLIP checkpoint in {source_dir.name} does not load into its open_clip model "
+            f"{checkpoint_name or source_dir.name}: does not load into its open_clip model "
             f"({reason}); {fix}"
         ) from None
     try:

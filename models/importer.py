@@ -208,7 +208,7 @@ def save_clip_dir(
 
     with tempfile.TemporaryDirectory(prefix="clip-onnx-", dir=store_tmp_dir()) as work:
         exported = Path(work)
-        export = export_clip(directory, exported, fix)
+        export = export_clip(directory, exported, fix, checkpoint_file)
         report = validate_clip_dir(exported, fix)
         metadata: dict[str, Any] = {
             "files": report.files,
