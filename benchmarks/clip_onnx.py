@@ -1,8 +1,9 @@
 """The CLIP image tower on ONNX Runtime (what the emotion service runs, docs/clip_onnx.md)
 against the same tower in torch (what it ran before), in one process on this machine:
 images/s at batch 1 and 32, the realistic profile's seeded ViT-B-32 weights exported by
-models/clip_export.py. Each cell runs for BENCH_CLIP_SECONDS (default 5) after one warm-up
-call, so the part is bounded (~1 min with the export). ``BENCH_PARTS=clip_onnx`` runs it alone:
+models/clip_export.py. Each cell runs for BENCH_CLIP_SECONDS (default 4) after one warm-up
+call, in BENCH_CLIP_ROUNDS (3) rounds, best round kept: bounded, ~2 min with the export.
+``BENCH_PARTS=clip_onnx`` runs it alone:
 
     BENCH_PARTS=clip_onnx .venv/bin/python -m benchmarks.run
 """
@@ -24,7 +25,8 @@ from benchmarks.common import markdown_table as md
 logger = logging.getLogger(__name__)
 
 BATCHES = env_ints("BENCH_CLIP_BATCHES", "1,32")
-SECONDS = env_float("BENCH_CLIP_SECONDS", 5.0)
+SECONDS = env_float("BENCH_CLIP_SECONDS", 4.0)
+ROUNDS = int(env_float("BENCH_CLIP_ROUNDS", 3))
 
 
 def timed(fn: Callable[[], object], seconds: float) -> tuple[int, float]:
@@ -56,36 +58,43 @@ def measure() -> dict[str, Any]:
     from models.clip_torch import load_torch_clip
     from models.synth.clip import write_clip_pack
 
-    rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(0)
     inputs = {b: rng.standard_normal((b, 3, 224, 224)).astype(np.float32) for b in BATCHES}
+    best: dict[tuple[str, int], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-clip-") as work:
         checkpoint, exported = Path(work) / "checkpoint", Path(work) / "onnx"
         write_clip_pack(checkpoint, seed=0, profile="realistic")
         export_clip(checkpoint, exported, "a bug in the benchmark")
-        # torch first, then ORT: ORT's intra-op threads spin a while after each run, which
-        # would take the cores from a torch run measured right after one.
-        reference = load_torch_clip(checkpoint, device="cpu")
+        model = load_torch_clip(checkpoint, device="cpu").model
+        bundle = load_clip(exported, intra_op_threads=0)
+        runs: list[tuple[str, int, Callable[[], object]]] = []
         for batch, pixels in inputs.items():
             tensor = torch.from_numpy(pixels)
 
-            def run_torch(t: torch.Tensor = tensor, model: Any = reference.model) -> None:
+            def run_torch(t: torch.Tensor = tensor) -> None:
                 with torch.inference_mode():
                     model.encode_image(t)
-
-            rows.append(_row("torch", batch, run_torch))
-        del reference, run_torch  # free the torch model before the ORT sessions
-        bundle = load_clip(exported, intra_op_threads=0)
-        for batch, pixels in inputs.items():
 
             def run_onnx(p: np.ndarray = pixels) -> None:
                 bundle.encode_image(p)
 
-            rows.append(_row("onnxruntime", batch, run_onnx))
+            runs += [("torch", batch, run_torch), ("onnxruntime", batch, run_onnx)]
+        # Rounds, best of each: a shared machine's other load comes and goes, and the best
+        # round is the one least disturbed. The pause lets ORT's intra-op threads stop
+        # spinning (they spin a while after each run) before torch is timed.
+        for _ in range(ROUNDS):
+            for engine, batch, fn in runs:
+                time.sleep(0.5)
+                row = _row(engine, batch, fn)
+                if row["images_per_s"] > best.get((engine, batch), {}).get("images_per_s", 0):
+                    best[engine, batch] = row
+    rows = [best[key] for key in sorted(best, key=lambda k: (k[1], k[0] != "onnxruntime"))]
     return {
         "model": "ViT-B-32 (synthetic realistic, seed 0)",
         "device": bundle.device,
         "torch_threads": torch.get_num_threads(),
+        "rounds": ROUNDS,
+        "seconds": SECONDS,
         "rows": rows,
     }
 
@@ -103,7 +112,8 @@ def table(result: dict[str, Any]) -> str:
     ]
     return (
         f"{result['model']} image tower on {result['device']} (torch threads "
-        f"{result['torch_threads']}; ORT intra-op threads: its default, one per core).\n\n"
+        f"{result['torch_threads']}; ORT intra-op threads: its default, one per core; best of "
+        f"{result.get('rounds', 1)} rounds of {result.get('seconds', 0):g} s per cell).\n\n"
         + md(("engine", "batch", "ms per call", "images/s"), rows)
         + "\n\n"
         + "; ".join(ratio)

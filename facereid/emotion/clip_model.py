@@ -38,7 +38,10 @@ CONVERT_HINT = (
     "dev venv; `make serve` runs it), or store it again with `python -m models pull` or `import`"
 )
 INTERPOLATIONS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
-TOKEN_TYPES = {"tensor(int32)": np.int32, "tensor(int64)": np.int64}
+TOKEN_TYPES: dict[str, type[np.integer[Any]]] = {
+    "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
+}
 
 Pixels = npt.NDArray[np.float32]
 
@@ -176,7 +179,10 @@ def _session(path: Path, device: str | None, threads: int) -> InferenceSession:
         raise ModelNotAvailableError(f"no {path.name} in {path.parent}; {CONVERT_HINT}")
     providers = [CPU] if device == "cpu" else None
     try:
-        return create_session(path, intra_op_threads=threads, providers=providers)
+        session: InferenceSession = create_session(
+            path, intra_op_threads=threads, providers=providers
+        )
+        return session
     except Exception as exc:  # ORT raises its own types for a corrupt or foreign file
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "unreadable"
         raise ModelSignatureError(f"{path.name}: not a loadable ONNX model ({reason})") from None

@@ -63,12 +63,14 @@ def preprocess_threads(setting: int, cores: int | None = None) -> int:
 def l2_normalise(x: Matrix, eps: float = 1e-12) -> Matrix:
     """torch.nn.functional.normalize: rows over max(norm, eps)."""
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, np.float32(eps))).astype(np.float32)
+    normalised: Matrix = (x / np.maximum(norms, np.float32(eps))).astype(np.float32)
+    return normalised
 
 
 def softmax(logits: Matrix) -> Matrix:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+    probabilities: Matrix = (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return probabilities
 
 
 def _to_pil(crop: Crop) -> Image.Image:
