@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 BATCHES = env_ints("BENCH_CLIP_BATCHES", "1,32")
 SECONDS = env_float("BENCH_CLIP_SECONDS", 4.0)
 ROUNDS = int(env_float("BENCH_CLIP_ROUNDS", 3))
+# 0: each library's default (torch: one thread per core; ORT: its own pool). 1 gives a
+# comparison that holds on a busy machine, where multi-threaded barriers wait for time slices.
+THREADS = int(env_float("BENCH_CLIP_THREADS", 0))
 
 
 def timed(fn: Callable[[], object], seconds: float) -> tuple[int, float]:
@@ -65,8 +68,10 @@ def measure() -> dict[str, Any]:
         checkpoint, exported = Path(work) / "checkpoint", Path(work) / "onnx"
         write_clip_pack(checkpoint, seed=0, profile="realistic")
         export_clip(checkpoint, exported, "a bug in the benchmark")
+        if THREADS:
+            torch.set_num_threads(THREADS)
         model = load_torch_clip(checkpoint, device="cpu").model
-        bundle = load_clip(exported, intra_op_threads=0)
+        bundle = load_clip(exported, intra_op_threads=THREADS)
         runs: list[tuple[str, int, Callable[[], object]]] = []
         for batch, pixels in inputs.items():
             tensor = torch.from_numpy(pixels)
@@ -93,6 +98,7 @@ def measure() -> dict[str, Any]:
         "model": "ViT-B-32 (synthetic realistic, seed 0)",
         "device": bundle.device,
         "torch_threads": torch.get_num_threads(),
+        "ort_threads": THREADS or "default",
         "rounds": ROUNDS,
         "seconds": SECONDS,
         "rows": rows,
@@ -112,7 +118,7 @@ def table(result: dict[str, Any]) -> str:
     ]
     return (
         f"{result['model']} image tower on {result['device']} (torch threads "
-        f"{result['torch_threads']}; ORT intra-op threads: its default, one per core; best of "
+        f"{result['torch_threads']}; ORT intra-op threads {result.get('ort_threads')}; best of "
         f"{result.get('rounds', 1)} rounds of {result.get('seconds', 0):g} s per cell).\n\n"
         + md(("engine", "batch", "ms per call", "images/s"), rows)
         + "\n\n"

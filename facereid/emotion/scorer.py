@@ -139,7 +139,9 @@ class EmotionScorer:
         embeddings = l2_normalise(self.bundle.encode_text(self.bundle.tokenize(texts)))
         per_class = embeddings.reshape(len(labels), len(self.templates), -1).mean(axis=1)
         per_class = per_class / np.linalg.norm(per_class, axis=1, keepdims=True)
-        return np.ascontiguousarray(per_class.T, dtype=np.float32)
+        classifier = np.ascontiguousarray(per_class.T, dtype=np.float32)
+        classifier.flags.writeable = False  # shared by every request through the cache
+        return classifier
 
     def preprocess(self, crops: Sequence[Crop]) -> Matrix:
         """CLIP preprocessing (the export's own transform) as one [N, 3, S, S] batch."""
