@@ -11,7 +11,7 @@ import pytest
 
 from facereid.config import CLIP_MODEL_NAME
 from facereid.emotion.clip_model import CLIP_ONNX_FILE, load_clip
-from models.store import find_model, model_labels, save_model
+from models.store import find_model, model_labels, model_metadata, save_model
 from models.synth.clip import CHECKPOINT_FILE, write_clip_pack
 from tests.unit.models.conftest import RunCli, stored_versions
 
@@ -41,7 +41,12 @@ def test_ensure_converts_an_old_entry_to_the_export(
     assert model_labels(converted) == LABELS
     meta = converted.info.metadata
     assert meta["converted_from"] == str(legacy_entry.tag) and meta["seed"] == 0
-    assert set(meta["files"]) == {CLIP_ONNX_FILE, "visual.onnx", "textual.onnx", "tokenizer.json"}
+    assert set(model_metadata(converted)["files"]) == {
+        CLIP_ONNX_FILE,
+        "visual.onnx",
+        "textual.onnx",
+        "tokenizer.json",
+    }
     folder = Path(converted.path)
     assert json.loads((folder / CLIP_ONNX_FILE).read_text())["pretrained"] == "synthetic-seed0"
     assert load_clip(folder).embed_dim == 64

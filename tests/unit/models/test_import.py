@@ -189,7 +189,7 @@ def test_import_clip_checkpoint(
     assert exported["model_name"] == "tiny-clip" and exported["format_version"] == 1
     assert (exported["image_size"], exported["embed_dim"]) == (32, 16)
     assert model.info.metadata["source_checkpoint"] == "open_clip_pytorch_model.bin"
-    assert model.info.metadata["files"].keys() == {
+    assert set(model_metadata(model)["files"]) == {
         "visual.onnx",
         "textual.onnx",
         "tokenizer.json",

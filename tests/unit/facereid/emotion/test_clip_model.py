@@ -113,7 +113,7 @@ def test_another_format_version_is_refused(pack_dir: Path, tmp_path: Path) -> No
         load_clip(folder)
 
 
-def _identity_model(input_name: str, shape: list[object], dtype: int) -> onnx.ModelProto:
+def _identity_model(input_name: str, shape: list[str | int], dtype: int) -> onnx.ModelProto:
     graph = helper.make_graph(
         [helper.make_node("Identity", [input_name], ["embedding"])],
         "wrong",

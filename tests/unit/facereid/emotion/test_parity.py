@@ -31,8 +31,8 @@ LABEL_SETS = [list(DEFAULT_EMOTION_LABELS), ["calm", "Excited", "anger", "bored"
 
 
 def real_face_crops(t1_path: Path, shared_faces: Path | None) -> list[Image.Image]:
-    image = cv2.imread(str(t1_path))
-    assert image is not None
+    image = np.asarray(cv2.imread(str(t1_path)), dtype=np.uint8)
+    assert image.ndim == 3
     crops = [Image.fromarray(crop_face(image, box, MARGIN)) for box in T1_FACES]
     if shared_faces is not None:  # one portrait per person: one face per image
         for person in sorted((shared_faces / "identities").iterdir()):
@@ -56,7 +56,8 @@ def open_clip_zero_shot(
         batch = torch.stack([clip.preprocess(crop) for crop in crops])
         features = F.normalize(clip.model.encode_image(batch), dim=-1)
         logits = clip.model.logit_scale.exp() * features @ weights
-        return logits.softmax(dim=-1).numpy()
+        probabilities: np.ndarray = logits.softmax(dim=-1).numpy()
+        return probabilities
 
 
 def assert_parity(
