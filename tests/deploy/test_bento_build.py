@@ -50,10 +50,11 @@ DEPLOYABLES = [
                "opencv-python-headless", FACE_MODELS),
     Deployable("deploy/bento/face-cpu.yaml", "facereid-cpu", CPU_BASE, "onnxruntime",
                "opencv-python-headless", FACE_MODELS),
-    Deployable("deploy/bento/clip-gpu.yaml", "facereid-clip", GPU_BASE, None, None,
+    # CLIP runs its ONNX export (docs/clip_onnx.md): onnxruntime-gpu, the same file for both.
+    Deployable("deploy/bento/clip-gpu.yaml", "facereid-clip", GPU_BASE, "onnxruntime-gpu", None,
                frozenset({"facereid-clip"})),
-    Deployable("deploy/bento/clip-cpu.yaml", "facereid-clip-cpu", CPU_BASE, None, None,
-               frozenset({"facereid-clip"})),
+    Deployable("deploy/bento/clip-cpu.yaml", "facereid-clip-cpu", CPU_BASE, "onnxruntime-gpu",
+               None, frozenset({"facereid-clip"})),
 ]  # fmt: skip
 
 
@@ -201,6 +202,8 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
     assert ort == ({deployable.onnxruntime} - {None})
     assert {n for n in pins if n in CV2} == ({deployable.cv2} - {None})
     assert "insightface" not in pins  # it would pull opencv-python and onnxruntime
+    if deployable.models != FACE_MODELS:  # the CLIP images serve CLIP's ONNX export only
+        assert not {"torch", "torchvision", "open-clip-torch"} & set(pins)
 
     info = yaml.safe_load((bento / "bento.yaml").read_text())
     assert info["name"] == deployable.name
@@ -213,7 +216,7 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
         assert "chown bentoml:bentoml /var/lib/facereid" in dockerfile
         assert "ENV DATA_DIR=/var/lib/facereid" in dockerfile
 
-    if deployable.onnxruntime is not None:
+    if deployable.models == FACE_MODELS:
         # insightface goes in --no-deps, after the locked requirements, then the guard runs
         install = re.search(
             r"pip install -r \$BENTO_PATH/env/python/requirements\.txt|env/python/install\.sh",
