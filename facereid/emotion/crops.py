@@ -13,6 +13,7 @@ from facereid.errors import (
     InvalidFaceBoxError,
     InvalidInputError,
     InvalidLabelsError,
+    UnsupportedEmotionLabelsError,
 )
 
 MAX_LABELS = 32
@@ -51,6 +52,19 @@ def validate_labels(labels: Sequence[str]) -> tuple[str, ...]:
     if len({label.lower() for label in cleaned}) != len(cleaned):
         raise InvalidLabelsError("labels must be unique (case-insensitive)")
     return tuple(cleaned)
+
+
+def subset_labels(labels: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    """``labels`` validated and checked to be a subset of a fixed-class model's ``known``
+    labels (fer's seven), case-insensitive."""
+    cleaned = validate_labels(labels)
+    lowered = {label.lower() for label in known}
+    unknown = [label for label in cleaned if label.lower() not in lowered]
+    if unknown:
+        raise UnsupportedEmotionLabelsError(
+            f"the emotion model (fer) knows only {', '.join(known)}; not {', '.join(unknown)}"
+        )
+    return cleaned
 
 
 def margin_box(

@@ -22,6 +22,7 @@ from facereid.video.scheduler import JobWorker
 from facereid.video.store import FINISHED, JobRecord
 from facereid.video.store_sqlite import SQLiteJobStore
 from facereid.video.uploads import UploadArea
+from facereid.wire.emotion import ClipStatus
 from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer, FaceWire
 from tests.unit.facereid.analysis.fakes import model_info
 
@@ -46,7 +47,11 @@ class FakeModels:
         return model_info(self.engine, "fake", 128)
 
     async def analyze_encoded(
-        self, header: ImageHeader, crops: int, attributes: bool = False
+        self,
+        header: ImageHeader,
+        crops: int,
+        attributes: bool = False,
+        crop_margin: float | None = None,
     ) -> FacesAnswer:
         """Only a video job with ``include_attributes`` sends an encoded frame (its best
         faces'); each face found there answers ``ATTRIBUTES``."""
@@ -64,6 +69,9 @@ class FakeModels:
 
     def available(self) -> bool:
         return self.clip_up
+
+    def status(self) -> ClipStatus | None:
+        return ClipStatus(available=True, engine="clip", crop_margin=0.25) if self.clip_up else None
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
         self.emotion_calls.append(crops)
