@@ -84,7 +84,13 @@ class Analyzer:
             cache = None
         key = None
         if cache is not None:
-            key = cache.key(header.raw, tenant=tenant, model=model, options=options)
+            key = cache.key(
+                header.raw,
+                tenant=tenant,
+                model=model,
+                options=options,
+                emotion_model=None if emotion is None else emotion.model,
+            )
             cached = await cache.get(key)
             if cached is not None:
                 return cached
