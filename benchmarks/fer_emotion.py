@@ -60,7 +60,7 @@ def real_faces() -> list[np.ndarray]:
     photos.append(_package_dir("insightface") / "data" / "images" / "t1.jpg")
     crops = []
     for photo in photos:
-        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        image = np.asarray(cv2.imread(str(photo), cv2.IMREAD_COLOR), dtype=np.uint8)
         crops += [crop_face(image, f.bbox, FER_CROP_MARGIN) for f in engine.detect([image])[0]]
     return crops
 

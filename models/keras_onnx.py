@@ -296,7 +296,8 @@ def convert_keras_h5(path: Path, input_shape: tuple[int, int, int], num_classes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.producer_name = "facereid models/keras_onnx.py"
     onnx.checker.check_model(model, full_check=True)
-    return model.SerializeToString()
+    serialised: bytes = model.SerializeToString()
+    return serialised
 
 
 def _build(

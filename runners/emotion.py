@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import bentoml
 import numpy as np
@@ -53,7 +54,7 @@ class EmotionModel:
         stored: bentoml.Model | None = self.clip_pack if self.engine == "clip" else self.fer_pack
         self.tag = None if stored is None else str(stored.tag)
         self.labels = model_labels(stored)
-        self.metadata = {} if stored is None else dict(stored.info.metadata)
+        self.metadata: dict[str, Any] = {} if stored is None else dict(stored.info.metadata)
         if stored is None:
             tag = _settings.clip_model_tag if self.engine == "clip" else _settings.fer_model_tag
             self.reason = f"no {self.engine} model {tag} in the BentoML store; {FIX[self.engine]}"

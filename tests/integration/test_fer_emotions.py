@@ -9,6 +9,7 @@ here claims which emotion a real face shows."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_a_label_outside_the_seven_is_a_422_with_its_code(
     dlib_server: Server, t1_path: Path, route: str
 ) -> None:
     image = b64_file(t1_path)
-    body = {"emotion_labels": ["happy", "contempt"]}
+    body: dict[str, Any] = {"emotion_labels": ["happy", "contempt"]}
     body.update({"images": [image]} if route == "/analyze_batch" else {"image_data": image})
     with dlib_server.client() as client:
         response = client.post(route, json=body)

