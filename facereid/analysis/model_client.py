@@ -208,7 +208,11 @@ class EmotionServiceClient:
         self.clip_answered = True
         if status.available:
             if self._clip_said != "available":
-                logger.info("CLIP model available: emotions are scored")
+                logger.info(
+                    "emotion model available (%s, engine %s): emotions are scored",
+                    status.model,
+                    status.engine or "clip",
+                )
             self._clip_said = "available"
             self.clip_health.mark_available(status.model_dump())
             return
