@@ -38,6 +38,7 @@ class FakeModels:
     faces_for: Callable[[np.ndarray], Faces] = lambda image: []
     engine: str = "dlib"
     clip_up: bool = False
+    crop_margin: float = 0.25  # what the emotion service's health says (fer: 0.1)
     images: list[np.ndarray] = field(default_factory=list)
     emotion_calls: list[list[Crop]] = field(default_factory=list)
     gallery_lookup: GalleryLookup | None = None
@@ -71,7 +72,9 @@ class FakeModels:
         return self.clip_up
 
     def status(self) -> ClipStatus | None:
-        return ClipStatus(available=True, engine="clip", crop_margin=0.25) if self.clip_up else None
+        if not self.clip_up:
+            return None
+        return ClipStatus(available=True, engine="clip", crop_margin=self.crop_margin)
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
         self.emotion_calls.append(crops)
