@@ -79,3 +79,19 @@ def test_a_label_outside_the_seven_is_a_422_with_its_code(
     error = response.json()["error"]
     assert error["code"] == "unsupported_emotion_labels"
     assert "contempt" in error["message"] and "Traceback" not in response.text
+
+
+def test_auto_serves_clip_when_the_store_has_both(synthetic_server: Server, t1_path: Path) -> None:
+    """`models synth` stores CLIP and fer's model: EMOTION_ENGINE=auto takes CLIP, whose
+    labels are free (a word fer does not know is scored, not refused)."""
+    body = {"image_data": b64_file(t1_path), "emotion_labels": ["calm", "bored"]}
+    with synthetic_server.client(timeout=120) as client:
+        health = client.get("/health").json()
+        response = client.post("/analyze", json=body)
+    assert health["emotion_model"]["engine"] == "clip"
+    assert health["emotion_model"]["fixed_labels"] is None
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert list(answer["emotions"]) == ["calm", "bored"]
+    assert answer["emotion_model"] == health["emotion_model"]["model"]
+    assert answer["emotion_model"].startswith("facereid-clip:")
