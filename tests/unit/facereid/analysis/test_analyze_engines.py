@@ -36,7 +36,7 @@ def run(target: analyze.Analyzer, **options: object) -> dict[str, object]:
     return asyncio.run(target.analyze(IMG, analyze.AnalyzeOptions(**options), "t"))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("labels", [["happy", "joy"], ["contempt"], ["surprised"]])
+@pytest.mark.parametrize("labels", [["happy", "joy"], ["contempt"], ["surprise", "surprised"]])
 def test_fer_refuses_labels_outside_its_seven_before_model_work(labels: list[str]) -> None:
     target = analyzer(FER)
     with pytest.raises(UnsupportedEmotionLabelsError) as caught:

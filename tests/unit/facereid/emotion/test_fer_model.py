@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from facereid.config import DEFAULT_EMOTION_LABELS
 from facereid.emotion.fer_model import (
     FER_LABELS,
     FerEmotionScorer,
@@ -78,7 +79,21 @@ def test_a_subset_keeps_the_callers_spelling_and_sums_to_one() -> None:
     assert scores["Happy"] == pytest.approx(0.4 / 0.6) and sum(scores.values()) == 1.0
 
 
-@pytest.mark.parametrize("labels", [["happy", "joyful"], ["surprised"], ["contempt"]])
+def test_the_service_default_words_name_fers_classes() -> None:
+    scorer = FerEmotionScorer(FakeSession(), labels=DEFAULT_EMOTION_LABELS)
+    [scores] = scorer.score_crops([np.zeros((8, 8, 3), np.uint8)])
+    assert list(scores) == list(DEFAULT_EMOTION_LABELS)
+    by_class = dict(zip(FER_LABELS, PROBS, strict=True))
+    for word, fer_class in (("surprised", "surprise"), ("fearful", "fear"), ("angry", "angry")):
+        assert scores[word] == pytest.approx(by_class[fer_class])
+    [nouns] = scorer.score_crops([np.zeros((8, 8, 3), np.uint8)], labels=["happiness", "Sadness"])
+    share = by_class["happy"] / (by_class["happy"] + by_class["sad"])
+    assert nouns["happiness"] == pytest.approx(share)
+
+
+@pytest.mark.parametrize(
+    "labels", [["happy", "joyful"], ["contempt"], ["surprise", "Surprised"], ["fear", "afraid"]]
+)
 def test_labels_outside_the_seven_are_refused_with_a_stable_code(labels: list[str]) -> None:
     session = FakeSession()
     with pytest.raises(UnsupportedEmotionLabelsError) as caught:
@@ -95,7 +110,9 @@ def test_a_default_label_set_outside_the_seven_is_refused_at_construction() -> N
 def test_default_labels_are_fers_unless_the_setting_is_a_subset() -> None:
     from facereid.config import DEFAULT_EMOTION_LABELS
 
-    assert default_labels(DEFAULT_EMOTION_LABELS) == FER_LABELS  # CLIP's words
+    # the service's default words name fer's classes (surprised is fer's surprise)
+    assert default_labels(DEFAULT_EMOTION_LABELS) == DEFAULT_EMOTION_LABELS
+    assert default_labels(["happy", "bored"]) == FER_LABELS
     assert default_labels(["Happy", "neutral"]) == ("Happy", "neutral")
 
 
