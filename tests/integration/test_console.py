@@ -153,6 +153,35 @@ def test_analyze_draws_and_lists_six_faces(page: Any, t1_path: Path) -> None:
     assert not [e for e in ERRORS[id(page)] if not e.startswith("Failed to load resource")]
 
 
+def test_offline_emotions_name_their_model(
+    browser: Any, dlib_server: Server, t1_path: Path
+) -> None:
+    """A fresh `make serve` (dlib, no CLIP: fer's model answers): the status line names the
+    emotion engine, each face gets numbers, and the summary says which model scored them."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        page.goto(f"{dlib_server.url}/ui")
+        page.wait_for_selector("body[data-ready=true]")
+        page.wait_for_function(
+            "document.getElementById('server-status').textContent.includes('emotions')"
+        )
+        status = page.inner_text("#server-status")
+        assert "emotions: fer" in status, status
+        assert "facereid-fer:" in (page.get_attribute("#server-status", "title") or "")
+        assert page.is_hidden("#analyze-emotions-note")
+        page.set_input_files("#analyze-file", str(t1_path))
+        page.click("#analyze-form button[type=submit]")
+        page.wait_for_selector("#tab-analyze[data-state=done]")
+        assert "emotions by facereid-fer:" in page.inner_text("#tab-analyze .summary")
+        cells = page.locator("#analyze-faces tbody tr td:nth-child(5)").all_inner_texts()
+        assert len(cells) == 6 and not [c for c in cells if c.startswith("—")], cells
+        shot(page, "analyze-fer")
+    finally:
+        context.close()
+
+
 def test_emotion_bars_and_106_landmarks(page: Any, t1_path: Path) -> None:
     """What an InsightFace pack with CLIP answers (106 points, emotions), drawn by the page;
     the answer is made in the browser since the dlib test server has neither."""

@@ -60,6 +60,7 @@ export function setupAnalyze(section) {
         body.append(row);
       });
       summary.textContent = `${faces.length} face(s) · ${result.embedding_model}` +
+        (result.emotion_model ? ` · emotions by ${result.emotion_model}` : "") +
         (result.model_synthetic ? " · synthetic stand-in model: results are not real" : "");
       section.dataset.state = "done";
     } catch (error) {

@@ -20,9 +20,12 @@ async function refreshStatus() {
     const health = await getJSON("/health");
     const model = health.face_model || {};
     const clipOn = health.clip_service === "available";
-    const clip = clipOn ? "emotions on" : "emotions off";
+    // which emotion model answers (fer offline, CLIP when stored): /health's emotion_model
+    const emotion = health.emotion_model || {};
+    const clip = clipOn ? `emotions: ${emotion.engine || "on"}` : "emotions off";
     line.textContent = `${health.status} · ${model.embedding_model || health.engine || "?"} · ${clip}`;
-    line.title = health.warning || health.reason || "";
+    line.title = health.warning || health.reason ||
+      (clipOn && emotion.model ? `emotions by ${emotion.model} (${emotion.license || "licence unknown"})` : "");
     showEmotionChoice(clipOn, health.reason);
     const engine = model.engine || health.engine;
     if (engine) {
