@@ -33,8 +33,9 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import httpx
 
@@ -62,6 +63,27 @@ class ColdStart:
     ready_s: float  # /readyz answered 200
     first_answer_s: float  # the first /analyze answered 200
     faces: int
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per service process
+
+
+def process_cpu(name: str) -> dict[str, float]:
+    """CPU seconds (user + system) each process of the container has used so far, summed per
+    BentoML service (``--service-name``; the `bentoml serve` parent as "serve"), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = defaultdict(float)
+    for pid in podman("top", name, "hpid", check=False).split()[1:]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:  # ended meanwhile
+            continue
+        label = Path(args[0]).name
+        if "--service-name" in args:
+            label = args[args.index("--service-name") + 1]
+        elif "serve" in args:
+            label = "serve"
+        used[label] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return dict(used)
 
 
 def t1_body() -> dict[str, object]:
@@ -82,7 +104,11 @@ def extra_env() -> list[str]:
 
 
 def time_first_answer(
-    t0: float, started: float, alive: Callable[[], bool], body: dict[str, object]
+    t0: float,
+    started: float,
+    alive: Callable[[], bool],
+    body: dict[str, object],
+    cpu: Callable[[], dict[str, float]] = dict,
 ) -> ColdStart:
     """Poll /readyz from ``t0`` on, then post /analyze once; ``alive`` says whether the
     server is still running (a crashed start fails at once instead of after the timeout)."""
@@ -103,7 +129,7 @@ def time_first_answer(
         answer = client.post("/analyze", json=body)
         first = time.perf_counter() - t0
         answer.raise_for_status()
-        return ColdStart(started, ready, first, len(answer.json().get("faces", [])))
+        return ColdStart(started, ready, first, len(answer.json().get("faces", [])), cpu())
 
 
 def measure(image: str, body: dict[str, object]) -> ColdStart:
@@ -118,7 +144,7 @@ def measure(image: str, body: dict[str, object]) -> ColdStart:
         return podman("inspect", name, "--format", "{{.State.Running}}", check=False) == "true"
 
     try:
-        return time_first_answer(t0, started, alive, body)
+        return time_first_answer(t0, started, alive, body, lambda: process_cpu(name))
     except RuntimeError:
         logger.error("%s", podman("logs", "--tail", "20", name, check=False))
         raise
@@ -186,15 +212,20 @@ def main(argv: list[str]) -> int:
     body = t1_body()
     local = "--local" in argv
     where = "bentoml serve (local)" if local else image
-    print(f"| run | podman run -d (s) | /readyz 200 (s) | first /analyze (s) | faces |  # {where}")
-    print("|---|---|---|---|---|")
+    print(
+        f"| run | podman run -d (s) | /readyz 200 (s) | first /analyze (s) | faces "
+        f"| CPU s to the first answer (per service) |  # {where}"
+    )
+    print("|---|---|---|---|---|---|")
     firsts = []
     for run in range(1, RUNS + 1):
         result = measure_local(body) if local else measure(image, body)
         firsts.append(result.first_answer_s)
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(result.cpu_s.items()))
+        total = sum(result.cpu_s.values())
         print(
             f"| {run} | {result.started_s:.1f} | {result.ready_s:.1f} | "
-            f"{result.first_answer_s:.1f} | {result.faces} |",
+            f"{result.first_answer_s:.1f} | {result.faces} | {total:.1f} ({cpu}) |",
             flush=True,
         )
     firsts.sort()
