@@ -66,12 +66,12 @@ class ColdStart:
     cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per service process
 
 
-def process_cpu(name: str) -> dict[str, float]:
-    """CPU seconds (user + system) each process of the container has used so far, summed per
-    BentoML service (``--service-name``; the `bentoml serve` parent as "serve"), from /proc."""
+def process_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) each process has used so far, summed per BentoML service
+    (``--service-name``; the `bentoml serve` parent as "serve"), read from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = defaultdict(float)
-    for pid in podman("top", name, "hpid", check=False).split()[1:]:
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
@@ -84,6 +84,26 @@ def process_cpu(name: str) -> dict[str, float]:
             label = "serve"
         used[label] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return dict(used)
+
+
+def container_pids(name: str) -> list[int]:
+    return [int(pid) for pid in podman("top", name, "hpid", check=False).split()[1:]]
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc's parent links."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children[int(fields[1])].append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children[tree[-1]])
+    return tree
 
 
 def t1_body() -> dict[str, object]:
@@ -144,7 +164,9 @@ def measure(image: str, body: dict[str, object]) -> ColdStart:
         return podman("inspect", name, "--format", "{{.State.Running}}", check=False) == "true"
 
     try:
-        return time_first_answer(t0, started, alive, body, lambda: process_cpu(name))
+        return time_first_answer(
+            t0, started, alive, body, lambda: process_cpu(container_pids(name))
+        )
     except RuntimeError:
         logger.error("%s", podman("logs", "--tail", "20", name, check=False))
         raise
@@ -167,7 +189,13 @@ def measure_local(body: dict[str, object]) -> ColdStart:
         start_new_session=True,
     )  # fmt: skip
     try:
-        return time_first_answer(t0, 0.0, lambda: server.poll() is None, body)
+        return time_first_answer(
+            t0,
+            0.0,
+            lambda: server.poll() is None,
+            body,
+            lambda: process_cpu(process_tree(server.pid)),
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # its own session: the service processes too
         try:
