@@ -266,7 +266,7 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
         overrides = (bento / "src" / "deploy" / "bento" / "uv-overrides.txt").read_text()
         assert 'kubernetes ; sys_platform == "never"' in overrides
 
-    if deployable.onnxruntime is not None:
+    if deployable.cv2 is not None:  # the face images (CLIP has no insightface, no OpenCV)
         # insightface goes in --no-deps, after the locked requirements, then the guard runs
         install = re.search(
             r"pip install -r \$BENTO_PATH/env/python/requirements\.txt|env/python/install\.sh",
