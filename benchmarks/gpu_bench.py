@@ -3,7 +3,7 @@ service runs; random weights, the realistic synthetic profile's architecture) at
 batch sizes in fp32 and fp16, the zero-shot text features, the CPU->GPU preprocess copy, and
 the emotion service's own preprocessing of 32 face crops (``BatchPreprocess``) with 1 thread
 and with CLIP_PREPROCESS_THREADS auto, alone and in front of the tower. Needs only torch,
-open_clip and Pillow (``facereid.emotion.clip_model`` imports nothing else of the project's
+open_clip and Pillow (``models.clip_torch`` imports nothing else of the project's
 dependencies), so it runs on a bare GPU machine.
 
     python3 benchmarks/gpu_bench.py --out $OUT/gpu_bench.md --seconds 3
@@ -127,10 +127,11 @@ def main() -> int:
 def preprocess_rows(
     model: Any, device: torch.device, sync: Callable[[], object], seconds: float
 ) -> list[tuple[str, str, int, float, float]]:
-    """The emotion service's own preprocessing (``facereid.emotion.clip_model.BatchPreprocess``
-    over open_clip's eval transform) for 32 face crops of 100-400 px, with 1 thread and with
-    one per core up to 8 (CLIP_PREPROCESS_THREADS auto), alone and followed by the tower: how
-    close the service's scoring path comes to the bare tower's rate at the same batch."""
+    """The emotion service's former preprocessing (``models.clip_torch.BatchPreprocess``,
+    before the ONNX export, over open_clip's eval transform) for 32 face crops of 100-400 px,
+    with 1 thread and with one per core up to 8 (CLIP_PREPROCESS_THREADS auto), alone and
+    followed by the tower: how close the service's scoring path comes to the bare tower's rate
+    at the same batch."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
@@ -138,7 +139,7 @@ def preprocess_rows(
     from PIL import Image
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for facereid
-    from facereid.emotion.clip_model import BatchPreprocess
+    from models.clip_torch import BatchPreprocess
 
     preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)[2]
     rng = np.random.default_rng(0)

@@ -68,16 +68,9 @@ def measure(seconds: float | None = None) -> dict[str, Any]:
         return lambda: session.run(None, {name: blob})
 
     def clip_image(batch: int) -> Any:
-        import torch
-
         side = scorer.bundle.image_size
-        pixels = torch.from_numpy(rng.standard_normal((batch, 3, side, side)).astype(np.float32))
-
-        def run() -> None:
-            with torch.inference_mode():
-                scorer.bundle.model.encode_image(pixels, normalize=True)
-
-        return run
+        pixels = rng.standard_normal((batch, 3, side, side)).astype(np.float32)
+        return lambda: scorer.bundle.encode_image(pixels)  # the ONNX tower (docs/clip_onnx.md)
 
     rows: list[LimitRow] = []
     rows += _sweep(

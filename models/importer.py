@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from models import ModelProvisioningError
 from models.packs import CLIP_CHECKPOINT_FILE, CLIP_CONFIG_FILE, PACKS
-from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, save_model
+from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, save_model, store_tmp_dir
 from models.validate import clip_config, inspect_face_pack, validate_clip_dir
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ IMPORT_HINT = (
     "re-import a complete pack with `python -m models import --insightface-dir DIR_OR_ZIP`"
 )
 CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors")
+SAFETENSORS_CHECKPOINT_FILE = "open_clip_model.safetensors"
 
 
 def default_model_path() -> Path:
@@ -199,17 +201,26 @@ def save_clip_dir(
     fix: str,
     extra_metadata: dict[str, Any] | None = None,
 ) -> bentoml.Model:
-    """Validate ``directory`` (config + checkpoint) and store it as the CLIP model."""
-    report = validate_clip_dir(directory, checkpoint_file, fix)
-    metadata: dict[str, Any] = {
-        "files": report.files,
-        "config_file": CLIP_CONFIG_FILE,
-        "checkpoint_file": checkpoint_file,
-        "image_size": report.image_size,
-        "embed_dim": report.embed_dim,
-        **(extra_metadata or {}),
-    }
-    return save_model(CLIP_MODEL_NAME, directory, report.files, labels=labels, metadata=metadata)
+    """Export ``directory`` (open_clip config + checkpoint) to ONNX (models/clip_export.py),
+    check the export loads as the service loads it, and store the exported files only: the
+    store entry (and the image built from it) holds no torch checkpoint."""
+    from models.clip_export import export_clip
+
+    with tempfile.TemporaryDirectory(prefix="clip-onnx-", dir=store_tmp_dir()) as work:
+        exported = Path(work)
+        export = export_clip(directory, exported, fix, checkpoint_file)
+        report = validate_clip_dir(exported, fix)
+        metadata: dict[str, Any] = {
+            "files": report.files,
+            "format": "onnx",
+            "format_version": report.format_version,
+            "image_size": report.image_size,
+            "embed_dim": report.embed_dim,
+            "context_length": export.context_length,
+            "source_checkpoint": checkpoint_file,
+            **(extra_metadata or {}),
+        }
+        return save_model(CLIP_MODEL_NAME, exported, report.files, labels=labels, metadata=metadata)
 
 
 def import_clip_checkpoint(
@@ -223,15 +234,20 @@ def import_clip_checkpoint(
     fix: str,
     extra_metadata: dict[str, Any] | None = None,
 ) -> bentoml.Model:
-    """Stage ``checkpoint`` next to its open_clip config in ``work`` and store both."""
+    """Stage ``checkpoint`` next to its open_clip config in ``work``, export both to ONNX and
+    store the export."""
     if not checkpoint.is_file():
         raise ModelProvisioningError(f"{checkpoint}: no such checkpoint file; {fix}")
     config = clip_config(model_name, pretrained, config_file)
-    config["checkpoint_file"] = CLIP_CHECKPOINT_FILE
+    # open_clip reads a checkpoint by its suffix: safetensors stays safetensors.
+    staged_name = (
+        SAFETENSORS_CHECKPOINT_FILE if checkpoint.suffix == ".safetensors" else CLIP_CHECKPOINT_FILE
+    )
+    config["checkpoint_file"] = staged_name
     stage = work / "clip"
     stage.mkdir(parents=True, exist_ok=True)
     (stage / CLIP_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
-    staged = stage / CLIP_CHECKPOINT_FILE
+    staged = stage / staged_name
     try:
         staged.symlink_to(checkpoint.resolve())  # no copy of a 600 MB file just to check it
     except OSError:
@@ -243,6 +259,4 @@ def import_clip_checkpoint(
         "pretrained": pretrained_label,
         "pack": f"{model_name}/{pretrained_label}",
     }
-    return save_clip_dir(
-        stage, CLIP_CHECKPOINT_FILE, labels=labels, fix=fix, extra_metadata=extra_metadata
-    )
+    return save_clip_dir(stage, staged_name, labels=labels, fix=fix, extra_metadata=extra_metadata)

@@ -1,5 +1,5 @@
 """Check model files before they reach the store: ONNX signatures per role, the pack's license,
-and that a CLIP checkpoint loads into its open_clip model.
+and that an exported CLIP (models/clip_export.py) loads as the emotion service loads it.
 
 Every failure is a ModelProvisioningError whose message names the file, says what was expected
 and what was found, and ends with the command that fixes it (``fix``).
@@ -15,7 +15,6 @@ from typing import Any
 
 from models import ModelProvisioningError
 from models.packs import (
-    CLIP_CONFIG_FILE,
     DETECTOR,
     GENDERAGE,
     LANDMARK_3D,
@@ -60,6 +59,7 @@ class ClipReport:
     files: dict[str, str]
     image_size: int
     embed_dim: int
+    format_version: int
 
 
 def format_shape(shape: Shape) -> str:
@@ -264,23 +264,33 @@ def clip_config(
     }
 
 
-def validate_clip_dir(directory: Path, checkpoint_file: str, fix: str) -> ClipReport:
-    """Load the folder exactly as the service does (``facereid.emotion.clip_model.load_clip``:
-    open_clip ``create_model`` + a strict ``load_checkpoint`` with
-    ``torch.load(weights_only=True)``)."""
-    from facereid.emotion.clip_model import load_clip
+def validate_clip_dir(directory: Path, fix: str) -> ClipReport:
+    """Load the exported folder exactly as the service does
+    (``facereid.emotion.clip_model.load_clip``: ONNX Runtime sessions whose signatures are
+    checked, the tokenizer, clip_onnx.json) and check the files are the ones it names."""
+    from facereid.emotion.clip_model import (
+        CLIP_ONNX_FILE,
+        FORMAT_VERSION,
+        load_clip,
+        read_config,
+    )
 
     try:
         bundle = load_clip(directory, device="cpu")
-    except Exception as exc:  # FaceReIDError, torch and open_clip errors: all "unusable"
+        named: dict[str, str] = dict(read_config(directory).get("files") or {})
+    except Exception as exc:  # FaceReIDError, ORT and tokenizers errors: all "unusable"
         text = str(exc).strip()
         reason = text.splitlines()[0][:200] if text else type(exc).__name__
+        raise ModelProvisioningError(f"the CLIP export does not load ({reason}); {fix}") from None
+    files = {n: sha256_file(directory / n) for n in sorted(named)}
+    if files != named:
         raise ModelProvisioningError(
-            f"{checkpoint_file}: does not load into its open_clip model ({reason}); {fix}"
-        ) from None
-    names = (CLIP_CONFIG_FILE, checkpoint_file)
+            f"the CLIP export's files do not match the checksums in {CLIP_ONNX_FILE}; {fix}"
+        )
+    files[CLIP_ONNX_FILE] = sha256_file(directory / CLIP_ONNX_FILE)
     return ClipReport(
-        files={n: sha256_file(directory / n) for n in names},
+        files=files,
         image_size=bundle.image_size,
         embed_dim=bundle.embed_dim,
+        format_version=FORMAT_VERSION,
     )

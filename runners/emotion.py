@@ -52,10 +52,6 @@ class EmotionModel:
             return
         from facereid.emotion.clip_model import load_clip
 
-        if _settings.torch_threads > 0:  # TORCH_THREADS; 0 keeps torch's default (all cores)
-            import torch
-
-            torch.set_num_threads(_settings.torch_threads)
         bundle = load_clip(Path(stored.path))
         self.scorer = EmotionScorer(bundle, labels=_settings.emotion_labels)
         # Fill the default labels' text features and run one image forward now, so the first

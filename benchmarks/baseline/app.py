@@ -22,8 +22,8 @@ from insightface.app import FaceAnalysis
 from PIL import Image
 from pydantic import BaseModel
 
-from facereid.emotion.clip_model import (
-    load_clip,  # loads the store's (possibly synthetic) checkpoint
+from models.clip_torch import (
+    load_torch_clip as load_clip,  # a torch checkpoint folder (the naive baseline's way)
 )
 
 EMOTIONS = ["happy", "sad", "angry", "surprised", "fearful", "disgusted", "neutral"]

@@ -1,7 +1,8 @@
 """``GET /health``: the face model service's identity and the CLIP service's state.
 
-Reasons name what is wrong and the exception type, never its text: connection errors carry
-internal host:port pairs that a public health endpoint must not echo (the log has them).
+Reasons are sentences for a person: what is wrong, never an exception's class or text (connection
+errors carry internal host:port pairs that a public health endpoint must not echo; the log has
+both).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class HealthEndpoint:
             return 503, {
                 "status": "unavailable",
                 "clip_service": self.clip_health.as_status(),
-                "reason": f"face model service not reachable ({type(exc).__name__})",
+                "reason": "the face model service is not answering; see the server log",
             }
 
     async def payload(self, faces: FaceClient) -> dict[str, Any]:

@@ -38,6 +38,14 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 CLIP_STARTUP_POLL_S = 0.5  # poll period until CLIP first answers ...
 CLIP_STARTUP_WINDOW_S = 120.0  # ... for at most this long after start-up
+# /health's reasons are read by people (the console shows them): sentences, never an exception
+# class or its text (which can name internal hosts; the log has both).
+CLIP_STARTING = "the CLIP service has not answered yet (starting); emotions are off until it does"
+CLIP_NOT_ANSWERING = (
+    "the CLIP service is not answering (is it running, and CLIP_SERVICE_URL right?); "
+    "emotions are off until it answers"
+)
+CLIP_CALL_FAILED = "a call to the CLIP service failed; emotions are off until it answers again"
 
 
 class Dependency(Protocol):
@@ -161,7 +169,7 @@ class EmotionServiceClient:
             )
         except Exception as exc:  # CLIP down or slow: answer without emotions
             logger.warning("emotion scoring failed: %s", describe(exc))
-            self.clip_health.mark_unavailable(f"CLIP call failed ({type(exc).__name__})")
+            self.clip_health.mark_unavailable(CLIP_CALL_FAILED)
             return None
         return scores
 
@@ -177,9 +185,7 @@ class EmotionServiceClient:
         except Exception as exc:  # any failure to reach CLIP means "unavailable"
             if starting:
                 logger.debug("CLIP not answering yet at start-up: %s", describe(exc))
-                self.clip_health.mark_unavailable(
-                    f"CLIP service not reachable ({type(exc).__name__})"
-                )
+                self.clip_health.mark_unavailable(CLIP_STARTING)
                 return
             # One failure is logged at INFO: the first poll can run before BentoML has set
             # up the dependency's client (an AttributeError for the route at start-up).
@@ -193,7 +199,7 @@ class EmotionServiceClient:
                     self._clip_failures,
                     describe(exc),
                 )
-            self.clip_health.mark_unavailable(f"CLIP service not reachable ({type(exc).__name__})")
+            self.clip_health.mark_unavailable(CLIP_NOT_ANSWERING)
             self._clip_said = None
             return
         self._clip_failures = 0

@@ -1,8 +1,9 @@
 """CLIP zero-shot emotions for face crops, with cached text features per label set.
 
-The computation is open_clip's own zero-shot classification: a prompt ensemble per label
-(``build_zero_shot_classifier``: mean of normalised template embeddings, renormalised), then
-``softmax(logit_scale.exp() * image_features @ classifier)``.
+The computation is open_clip's own zero-shot classification, in numpy on the ONNX towers'
+outputs: a prompt ensemble per label (``build_zero_shot_classifier``: mean of normalised
+template embeddings, renormalised), then ``softmax(logit_scale.exp() * image_features @
+classifier)``. No torch: tests/unit/facereid/emotion/test_parity.py holds it to open_clip's own.
 """
 
 from __future__ import annotations
@@ -17,29 +18,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from PIL import Image
 
 from facereid.config import DEFAULT_EMOTION_LABELS, get_settings
-from facereid.emotion.clip_model import (
-    CLIP_CONFIG_FILE,
-    BatchPreprocess,
-    ClipBundle,
-    load_clip,
-    register_model_config,
-)
+from facereid.emotion.clip_model import CLIP_ONNX_FILE, ClipBundle, load_clip
 from facereid.emotion.crops import crop_face, prompt_word, validate_labels
 from facereid.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CLIP_CONFIG_FILE",
+    "CLIP_ONNX_FILE",
     "DEFAULT_TEMPLATES",
     "ClipBundle",
     "EmotionScorer",
     "load_clip",
-    "register_model_config",
 ]
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
@@ -51,6 +44,7 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a person who feels {}.",
 )
 Crop = Image.Image | npt.NDArray[np.uint8]
+Matrix = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -64,6 +58,19 @@ def preprocess_threads(setting: int, cores: int | None = None) -> int:
     """CLIP_PREPROCESS_THREADS, or for 0 (auto) one per core up to 8: a batch's crops are
     resized side by side (docs/benchmarks.md)."""
     return setting or max(1, min(8, cores or os.cpu_count() or 1))
+
+
+def l2_normalise(x: Matrix, eps: float = 1e-12) -> Matrix:
+    """torch.nn.functional.normalize: rows over max(norm, eps)."""
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    normalised: Matrix = (x / np.maximum(norms, np.float32(eps))).astype(np.float32)
+    return normalised
+
+
+def softmax(logits: Matrix) -> Matrix:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probabilities: Matrix = (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return probabilities
 
 
 def _to_pil(crop: Crop) -> Image.Image:
@@ -95,14 +102,11 @@ class EmotionScorer:
         self.margin = get_settings().emotion_crop_margin if margin is None else margin
         if not self.margin >= 0:
             raise ValueError(f"crop margin must be >= 0, not {self.margin}")
-        self._cache: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], torch.Tensor] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], Matrix] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         threads = preprocess_threads(get_settings().clip_preprocess_threads)
-        pool = ThreadPoolExecutor(threads, "clip-preprocess") if threads > 1 else None
-        self._batch_preprocess = BatchPreprocess(bundle.preprocess, bundle.device, pool)
+        self._pool = ThreadPoolExecutor(threads, "clip-preprocess") if threads > 1 else None
         self._hits = 0
         self._misses = 0
 
@@ -110,7 +114,7 @@ class EmotionScorer:
         with self._lock:
             return CacheInfo(self._hits, self._misses, len(self._cache))
 
-    def text_classifier(self, labels: Sequence[str] | None = None) -> torch.Tensor:
+    def text_classifier(self, labels: Sequence[str] | None = None) -> Matrix:
         """The (embed_dim, n_labels) zero-shot weights, computed once per label set (LRU)."""
         label_set = self.labels if labels is None else validate_labels(labels)
         key = (label_set, self.templates)
@@ -127,23 +131,21 @@ class EmotionScorer:
                 self._cache.popitem(last=False)
             return classifier
 
-    def _build_classifier(self, labels: tuple[str, ...]) -> torch.Tensor:
-        import open_clip
-
-        with torch.inference_mode():
-            classifier: torch.Tensor = open_clip.build_zero_shot_classifier(
-                self.bundle.model,
-                self.bundle.tokenizer,
-                classnames=[prompt_word(label) for label in labels],
-                templates=self.templates,
-                num_classes_per_batch=None,  # the whole label set in one text forward
-                device=self.bundle.device,
-            )
+    def _build_classifier(self, labels: tuple[str, ...]) -> Matrix:
+        """open_clip.build_zero_shot_classifier: all label x template texts in one forward,
+        class-major; each embedding normalised, averaged per class, renormalised."""
+        classnames = [prompt_word(label) for label in labels]
+        texts = [template.format(c) for c in classnames for template in self.templates]
+        embeddings = l2_normalise(self.bundle.encode_text(self.bundle.tokenize(texts)))
+        per_class = embeddings.reshape(len(labels), len(self.templates), -1).mean(axis=1)
+        per_class = per_class / np.linalg.norm(per_class, axis=1, keepdims=True)
+        classifier = np.ascontiguousarray(per_class.T, dtype=np.float32)
+        classifier.flags.writeable = False  # shared by every request through the cache
         return classifier
 
-    def preprocess(self, crops: Sequence[Crop]) -> torch.Tensor:
-        """CLIP preprocessing (the bundle's own transform) as one batch on the model's device."""
-        return self._batch_preprocess([_to_pil(crop) for crop in crops])
+    def preprocess(self, crops: Sequence[Crop]) -> Matrix:
+        """CLIP preprocessing (the export's own transform) as one [N, 3, S, S] batch."""
+        return self.bundle.preprocess([_to_pil(crop) for crop in crops], self._pool)
 
     def score_crops(
         self, crops: Sequence[Crop], labels: Sequence[str] | None = None
@@ -153,11 +155,9 @@ class EmotionScorer:
         classifier = self.text_classifier(label_set)
         if not crops:
             return []
-        batch = self.preprocess(crops)
-        with torch.inference_mode():
-            features = self.bundle.model.encode_image(batch, normalize=True)
-            logits = self.bundle.model.logit_scale.exp() * features @ classifier
-            probabilities = logits.float().softmax(dim=-1).cpu().numpy()
+        features = l2_normalise(self.bundle.encode_image(self.preprocess(crops)))
+        logits = np.float32(self.bundle.logit_scale) * features @ classifier
+        probabilities = softmax(logits.astype(np.float32))
         return [dict(zip(label_set, map(float, row), strict=True)) for row in probabilities]
 
     def score(

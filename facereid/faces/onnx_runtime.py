@@ -42,19 +42,25 @@ def select_providers(available: list[str] | None = None) -> list[str]:
     return chosen
 
 
-def create_session(model: str | bytes | Path, *, intra_op_threads: int = 0) -> ort.InferenceSession:
+def create_session(
+    model: str | bytes | Path,
+    *,
+    intra_op_threads: int = 0,
+    providers: Sequence[str] | None = None,
+) -> ort.InferenceSession:
     """An InferenceSession with all graph optimisations on and the chosen providers.
 
     ``model`` is a path or serialised ONNX bytes (e.g. a batch-edited detector).
-    ``intra_op_threads=0`` lets ONNX Runtime decide.
+    ``intra_op_threads=0`` lets ONNX Runtime decide. ``providers``: a caller's own list (e.g.
+    CPU only for a parity check); by default ``select_providers()``.
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if intra_op_threads > 0:
         options.intra_op_num_threads = intra_op_threads
-    providers = select_providers()
+    chosen = list(providers) if providers is not None else select_providers()
     source = model if isinstance(model, bytes) else str(model)
-    session = ort.InferenceSession(source, sess_options=options, providers=providers)
+    session = ort.InferenceSession(source, sess_options=options, providers=chosen)
     label = f"<{len(model)} bytes>" if isinstance(model, bytes) else str(model)
     logger.info("ONNX session for %s on providers %s", label, session.get_providers())
     return session

@@ -8,6 +8,10 @@ before each download, and the service then starts with what the store has (the d
 when there is no InsightFace pack, loudly). A failed download leaves the store unchanged
 (``pull`` stores atomically) and never stops the start: the exit code is 1 only for a broken
 pack in MODEL_PATH or an invalid setting, both said in one line before anything is fetched.
+
+A CLIP entry in the store's format from before the ONNX export (a torch checkpoint) is
+converted here where torch and open_clip are installed (models/clip_convert.py); elsewhere it
+is said once, with the command to run, and the start goes on.
 """
 
 from __future__ import annotations
@@ -199,6 +203,12 @@ def cmd_ensure(args: argparse.Namespace) -> int:
         ) from None
     names = (FACE_MODEL_NAME, CLIP_MODEL_NAME)
     missing = [name for name in names if not _present(name, settings)]
+    stored_clip = find_model(CLIP_MODEL_NAME)
+    if stored_clip is not None:
+        from models.clip_convert import ensure_clip_format
+
+        if (why := ensure_clip_format(stored_clip, print)) is not None:
+            print(why)
     if missing:
         _fill(
             missing,

@@ -1,9 +1,9 @@
 """Synthetic open_clip pack: open_clip's own CLIP model code with seeded random weights.
 
-Real CLIP weights cannot be downloaded everywhere; this writes a store folder that
-``facereid.emotion.clip_model.load_clip`` reads exactly as it reads a pulled one (config +
-checkpoint), so the emotion path runs end to end. Scores from random weights mean nothing; speed and
-shapes of the ``realistic`` profile match ViT-B-32.
+Real CLIP weights cannot be downloaded everywhere; this writes a checkpoint folder (config +
+checkpoint) exactly like a pulled one, which ``python -m models synth`` then exports to ONNX
+(models/clip_export.py) like any other, so the emotion path runs end to end. Scores from random
+weights mean nothing; speed and shapes of the ``realistic`` profile match ViT-B-32.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from facereid.emotion.clip_model import CLIP_CONFIG_FILE, register_model_config
+from models.clip_torch import CLIP_CONFIG_FILE, register_model_config
 
 logger = logging.getLogger(__name__)
 

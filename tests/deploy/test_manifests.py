@@ -188,6 +188,117 @@ def test_replicas_share_the_gallery_store(overlay: str) -> None:
     assert [p["port"] for p in rule["ports"]] == [8000]
 
 
+# KEDA's HTTP add-on CRD, vendored from kedacore/http-add-on v0.15.0 (header in the file).
+HTTPSO_CRD = Path(__file__).resolve().parent / "crds" / "http.keda.sh_httpscaledobjects.yaml"
+INTERCEPTOR = "keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local"  # the add-on's name
+INTERCEPTOR_PORT = 8080
+
+
+def httpso_schema() -> dict[str, Any]:
+    """The CRD's openAPIV3Schema for v1alpha1, made strict the way ``kubectl apply`` is with
+    server-side field validation: an object with listed properties takes no others."""
+    crd = next(d for d in yaml.safe_load_all(HTTPSO_CRD.read_text()) if d)
+    (version,) = (v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1")
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+
+    def strict(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                strict(value)
+        elif isinstance(node, list):
+            for value in node:
+                strict(value)
+
+    strict(schema["properties"]["spec"])
+    return schema
+
+
+def validate_httpso(doc: dict[str, Any]) -> None:
+    import jsonschema
+
+    assert doc["apiVersion"] == "http.keda.sh/v1alpha1", doc["apiVersion"]
+    jsonschema.validate(doc, httpso_schema())
+    target = doc["spec"]["scaleTargetRef"]
+    # The CRD's CEL rule (x-kubernetes-validations), which jsonschema does not run.
+    assert ("port" in target) != ("portName" in target), target
+
+
+def go_seconds(duration: str) -> float:
+    """A Go duration as KEDA writes them (``5m``, ``120s``, ``1m30s``) in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def test_scale_to_zero_overlay_validates() -> None:
+    """Core objects against the Kubernetes schemas, the HTTPScaledObjects against the add-on's
+    own CRD; a misspelt or mistyped field in one fails."""
+    import jsonschema
+    import kubernetes_validate
+
+    docs = render("scale-to-zero")
+    scaled = [d for d in docs if d["kind"] == "HTTPScaledObject"]
+    assert len(scaled) == 2
+    for doc in docs:
+        if doc["kind"] == "HTTPScaledObject":
+            validate_httpso(doc)
+        else:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    broken = yaml.safe_load(yaml.safe_dump(scaled[0]))
+    broken["spec"]["replicas"]["minReplicas"] = 0  # ScaledObject's name, not this CRD's
+    with pytest.raises(jsonschema.ValidationError):
+        validate_httpso(broken)
+    broken = yaml.safe_load(yaml.safe_dump(scaled[0]))
+    broken["spec"]["scaledownPeriod"] = "10m"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_httpso(broken)
+
+
+def test_scale_to_zero_targets_each_service() -> None:
+    """Each service scales to zero through the interceptor: min 0, the right Deployment behind
+    the right Service and port, traffic admitted on /readyz, nothing else owning the replica
+    count, and a cold start allowed as long as the Deployment's own startup probe allows."""
+    docs = render("scale-to-zero")
+    deployments = by_kind(docs, "Deployment")
+    services = by_kind(docs, "Service")
+    scaled = by_kind(docs, "HTTPScaledObject")
+    assert set(scaled) == {"facereid", "clip-service"} == set(deployments)
+    assert by_kind(docs, "HorizontalPodAutoscaler") == {}  # KEDA makes its own; none to fight
+    hosts: dict[str, str] = {}
+    for name, obj in scaled.items():
+        spec = obj["spec"]
+        assert spec["replicas"]["min"] == 0, name
+        assert spec["replicas"]["max"] >= 1, name
+        target = spec["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment"), name
+        deployment = deployments[target["name"]]
+        assert "replicas" not in deployment["spec"], name  # `kubectl apply` would undo a 0
+        port = served_port(services[target["service"]], deployment, target["port"])
+        readiness = container(deployment)["readinessProbe"]
+        assert readiness["httpGet"]["path"] == "/readyz", name
+        assert probe_port(readiness, deployment) == port, name
+        startup = container(deployment)["startupProbe"]
+        startup_budget = startup["periodSeconds"] * startup["failureThreshold"]
+        assert go_seconds(spec["timeouts"]["conditionWait"]) >= startup_budget, name
+        assert go_seconds(spec["timeouts"]["responseHeader"]) >= 30, name
+        assert "requestRate" in spec["scalingMetric"], name  # stays active between requests
+        for host in spec["hosts"]:
+            hosts[host] = name
+    # Each routed host is a name in the namespace that leads to the interceptor.
+    for host in hosts:
+        wake = services[host]
+        assert wake["spec"]["type"] == "ExternalName"
+        assert wake["spec"]["externalName"] == INTERCEPTOR
+        assert [p["port"] for p in wake["spec"]["ports"]] == [INTERCEPTOR_PORT]
+    # The face service calls CLIP through the interceptor, under CLIP's routed host.
+    settings = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    clip_url = urlsplit(settings["CLIP_SERVICE_URL"])
+    assert hosts[clip_url.hostname or ""] == "clip-service"
+    assert clip_url.port == INTERCEPTOR_PORT
+
+
 class _ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here
     """Compose's merge tags (!reset, !override) carry ordinary values."""
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.harness import REPO_ROOT, Server, start_server
-from tests.video_builder import t1_scenario, write_video
+from tests.video_builder import flat_frames, t1_scenario, write_video
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +35,11 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not ins
 
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """dlib engine (empty store), CLIP unavailable, API keys on."""
+    """dlib engine (empty store), API keys on, emotions unavailable: EMOTION_ENGINE=clip with
+    no CLIP model, whatever other emotion engines the store could offer."""
     home = tmp_path_factory.mktemp("console-store")
     logs = tmp_path_factory.mktemp("console-logs")
-    env = {"FACE_ENGINE": "auto", "API_KEYS": KEY}
+    env = {"FACE_ENGINE": "auto", "EMOTION_ENGINE": "clip", "API_KEYS": KEY}
     server = start_server("service:FaceReID", home, logs / "console.log", env)
     yield server
     server.stop()
@@ -134,9 +135,10 @@ def test_analyze_draws_and_lists_six_faces(page: Any, t1_path: Path) -> None:
     landmark_counts = page.locator("#analyze-faces tbody tr td:nth-child(4)").all_inner_texts()
     assert all(int(count) >= 5 for count in landmark_counts)
     assert "dlib/" in page.inner_text("#tab-analyze .summary")
-    # attributes (asked for by default): dlib's pose, no invented age or gender, the reason
+    # attributes (asked for by default): dlib's pose only, no invented age or gender (the
+    # column shows what the engine offers), the reason in the tooltip
     attributes = page.locator("#analyze-faces tbody tr td:nth-child(6)")
-    assert all(t.startswith("— · — · yaw ") for t in attributes.all_inner_texts())
+    assert all(t.startswith("yaw ") for t in attributes.all_inner_texts())
     assert "dlib engine has no model" in (attributes.first.get_attribute("title") or "")
     # quality (always answered): the score and its weakest component, all four in the tooltip
     quality = page.locator("#analyze-faces tbody tr td:nth-child(7)")
@@ -402,12 +404,13 @@ def test_without_clip_the_emotions_box_is_off_and_says_why(page: Any, t1_path: P
     page.wait_for_selector("body[data-emotions=off]")
     box = page.locator("#analyze-emotions")
     assert not box.is_checked() and box.is_disabled()
-    assert "no CLIP model" in page.inner_text("#analyze-emotions-note")
+    note = page.inner_text("#analyze-emotions-note")
+    assert "no CLIP model" in note
     page.set_input_files("#analyze-file", str(t1_path))
     page.click("#analyze-form button[type=submit]")
     page.wait_for_selector("#tab-analyze[data-state=done]")
-    column = page.locator("#analyze-faces tbody tr td:nth-child(5)").first.inner_text()
-    assert column.startswith("—") and "no CLIP model" in column
+    cell = page.locator("#analyze-faces tbody tr td:nth-child(5) .bars").first
+    assert cell.inner_text() == "—" and cell.get_attribute("title") == note  # said in the note
     sent = [r for r in REQUESTS[id(page)] if r.url.endswith("/analyze")]
     assert sent[-1].post_data_json["include_emotions"] is False
 
@@ -486,3 +489,201 @@ def test_video_thumbnails_seek_on_the_streams_own_clock(page: Any, shared_faces:
     early = frame_crop(clip, time_s, box)  # what the seek showed before the fix
     assert np.abs(meant - early).mean() > 15  # the two moments look different
     assert np.abs(drawn - meant).mean() < np.abs(drawn - early).mean() / 2
+
+
+# -- first contact (issue 32): what a new user met on a fresh `make serve` ------------------
+
+CLASS_NAME = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|\(\s*[A-Z]\w+\s*\)")  # "(AttributeError)"
+
+
+def test_health_reason_names_no_exception_class(page: Any) -> None:
+    """/health's reason, shown by the console, said "CLIP service not reachable
+    (AttributeError)" before the real one (the readiness probe's CLIP check failed before the
+    dependency's client existed). The unit tests drive that failure (test_model_client.py);
+    here, what a person sees: the server's reason, with the command to run, no class name."""
+    page.wait_for_selector("body[data-emotions=off]")
+    reason = page.get_attribute("#server-status", "title") or ""
+    note = page.inner_text("#analyze-emotions-note")
+    assert reason.startswith("no CLIP model ") and "python -m models pull" in reason, reason
+    assert note == f"Emotions off: {reason}"
+    assert not CLASS_NAME.search(reason), reason
+
+
+def test_the_emotion_reason_is_said_once_above_the_table(page: Any, t1_path: Path) -> None:
+    """The reason sat in every emotions cell; it is the note's, once, and cells say "—"."""
+    page.wait_for_selector("body[data-emotions=off]")
+    page.set_input_files("#analyze-file", str(t1_path))
+    page.click("#analyze-form button[type=submit]")
+    page.wait_for_selector("#tab-analyze[data-state=done]")
+    cells = page.locator("#analyze-faces tbody tr td:nth-child(5)").all_inner_texts()
+    assert len(cells) == 6 and set(cells) == {"—"}, cells
+    note = page.locator("#analyze-emotions-note")
+    assert note.is_visible() and note.inner_text().startswith("Emotions off: ")
+    # the note sits above the table, not inside a row
+    assert page.locator("#analyze-faces #analyze-emotions-note").count() == 0
+    shot(page, "analyze-no-emotions")
+
+
+def test_without_a_clip_model_the_note_says_it_once(page: Any) -> None:
+    """The note read "no CLIP model: no CLIP model facereid-clip:latest …": the console's
+    prefix before the server's own sentence."""
+    page.wait_for_selector("body[data-emotions=off]")
+    note = page.inner_text("#analyze-emotions-note")
+    assert note.count("no CLIP model") == 1, note
+    assert "python -m models pull" in note  # the command to run, from the server
+
+
+def test_attribute_choice_follows_the_engine(page: Any, t1_path: Path) -> None:
+    """dlib gives pose only: the box said "age, gender, pose" and every age and gender was
+    "—"; now it offers what /health's engine gives."""
+    page.wait_for_selector("body[data-engine=dlib]")
+    assert page.inner_text("label:has(#analyze-attributes)").strip() == "pose"
+    assert page.locator("#analyze-attributes").is_checked()
+    assert page.inner_text("#analyze-faces thead th:nth-child(6)") == "pose"
+    page.set_input_files("#analyze-file", str(t1_path))
+    page.click("#analyze-form button[type=submit]")
+    page.wait_for_selector("#tab-analyze[data-state=done]")
+    cells = page.locator("#analyze-faces tbody tr td:nth-child(6)").all_inner_texts()
+    assert cells and all(re.fullmatch(r"yaw -?\d+° pitch -?\d+° roll -?\d+°", c) for c in cells)
+    # An engine with age and gender models offers all three (its /health, scripted).
+    health = httpx.get(page.url.split("/ui")[0] + "/health", timeout=10).json()
+    health["engine"] = health["face_model"]["engine"] = "insightface"
+    page.route("**/health", lambda route: route.fulfill(json=health))
+    page.click("#key-form button[type=submit]")  # refreshes the status
+    page.wait_for_selector("body[data-engine=insightface]")
+    assert page.inner_text("label:has(#analyze-attributes)").strip() == "age, gender, pose"
+    assert page.inner_text("#analyze-faces thead th:nth-child(6)") == "age · gender · pose"
+
+
+def test_compare_error_names_the_file_and_clears_the_pair(
+    page: Any, shared_faces: Path, tmp_path: Path
+) -> None:
+    obama = shared_faces / "identities" / "obama"
+    page.click("nav button[data-tab=compare]")
+    page.set_input_files("#compare-a", str(obama / "obama1.jpg"))
+    page.set_input_files("#compare-b", str(obama / "obama2.jpg"))
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_selector("#tab-compare[data-state=done]")
+    bogus = tmp_path / "holiday.jpg"
+    bogus.write_bytes(b"not a photo")
+    page.set_input_files("#compare-b", str(bogus))
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_selector("#tab-compare[data-state=error]")
+    error = page.inner_text("#tab-compare .error")
+    assert error.startswith("second photo (holiday.jpg): "), error
+    widths = page.evaluate(
+        "[...document.querySelectorAll('#tab-compare canvas')].map((c) => c.width)"
+    )
+    assert widths == [0, 0]  # no photo of the previous pair beside the error
+    assert not page.locator("#compare-verdict").is_visible()
+    shot(page, "compare-error")
+
+
+def test_video_error_replaces_uploading(page: Any, tmp_path: Path) -> None:
+    bogus = tmp_path / "clip.mp4"
+    bogus.write_bytes(b"not a video at all" * 100)
+    page.click("nav button[data-tab=video]")
+    page.set_input_files("#video-file", str(bogus))
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#tab-video[data-state=error]")
+    assert re.match(r"(invalid|unsupported)_video: ", page.inner_text("#tab-video .error"))
+    assert "uploading" not in page.inner_text("#video-state")
+
+
+def test_a_cancelled_job_reads_as_cancelled_not_as_an_error(page: Any, tmp_path: Path) -> None:
+    """The job's answers are scripted in the browser (a real job may end before the click)."""
+    clip = write_video(tmp_path / "flat.mp4", flat_frames(25))
+    running = {
+        "job_id": "j-1",
+        "status": "running",
+        "progress": {"frames_done": 1, "frames_total": 3, "fraction": 0.33},
+    }
+    cancelled = {
+        **running,
+        "status": "cancelled",
+        "error": {"code": "job_cancelled", "message": "cancelled by the caller"},
+    }
+    state = {"cancelled": False}
+
+    def answer(route: Any) -> None:
+        name = route.request.url.rsplit("/", 1)[1]
+        if name == "cancel":
+            state["cancelled"] = True
+        if name == "result":  # the server's answer for a cancelled job
+            route.fulfill(status=409, json={"error": cancelled["error"]})
+            return
+        route.fulfill(json=cancelled if state["cancelled"] else running)
+
+    page.route("**/video/*", answer)
+    page.click("nav button[data-tab=video]")
+    page.set_input_files("#video-file", str(clip))
+    page.click("#video-form button[type=submit]")
+    page.click("#video-cancel:not([disabled])")
+    page.wait_for_selector("#tab-video[data-state=cancelled]")
+    assert page.inner_text("#video-state") == "cancelled"
+    assert not page.locator("#tab-video .error").is_visible()
+    shot(page, "video-cancelled")
+
+
+def test_video_progress_counts_the_frames_the_result_samples(page: Any, tmp_path: Path) -> None:
+    """2.5 s at 1 frame/s samples 0, 1 and 2 s: the result said 3 frames while the progress
+    counted "/ 2" (the submit-time estimate was one short)."""
+    clip = write_video(tmp_path / "flat.mp4", flat_frames(25))  # 25 frames at 10 fps
+    page.click("nav button[data-tab=video]")
+    page.set_input_files("#video-file", str(clip))
+    page.fill("#video-fps", "1")
+    page.click("#video-form button[type=submit]")
+    page.wait_for_selector("#tab-video[data-state=done]")
+    answers = [
+        r.response().json()
+        for r in REQUESTS[id(page)]
+        if r.url.endswith(("/video/submit", "/video/status"))
+    ]
+    result = next(
+        r.response().json() for r in REQUESTS[id(page)] if r.url.endswith("/video/result")
+    )
+    assert result["frames_sampled"] == 3
+    totals = {a["progress"]["frames_total"] for a in answers}
+    assert totals == {3}, answers
+
+
+def test_a_failed_enrol_clears_the_last_enrolled_line(
+    page: Any, keyed_server: Server, shared_faces: Path, tmp_path: Path
+) -> None:
+    page.click("nav button[data-tab=gallery]")
+    enroll = page.locator("#gallery-enroll")
+    enroll.locator("input[name=gallery]").fill("console-enrol")
+    enroll.locator("input[name=subject]").fill("obama")
+    enroll.locator("input[name=photo]").set_input_files(
+        str(shared_faces / "identities" / "obama" / "obama1.jpg")
+    )
+    enroll.locator("button[type=submit]").click()
+    page.wait_for_selector("#gallery-enroll[data-state=done]")
+    assert enroll.locator(".result").inner_text().startswith("enrolled obama")
+    bogus = tmp_path / "broken.jpg"
+    bogus.write_bytes(b"not a photo")
+    enroll.locator("input[name=photo]").set_input_files(str(bogus))
+    enroll.locator("button[type=submit]").click()
+    page.wait_for_selector("#gallery-enroll[data-state=error]")
+    assert enroll.locator(".result").inner_text() == ""
+    assert page.inner_text("#tab-gallery .error").startswith("unsupported_image: ")
+    shot(page, "gallery-enrol-error")
+
+
+def test_the_page_has_a_favicon_and_no_404(browser: Any, keyed_server: Server) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    answers: list[Any] = []
+    page.on("response", lambda response: answers.append(response))
+    page.goto(f"{keyed_server.url}/ui")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_load_state("networkidle")
+    icon = page.get_attribute("link[rel=icon]", "href")
+    context.close()
+    assert icon == "/ui/favicon.svg"
+    missing = [(a.url, a.status) for a in answers if a.status == 404]
+    assert not missing, missing
+    served = httpx.get(keyed_server.url + icon, timeout=10)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/svg+xml"
+    assert served.content.lstrip().startswith(b"<svg")

@@ -1,6 +1,24 @@
 // Analyze: every face of one photo, drawn and listed.
 import { fileToBase64, postJSON } from "/ui/api.js";
-import { cell, colour, drawFaces, emotionBars, loadImage, showError } from "/ui/draw.js";
+import { cell, clearCanvas, colour, drawFaces, emotionBars, loadImage, showError } from "/ui/draw.js";
+
+// What each face engine estimates besides the box (/health names the engine): dlib has no age
+// or gender model, so offering them would fill a column with "—". An engine not listed here
+// is offered all three.
+const ENGINE_ATTRIBUTES = { dlib: ["pose"], insightface: ["age", "gender", "pose"] };
+const ALL_ATTRIBUTES = ["age", "gender", "pose"];
+let offered = ALL_ATTRIBUTES;
+
+// The attributes box's label and the column's title say what this engine gives.
+export function offerAttributes(engine) {
+  offered = ENGINE_ATTRIBUTES[engine] ?? ALL_ATTRIBUTES;
+  document.getElementById("analyze-attributes-label").textContent = offered.join(", ");
+  document.getElementById("analyze-attributes-head").textContent = offered.join(" · ");
+  const missing = ALL_ATTRIBUTES.filter((name) => !offered.includes(name));
+  document.getElementById("analyze-attributes").parentElement.title = missing.length
+    ? `the ${engine} engine has no model for ${missing.join(" or ")}`
+    : "";
+}
 
 export function setupAnalyze(section) {
   const form = section.querySelector("#analyze-form");
@@ -53,13 +71,6 @@ export function setupAnalyze(section) {
   });
 }
 
-// The previous photo and its boxes go: an error is shown alone.
-function clearCanvas(canvas) {
-  canvas.width = 0;
-  canvas.height = 0;
-  canvas.dataset.boxes = "0";
-}
-
 // Why a face has no emotions, for the "—" in its column.
 function emotionsWhy(section) {
   const note = section.querySelector("#analyze-emotions-note");
@@ -75,17 +86,19 @@ function qualityText(quality) {
   return `${quality.score.toFixed(2)} · ${weakest}`;
 }
 
-// "34 · female 0.91 · yaw -12° pitch 4° roll 1°"; "—" for what the engine does not give (its
-// reason is the cell's tooltip).
+// "34 · female 0.91 · yaw -12° pitch 4° roll 1°", only what the engine offers (dlib: the
+// pose alone); "—" for an offered one this face lacks (the reason is the cell's tooltip).
 function attributesText(attributes) {
   if (!attributes) return "—";
-  const parts = [
-    attributes.age ?? "—",
-    attributes.gender ? `${attributes.gender} ${attributes.gender_probability.toFixed(2)}` : "—",
-  ];
   const pose = attributes.pose;
-  parts.push(pose
-    ? `yaw ${Math.round(pose.yaw)}° pitch ${Math.round(pose.pitch)}° roll ${Math.round(pose.roll)}°`
-    : "—");
-  return parts.join(" · ");
+  const parts = {
+    age: attributes.age ?? "—",
+    gender: attributes.gender
+      ? `${attributes.gender} ${attributes.gender_probability.toFixed(2)}`
+      : "—",
+    pose: pose
+      ? `yaw ${Math.round(pose.yaw)}° pitch ${Math.round(pose.pitch)}° roll ${Math.round(pose.roll)}°`
+      : "—",
+  };
+  return offered.map((name) => parts[name]).join(" · ");
 }

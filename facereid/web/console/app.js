@@ -1,6 +1,6 @@
 // The console's entry: tabs, the API key, the server's status line, and each page's wiring.
 import { apiKey, getJSON, setApiKey } from "/ui/api.js";
-import { setupAnalyze } from "/ui/analyze.js";
+import { offerAttributes, setupAnalyze } from "/ui/analyze.js";
 import { setupCompare } from "/ui/compare.js";
 import { setupGallery } from "/ui/gallery.js";
 import { setupVideo } from "/ui/video.js";
@@ -24,17 +24,22 @@ async function refreshStatus() {
     line.textContent = `${health.status} · ${model.embedding_model || health.engine || "?"} · ${clip}`;
     line.title = health.warning || health.reason || "";
     showEmotionChoice(clipOn, health.reason);
+    const engine = model.engine || health.engine;
+    if (engine) {
+      offerAttributes(engine);
+      document.body.dataset.engine = engine;
+    }
   } catch (error) {
     line.textContent = error.code ? `${error.code}: ${error.message}` : "server not reachable";
   }
 }
 
-// Without CLIP the emotions box cannot be honoured: unticked, disabled, and the reason shown
-// next to it (before, it stayed ticked and the column said "—" with no reason).
+// Without CLIP the emotions box cannot be honoured: unticked, disabled, and the server's
+// reason said once in the note above the table (the cells show "—").
 function showEmotionChoice(available, reason) {
   const box = document.getElementById("analyze-emotions");
   const note = document.getElementById("analyze-emotions-note");
-  const why = `no CLIP model: ${reason || "the emotion service is unavailable"}`;
+  const why = `Emotions off: ${reason || "the emotion service is unavailable"}`;
   if (!available) {
     box.checked = false;
     box.disabled = true;

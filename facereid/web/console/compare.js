@@ -1,13 +1,18 @@
 // Compare: the primary face of two photos, their cosine similarity, and the verdict under the
 // embedding model's same-person threshold.
 import { fileToBase64, postJSON, sameThreshold } from "/ui/api.js";
-import { drawFaces, loadImage, showError } from "/ui/draw.js";
+import { about, clearCanvas, drawFaces, loadImage, showError } from "/ui/draw.js";
 
-async function primaryFace(file, canvas) {
-  const data = await fileToBase64(file);
-  const face = await postJSON("/analyze", { image_data: data, include_emotions: false });
-  drawFaces(canvas, await loadImage(file), [face]);
-  return face;
+// The photo's primary face, drawn; an error says which photo and file it is about.
+async function primaryFace(file, canvas, which) {
+  try {
+    const data = await fileToBase64(file);
+    const face = await postJSON("/analyze", { image_data: data, include_emotions: false });
+    drawFaces(canvas, await loadImage(file), [face]);
+    return face;
+  } catch (error) {
+    throw about(`${which} photo (${file.name})`, error);
+  }
 }
 
 export function setupCompare(section) {
@@ -18,14 +23,21 @@ export function setupCompare(section) {
     const a = section.querySelector("#compare-a").files[0];
     const b = section.querySelector("#compare-b").files[0];
     if (!a || !b) return;
+    const canvases = [...section.querySelectorAll("canvas.photo")];
     showError(section, null);
     verdict.hidden = true;
+    canvases.forEach(clearCanvas);  // no photo of the previous pair beside this answer
     section.dataset.state = "busy";
     try {
-      const [first, second] = await Promise.all([
-        primaryFace(a, section.querySelector("#compare-canvas-a")),
-        primaryFace(b, section.querySelector("#compare-canvas-b")),
+      // Both settle before anything is shown: with Promise.all, the first photo was drawn
+      // after the second one's error, beside it.
+      const settled = await Promise.allSettled([
+        primaryFace(a, canvases[0], "first"),
+        primaryFace(b, canvases[1], "second"),
       ]);
+      const failed = settled.find((outcome) => outcome.status === "rejected");
+      if (failed) throw failed.reason;
+      const [first, second] = settled.map((outcome) => outcome.value);
       const { similarity } = await postJSON("/compare", {
         face1_embedding: first.embedding,
         face2_embedding: second.embedding,
@@ -41,6 +53,7 @@ export function setupCompare(section) {
       verdict.hidden = false;
       section.dataset.state = "done";
     } catch (error) {
+      canvases.forEach(clearCanvas);  // an error is shown alone
       showError(section, error);
       section.dataset.state = "error";
     }

@@ -51,14 +51,14 @@ export function drawFaces(canvas, image, faces) {
   canvas.dataset.boxes = String(faces.length);
 }
 
-// Emotion scores as small horizontal bars, highest first.
+// Emotion scores as small horizontal bars, highest first. Without scores a bare "—": the
+// reason is said once, in the note above the table, and in the cell's tooltip.
 export function emotionBars(emotions, why = "") {
   const box = document.createElement("div");
   box.className = "bars";
   if (!emotions) {
-    const reason = why || "emotions unavailable (CLIP not loaded) or not asked for";
-    box.textContent = `— ${reason}`;
-    box.title = reason;
+    box.textContent = "—";
+    box.title = why || "emotions unavailable or not asked for";
     return box;
   }
   const sorted = Object.entries(emotions).sort((a, b) => b[1] - a[1]);
@@ -90,6 +90,20 @@ export function cell(row, content) {
   return td;
 }
 
+// The previous photo and its boxes go: an error is shown alone.
+export function clearCanvas(canvas) {
+  canvas.width = 0;
+  canvas.height = 0;
+  canvas.dataset.boxes = "0";
+}
+
+// Marks an error with what it is about ("second photo (holiday.jpg)"); showError says it first.
+export function about(where, error) {
+  const marked = error instanceof Error ? error : new Error(String(error));
+  marked.where = where;
+  return marked;
+}
+
 // Shows an error in a page's alert line: our API's "code: message", or a browser error.
 export function showError(section, error) {
   const line = section.querySelector(".error");
@@ -98,6 +112,7 @@ export function showError(section, error) {
     line.textContent = "";
     return;
   }
-  line.textContent = error.code ? `${error.code}: ${error.message}` : String(error.message || error);
+  const text = error.code ? `${error.code}: ${error.message}` : String(error.message || error);
+  line.textContent = error.where ? `${error.where}: ${text}` : text;
   line.hidden = false;
 }

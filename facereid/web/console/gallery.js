@@ -19,9 +19,11 @@ function shareGalleryName(section) {
 }
 
 function guarded(section, form, work) {
+  const result = form.querySelector(".result");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(section, null);
+    if (result) result.textContent = "";  // no "enrolled …" left under a failed enrol
     form.dataset.state = "busy";
     try {
       await work(fields(form));

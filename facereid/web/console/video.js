@@ -1,7 +1,7 @@
 // Video: submit a job, follow its progress, then show each identity on a timeline with its
 // best face cropped from the local copy of the video (the API returns times and boxes, not
 // pictures, so nothing but the upload leaves the browser).
-import { postForm, postJSON } from "/ui/api.js";
+import { ApiError, postForm, postJSON } from "/ui/api.js";
 import { cell, colour, showError } from "/ui/draw.js";
 
 const POLL_MS = 500;
@@ -113,6 +113,7 @@ export function setupVideo(section) {
   cancel.addEventListener("click", async () => {
     if (!jobId) return;
     try {
+      state.textContent = "cancelling…";
       await postJSON("/video/cancel", { job_id: jobId });
     } catch (error) {
       showError(section, error);
@@ -146,8 +147,17 @@ export function setupVideo(section) {
         await sleep(POLL_MS);
         status = await postJSON("/video/status", { job_id: jobId });
       }
-      progress.value = status.status === "completed" ? 1 : progress.value;
       state.textContent = status.status;
+      if (status.status === "cancelled") {
+        // The user asked for it: said plainly, not as an error (there is no result to fetch).
+        section.dataset.state = "cancelled";
+        return;
+      }
+      if (status.status === "failed") {
+        const failure = status.error || {};
+        throw new ApiError(0, failure.code || "job_failed", failure.message || "the job failed");
+      }
+      progress.value = 1;
       const result = await postJSON("/video/result", { job_id: jobId });
       summary.textContent = `${result.num_identities} people · ${result.frames_sampled} frames ` +
         `sampled, ${result.frames_with_faces} with faces · ${result.embedding_model}` +
@@ -159,6 +169,7 @@ export function setupVideo(section) {
       URL.revokeObjectURL(url);
       section.dataset.state = "done";
     } catch (error) {
+      state.textContent = "";  // not "uploading…" or "running" under the error
       showError(section, error);
       section.dataset.state = "error";
     } finally {

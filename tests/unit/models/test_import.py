@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from facereid.emotion.clip_model import load_clip
 from models import ModelProvisioningError
 from models.store import (
     CLIP_MODEL_NAME,
@@ -183,11 +184,21 @@ def test_import_clip_checkpoint(
     model = find_model(CLIP_MODEL_NAME)
     assert model is not None
     assert model_labels(model)["source"] == "imported"
-    stored_config = json.loads((Path(model.path) / "open_clip_config.json").read_text())
-    assert stored_config["model_cfg"] == TINY_CLIP_CONFIG
-    assert model.info.metadata["checkpoint_file"] == "open_clip_pytorch_model.bin"
-    # The stored file is a real copy, not the staging symlink.
-    assert not (Path(model.path) / "open_clip_pytorch_model.bin").is_symlink()
+    folder = Path(model.path)
+    exported = json.loads((folder / "clip_onnx.json").read_text())
+    assert exported["model_name"] == "tiny-clip" and exported["format_version"] == 1
+    assert (exported["image_size"], exported["embed_dim"]) == (32, 16)
+    assert model.info.metadata["source_checkpoint"] == "open_clip_pytorch_model.bin"
+    assert set(model_metadata(model)["files"]) == {
+        "visual.onnx",
+        "textual.onnx",
+        "tokenizer.json",
+        "clip_onnx.json",
+    }
+    # The stored files are real copies of the export (no staging symlink, no checkpoint).
+    assert not any(p.is_symlink() for p in folder.iterdir())
+    assert not any(p.suffix in (".bin", ".safetensors") for p in folder.iterdir())
+    assert load_clip(folder).embed_dim == 16
 
 
 def test_clip_checkpoint_for_another_architecture_is_rejected(
@@ -202,8 +213,46 @@ def test_clip_checkpoint_for_another_architecture_is_rejected(
         "--clip-config", str(other_config),
     )  # fmt: skip
     assert result.code == 1
-    assert "open_clip_pytorch_model.bin: does not load into its open_clip model" in result.err
+    assert "does not load into its open_clip model" in result.err
     assert stored_versions(store) == []
+
+
+def test_garbage_named_safetensors_is_rejected(
+    store: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
+    garbage = tmp_path / "open_clip_model.safetensors"
+    garbage.write_bytes(os.urandom(4096))
+    result = run_cli("import", "--clip-checkpoint", str(garbage), "--clip-model", "ViT-B-32")
+    assert result.code == 1 and "does not load into its open_clip model" in result.err
+    assert "Traceback" not in result.err and result.err.count("\n") == 1
+    assert stored_versions(store) == []
+    assert [p for p in (store / "tmp" / "facereid").rglob("*") if p.is_file()] == []
+
+
+def test_checkpoint_of_another_architecture_named_as_vit_b_32_is_rejected(
+    store: Path, clip_files: tuple[Path, Path], run_cli: RunCli
+) -> None:
+    """The tiny checkpoint said to be ViT-B-32: the strict load refuses it before export."""
+    _, checkpoint = clip_files
+    result = run_cli("import", "--clip-checkpoint", str(checkpoint), "--clip-model", "ViT-B-32")
+    assert result.code == 1 and "does not load into its open_clip model" in result.err
+    assert stored_versions(store) == []
+
+
+def test_import_safetensors_checkpoint(store: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    """A .safetensors checkpoint is staged under a .safetensors name (open_clip reads by suffix)."""
+    from models.synth.clip import write_clip_pack
+
+    write_clip_pack(tmp_path / "tiny", seed=3)
+    result = run_cli(
+        "import", "--clip-checkpoint", str(tmp_path / "tiny" / "open_clip_model.safetensors"),
+        "--clip-model", "facereid-synth-ViT-tiny-32",
+        "--clip-config", str(tmp_path / "tiny" / "open_clip_config.json"),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    model = find_model(CLIP_MODEL_NAME)
+    assert model is not None
+    assert model.info.metadata["source_checkpoint"] == "open_clip_model.safetensors"
 
 
 def test_truncated_clip_checkpoint_is_rejected(

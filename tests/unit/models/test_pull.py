@@ -157,9 +157,12 @@ def test_pull_stores_both_models_with_labels_and_metadata(
     assert clip is not None
     assert model_labels(clip)["source"] == "pulled" and model_labels(clip)["model"] == "tiny-clip"
     assert clip.info.metadata["embed_dim"] == 16 and clip.info.metadata["image_size"] == 32
-    assert (Path(clip.path) / "open_clip_pytorch_model.bin").read_bytes() == clip_files[
-        1
-    ].read_bytes()
+    # The store holds the ONNX export of the downloaded checkpoint, not the checkpoint.
+    stored_files = sorted(p.name for p in Path(clip.path).iterdir() if p.name != "model.yaml")
+    assert stored_files == ["clip_onnx.json", "textual.onnx", "tokenizer.json", "visual.onnx"]
+    digest = hashlib.sha256(clip_files[1].read_bytes()).hexdigest()
+    assert clip.info.metadata["checkpoint_sha256"] == digest
+    assert clip.info.metadata["format"] == "onnx"
     # Nothing left behind in the staging area.
     assert [p for p in (store / "tmp" / "facereid").rglob("*") if p.is_file()] == []
 

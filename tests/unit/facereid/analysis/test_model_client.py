@@ -150,7 +150,7 @@ def test_health_reasons_carry_no_internal_address() -> None:
     asyncio.run(models.check_clip())
     status, body = asyncio.run(endpoint())
     assert status == 503 and body["status"] == "unavailable"
-    assert "ClientConnectionError" in body["reason"]
+    assert "ClientConnectionError" not in body["reason"]  # a sentence for a person (issue 32)
     assert "10.1.2.3" not in json.dumps(body) and "3001" not in json.dumps(body)
     assert "10.1.2.3" not in str(models.clip_health.reason)
 
@@ -239,3 +239,20 @@ def test_start_up_polls_quickly_and_quietly_until_clip_answers(
     assert sleeps == [0.5, 0.5, 0.5, 30.0, 30.0]  # quick until the answer, then the interval
     assert models.clip_health.available
     assert not [r for r in caplog.records if "health check failed" in r.message]
+
+
+@pytest.mark.parametrize("starting", [True, False])
+def test_clip_reasons_are_sentences_without_class_names(starting: bool) -> None:
+    """Issue 32: /health said "CLIP service not reachable (AttributeError)" to a person."""
+    models = scripted_clip([AttributeError("health")])
+    asyncio.run(models.check_clip(starting=starting))
+    reason = str(models.clip_health.reason)
+    assert "Error" not in reason  # no exception class
+    assert reason.startswith("the CLIP service ") and "emotions are off" in reason
+
+    async def score(crops: list[np.ndarray]) -> list[dict[str, float]]:
+        raise aiohttp.ClientConnectionError(SECRET)
+
+    failing = emotions(handle(score=score))
+    asyncio.run(failing.score_crops(face_crops(IMAGE, [(10, 10, 60, 70)], 0.2), None))
+    assert "Error" not in str(failing.clip_health.reason)

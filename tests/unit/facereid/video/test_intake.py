@@ -51,6 +51,18 @@ def test_containers_probe_and_sample(tmp_path: Path, name: str, codec: str, pix_
     assert frames[0].image.shape == (240, 320, 3) and frames[0].scale == 1.0
 
 
+@pytest.mark.parametrize(
+    ("frames", "fps"), [(25, 1.0), (30, 2.0), (29, 2.0), (31, 0.5), (7, 3.0), (12, 30.0), (92, 2.0)]
+)
+def test_the_estimate_is_the_number_of_frames_sampled(
+    tmp_path: Path, frames: int, fps: float
+) -> None:
+    """Issue 32: progress said "/ 18 frames" where the result said 19 (the estimate floored)."""
+    path = write_video(tmp_path / "a.mp4", flat_frames(frames))  # 10 frames a second
+    info = probe_video(path, LIMITS)
+    assert expected_samples(info, fps) == len(list(iter_sampled_frames(path, info, LIMITS, fps)))
+
+
 def test_large_frames_are_downscaled_and_boxes_scale_back(tmp_path: Path) -> None:
     path = write_video(tmp_path / "big.mp4", flat_frames(10, size=(800, 600)))
     limits = VideoLimits(50_000_000, 60, 4000, process_side=400)

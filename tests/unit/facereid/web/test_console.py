@@ -96,3 +96,13 @@ def test_a_missing_folder_answers_404_not_500(tmp_path: Path) -> None:
     app = ConsoleMiddleware(api, directory=tmp_path / "absent")
     response = TestClient(app).get("/ui")
     assert response.status_code == 404
+
+
+def test_the_favicon_the_page_links_is_served_as_svg(client: TestClient) -> None:
+    """Issue 32: no icon, so every load asked for /favicon.ico and got a 404."""
+    page = client.get("/ui").text
+    assert '<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">' in page
+    response = client.get("/ui/favicon.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg xmlns=")
