@@ -15,7 +15,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # each: who needs it, where it is imported instead
 LAZY = {
-    "torch": "nobody serving: CLIP runs its ONNX export (the export extra is for `python -m models`)",
+    "torch": "nobody serving: CLIP runs its ONNX export (torch is the export extra)",
     "chromadb": "GalleryStore only (runners/gallery.py, facereid/gallery/chroma.py)",
     "aiohttp": "the API process's clients of the other services (runners/session_fix.py)",
     "redis": "a Redis job store or audit log, when one is configured",
