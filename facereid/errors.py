@@ -103,6 +103,14 @@ class InvalidLabelsError(InvalidInputError):
     status = 422
 
 
+class UnsupportedEmotionLabelsError(InvalidLabelsError):
+    """Labels the emotion model cannot score: fer's model knows seven fixed classes, so a
+    caller's labels must be a subset of them (docs/emotions.md)."""
+
+    code = "unsupported_emotion_labels"
+    status = 422
+
+
 class InvalidFaceBoxError(InvalidInputError):
     """A face box that is not x1,y1,x2,y2 with positive size inside the image."""
 

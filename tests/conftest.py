@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Server, start_server, synth_store
+from tests.harness import Server, models_command, start_server, synth_store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FACES = REPO_ROOT.parent / "shared" / "testdata" / "faces"
@@ -89,8 +89,9 @@ def scenario_mp4(t1_path: Path, tmp_path_factory: pytest.TempPathFactory) -> byt
 
 @pytest.fixture(scope="session")
 def dlib_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """No models in the store: the dlib engine answers and CLIP is unavailable."""
-    home = tmp_path_factory.mktemp("empty-store")
+    """No face model and no CLIP in the store: the dlib engine answers, and emotions come
+    from fer's model, stored as ``make serve``'s ``python -m models ensure`` stores it."""
+    home = models_command(tmp_path_factory.mktemp("fer-store"), "fer")
     logs = tmp_path_factory.mktemp("logs")
     # Progress reaches /video/status with each heartbeat: at 0.2 s a short test video (about
     # a second with two dlib face workers) still shows progress between its chunks. The

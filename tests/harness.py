@@ -210,19 +210,25 @@ def _start_once(
     return server
 
 
-def synth_store(home: Path, *, profile: str = "tiny", seed: int = 0) -> Path:
-    """A BentoML store at ``home`` holding the synthetic models (``python -m models synth``)."""
+def models_command(home: Path, *args: str) -> Path:
+    """``python -m models ARGS`` into the BentoML store at ``home``, as a user runs it."""
     home.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-m", "models", "synth", "--seed", str(seed), "--profile", profile],
+        [sys.executable, "-m", "models", *args],
         cwd=REPO_ROOT,
         env={**os.environ, "BENTOML_HOME": str(home)},
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        raise ServerError(f"`python -m models synth` failed:\n{done.stderr[-3000:]}")
+        raise ServerError(f"`python -m models {args[0]}` failed:\n{done.stderr[-3000:]}")
     return home
+
+
+def synth_store(home: Path, *, profile: str = "tiny", seed: int = 0) -> Path:
+    """A BentoML store at ``home`` holding the synthetic models (``python -m models synth``;
+    fer's real emotion model too, which it stores when missing)."""
+    return models_command(home, "synth", "--seed", str(seed), "--profile", profile)
 
 
 def _run_with_server(args: argparse.Namespace) -> int:

@@ -22,11 +22,19 @@ from facereid.intake.budget import ImageHeader
 from facereid.intake.shipping import image_header, plan_images
 from facereid.ops import metrics
 from facereid.wire.clients import EmotionClient, FaceClient
+from facereid.wire.emotion import ClipStatus
 from facereid.wire.errors import contract_body
 from facereid.wire.faces import Emotions, FaceModelInfo, FacesAnswer
 
 ALL_FACES = 1_000_000  # "crop every face" for the face service
-__all__ = ["ALL_FACES", "AnalyzeOptions", "Analyzer", "check_batch", "checked_labels"]
+__all__ = [
+    "ALL_FACES",
+    "AnalyzeOptions",
+    "Analyzer",
+    "check_batch",
+    "check_engine_labels",
+    "checked_labels",
+]
 
 
 class Analyzer:
@@ -64,6 +72,8 @@ class Analyzer:
         ``return_all_faces`` every face in ``faces``. Raises ``NoFaceError`` on no face; bad
         labels raise before any model work; a repeated image may come from the cache."""
         options = options.checked()
+        emotion = self.emotions.status() if options.include_emotions else None
+        check_engine_labels(emotion, options.emotion_labels)
         with metrics.stage_timer("decode"):  # header and limits only; the decode is remote
             header = await image_header(image_data, self.settings)
         model = await self.faces.model_info()
@@ -74,7 +84,13 @@ class Analyzer:
             cache = None
         key = None
         if cache is not None:
-            key = cache.key(header.raw, tenant=tenant, model=model, options=options)
+            key = cache.key(
+                header.raw,
+                tenant=tenant,
+                model=model,
+                options=options,
+                emotion_model=None if emotion is None else emotion.model,
+            )
             cached = await cache.get(key)
             if cached is not None:
                 return cached
@@ -83,14 +99,18 @@ class Analyzer:
             wanted_crops = ALL_FACES if options.return_all_faces else 1
         with metrics.stage_timer("detect_embed"):
             remote = await self.faces.analyze_encoded(
-                header, wanted_crops, attributes=options.include_attributes
+                header,
+                wanted_crops,
+                attributes=options.include_attributes,
+                crop_margin=None if emotion is None else emotion.crop_margin,
             )
 
         async def score(wanted: list[FaceRecord]) -> list[Emotions]:
             crops = remote.crops[: len(wanted)]
             return await self.emotions.score_crops(crops, options.emotion_labels)
 
-        result = await _answer(remote.faces, model, options, score)
+        tag = None if emotion is None else emotion.model
+        result = await _answer(remote.faces, model, options, score, tag)
         if cache is not None and key is not None and cacheable(result, options):
             await cache.set(key, result)
         return result
@@ -106,6 +126,8 @@ class Analyzer:
         (``check_batch``), then on bad labels, before any image is read."""
         check_batch(images, self.settings.max_batch_images)
         options = options.checked()
+        if options.include_emotions:
+            check_engine_labels(self.emotions.status(), options.emotion_labels)
 
         async def one(planned: ImageHeader | FaceReIDError) -> dict[str, Any]:
             try:
@@ -127,6 +149,7 @@ async def _answer(
     model: FaceModelInfo,
     options: AnalyzeOptions,
     score: Callable[[list[FaceRecord]], Awaitable[list[Emotions]]],
+    emotion_model: str | None = None,
 ) -> dict[str, Any]:
     """The answer from the faces the service found (largest first, original pixels):
     ``NoFaceError`` on none, emotions (``score``) for the primary face or all of them, then
@@ -144,6 +167,7 @@ async def _answer(
         face_payload(
             face,
             emotions=emo,
+            emotion_model=None if emo is None else emotion_model,
             model=model,
             timestamp=timestamp,
             attributes=options.include_attributes,
@@ -155,6 +179,17 @@ async def _answer(
     if options.return_all_faces:
         result["faces"] = payloads
     return result
+
+
+def check_engine_labels(status: ClipStatus | None, labels: list[str] | None) -> None:
+    """A request's labels against an engine with fixed classes (fer), before any model work:
+    a subset is fine (its answer is renormalised), any other label is a 422
+    (``unsupported_emotion_labels``). CLIP, or no engine at hand, takes any labels."""
+    if status is None or status.fixed_labels is None or labels is None:
+        return
+    from facereid.emotion.crops import subset_labels  # torch-free
+
+    subset_labels(labels, status.fixed_labels)
 
 
 def check_batch(images: Sequence[str], max_images: int) -> None:

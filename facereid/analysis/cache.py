@@ -171,13 +171,24 @@ class AnalysisCache:
     def from_settings(cls, settings: Settings) -> AnalysisCache | None:
         return cls(settings) if settings.analysis_cache else None
 
-    def key(self, raw: bytes, *, tenant: str, model: FaceModelInfo, options: AnalyzeOptions) -> str:
+    def key(
+        self,
+        raw: bytes,
+        *,
+        tenant: str,
+        model: FaceModelInfo,
+        options: AnalyzeOptions,
+        emotion_model: str | None = None,
+    ) -> str:
+        """``emotion_model``: the emotion service's store tag (CLIP or fer), so a change of
+        engine or model version is a new entry."""
         s = self.settings
+        emotion = emotion_model or s.clip_model_tag
         parts = {
             "v": KEY_VERSION,
             "tenant": tenant,
             "face_model": [model.embedding_model, model.tag, model.name],
-            "clip": s.clip_model_tag if options.include_emotions else None,
+            "clip": emotion if options.include_emotions else None,
             "all": options.return_all_faces,
             "emotions": options.include_emotions,
             "labels": options.emotion_labels,

@@ -48,7 +48,8 @@ class HealthEndpoint:
             "clip_service": clip.as_status(),
             "engine": model.engine,
             "face_model": model.model_dump(),
-            "clip_model": clip.detail if clip.available else None,
+            "clip_model": clip.detail if clip.available else None,  # the name before fer
+            "emotion_model": clip.detail if clip.available else None,
         }
         if not clip.available:
             payload["reason"] = clip.reason

@@ -103,11 +103,17 @@ class FaceServiceClient:
         return self._info
 
     async def analyze_encoded(
-        self, header: ImageHeader, crops: int, attributes: bool = False
+        self,
+        header: ImageHeader,
+        crops: int,
+        attributes: bool = False,
+        crop_margin: float | None = None,
     ) -> FacesAnswer:
         """The encoded image to the face service, which decodes it next to the model (with
         ``attributes``, its faces' age, gender and pose too)."""
-        request = EncodedRequest(raw=header.raw, crops=crops, attributes=attributes)
+        request = EncodedRequest(
+            raw=header.raw, crops=crops, attributes=attributes, crop_margin=crop_margin
+        )
         answers = await self._call(lambda: self.face.to_async.analyze_encoded([request]))
         return answer_from_wire(FacesWire.model_validate(answers[0]))
 
@@ -140,6 +146,11 @@ class EmotionServiceClient:
 
     def available(self) -> bool:
         return self.clip_health.available
+
+    def status(self) -> ClipStatus | None:
+        if not self.clip_health.available:
+            return None
+        return ClipStatus.model_validate(self.clip_health.detail)
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
         """Scores per crop; ``None`` for a missing crop and everywhere when CLIP is
@@ -206,7 +217,11 @@ class EmotionServiceClient:
         self.clip_answered = True
         if status.available:
             if self._clip_said != "available":
-                logger.info("CLIP model available: emotions are scored")
+                logger.info(
+                    "emotion model available (%s, engine %s): emotions are scored",
+                    status.model,
+                    status.engine or "clip",
+                )
             self._clip_said = "available"
             self.clip_health.mark_available(status.model_dump())
             return

@@ -19,13 +19,15 @@ def face_payload(
     *,
     emotions: dict[str, float] | None,
     model: FaceModelInfo,
+    emotion_model: str | None = None,
     timestamp: str,
     attributes: bool = False,
 ) -> dict[str, Any]:
     """The seed's /analyze fields for one face, plus what made the embedding.
 
     ``bbox`` is x, y, width, height in original pixels; ``landmarks`` are the 106-point
-    landmarks when the pack has that model and the detector's five points otherwise. With
+    landmarks when the pack has that model and the detector's five points otherwise;
+    ``emotion_model`` is the store tag of the model that scored ``emotions``. With
     ``attributes`` the face's ``attributes`` (``attributes_payload``) are added.
     """
     payload = {
@@ -35,6 +37,7 @@ def face_payload(
         "embedding": face.embedding.tolist(),
         "confidence": round(face.score, 6),
         "emotions": emotions,
+        "emotion_model": emotion_model,
         "timestamp": timestamp,
         "keypoints": _rounded(face.kps),
         "embedding_model": model.embedding_model,

@@ -55,7 +55,13 @@ class FaceResult(BaseModel):
     )
     confidence: float = Field(description="detection score, 0..1")
     emotions: dict[str, float] | None = Field(
-        description="label -> probability; null when CLIP is unavailable or emotions were off"
+        description="label -> probability; null when the emotion model is unavailable or "
+        "emotions were off"
+    )
+    emotion_model: str | None = Field(
+        None,
+        description="store tag of the model that scored emotions (facereid-clip or "
+        "facereid-fer); null when emotions is",
     )
     timestamp: str = Field(description="UTC ISO 8601 time of the analysis")
     keypoints: list[Point] = Field(description="detector's 5 points: eyes, nose, mouth corners")
@@ -107,6 +113,13 @@ class HealthResponse(BaseModel):
     clip_service: Literal["available", "unavailable", "unknown"]
     engine: str | None = None
     face_model: dict[str, Any] | None = None
-    clip_model: dict[str, Any] | None = None
+    clip_model: dict[str, Any] | None = Field(
+        None, description="the emotion service's answer (kept for older clients)"
+    )
+    emotion_model: dict[str, Any] | None = Field(
+        None,
+        description="the emotion engine (clip or fer), its model tag, licence and training "
+        "data terms, crop margin and labels; null while it is unavailable",
+    )
     reason: str | None = Field(None, description="why not healthy")
     warning: str | None = Field(None, description="set when synthetic models are loaded")

@@ -143,6 +143,15 @@ def analyze(options: Options, images: tuple[Path, ...], emotions: bool, attribut
         ]
         headers = ["image", "face", "box x,y,w,h", "confidence", "landmarks", "emotion", "quality"]
         output.table(None, headers + (["attributes"] if attributes else []), rows)
+        scored_by = {
+            f["emotion_model"]
+            for r in results
+            if "error" not in r
+            for f in r.get("faces") or [r]
+            if f.get("emotion_model")
+        }
+        if scored_by:  # which engine's model: fer's seven classes or CLIP's labels
+            output.say(f"emotion model: {', '.join(sorted(scored_by))}")
     if failure is not None:
         raise click.exceptions.Exit(failure.exit_code)
 

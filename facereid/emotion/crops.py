@@ -13,6 +13,7 @@ from facereid.errors import (
     InvalidFaceBoxError,
     InvalidInputError,
     InvalidLabelsError,
+    UnsupportedEmotionLabelsError,
 )
 
 MAX_LABELS = 32
@@ -51,6 +52,36 @@ def validate_labels(labels: Sequence[str]) -> tuple[str, ...]:
     if len({label.lower() for label in cleaned}) != len(cleaned):
         raise InvalidLabelsError("labels must be unique (case-insensitive)")
     return tuple(cleaned)
+
+
+def fixed_class(label: str, known: Sequence[str]) -> str | None:
+    """The fixed-class model's class (one of ``known``) that ``label`` names: the class itself
+    or its noun/adjective form (``surprised`` is fer's ``surprise``, ``happiness`` its
+    ``happy``), case-insensitive; None when it names none. So the service's default labels
+    (CLIP's words) mean the same classes with either engine."""
+    by_word = {k.lower(): k for k in known}
+    word = label.lower()
+    forms = [word, EMOTION_ADJECTIVES.get(word, word)]
+    forms += [noun for noun, adjective in EMOTION_ADJECTIVES.items() if adjective == word]
+    return next((by_word[form] for form in forms if form in by_word), None)
+
+
+def subset_labels(labels: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    """``labels`` validated and checked to name a subset of a fixed-class model's ``known``
+    classes (fer's seven), one label per class (see ``fixed_class``)."""
+    cleaned = validate_labels(labels)
+    unknown = [label for label in cleaned if fixed_class(label, known) is None]
+    if unknown:
+        raise UnsupportedEmotionLabelsError(
+            f"the emotion model (fer) knows only {', '.join(known)}; not {', '.join(unknown)}"
+        )
+    classes = [fixed_class(label, known) for label in cleaned]
+    if len(set(classes)) != len(classes):
+        raise UnsupportedEmotionLabelsError(
+            "two labels name the same class of the emotion model (fer): "
+            f"{', '.join(cleaned)} are {', '.join(str(c) for c in classes)}"
+        )
+    return cleaned
 
 
 def margin_box(

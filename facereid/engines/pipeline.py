@@ -88,7 +88,7 @@ def _analyze(
         r.attributes for r, d in zip(requests, decoded, strict=True) if isinstance(d, ShippedImage)
     ]
     records = iter(detect_and_embed(engine, [s.image for s in shipped], flags))
-    margin = decoder.settings.emotion_crop_margin
+    default_margin = decoder.settings.emotion_crop_margin
     answers: list[FacesWire] = []
     for request, image in zip(requests, decoded, strict=True):
         if isinstance(image, FaceReIDError):
@@ -97,6 +97,7 @@ def _analyze(
         faces = next(records)
         # boxes in the shipped image's pixels, as the crops always were
         boxes = [list(record.bbox) for record in faces[: request.crops]]
+        margin = default_margin if request.crop_margin is None else request.crop_margin
         crops: list[Crop] = face_crops(image.image, boxes, margin)
         originals = [image.to_original(record) for record in faces]
         answers.append(answer_to_wire(FacesAnswer(originals, crops)))

@@ -186,10 +186,14 @@ class VideoJobRunner:
     async def _emotions(self, best: list[FaceObservation], images: Frames) -> dict[int, Any]:
         """CLIP emotions of each identity's best-quality face (``_best_frames``)."""
         emotions: dict[int, Any] = {}
+        engine = self.emotions.status()  # fer wants tighter crops than CLIP
+        margin = self.settings.emotion_crop_margin
+        if engine is not None and engine.crop_margin is not None:
+            margin = engine.crop_margin
         for frame_index, (image, scale) in images.items():
             numbers = [n for n, obs in enumerate(best) if obs.frame_index == frame_index]
             boxes = [_box(best[n].bbox, 1 / scale) for n in numbers]
-            crops = face_crops(image, boxes, self.settings.emotion_crop_margin)
+            crops = face_crops(image, boxes, margin)
             scores = await self.emotions.score_crops(crops, None)  # one CLIP call per frame
             emotions.update(zip(numbers, scores, strict=True))
         return emotions

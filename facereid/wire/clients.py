@@ -9,6 +9,7 @@ import numpy as np
 
 from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
+from facereid.wire.emotion import ClipStatus
 from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
 from facereid.wire.gallery import (
     AssignResponse,
@@ -36,10 +37,15 @@ class FaceClient(Protocol):
         ...
 
     async def analyze_encoded(
-        self, header: ImageHeader, crops: int, attributes: bool = False
+        self,
+        header: ImageHeader,
+        crops: int,
+        attributes: bool = False,
+        crop_margin: float | None = None,
     ) -> FacesAnswer:
         """The encoded image, decoded next to the model: faces in original pixels, and
-        emotion crops for the first ``crops`` faces. Raises the image's own error."""
+        emotion crops for the first ``crops`` faces (cut with ``crop_margin``, None:
+        EMOTION_CROP_MARGIN). Raises the image's own error."""
         ...
 
     async def detect_embed(self, image: np.ndarray) -> list[FaceRecord]:
@@ -50,6 +56,11 @@ class FaceClient(Protocol):
 class EmotionClient(Protocol):
     def available(self) -> bool:
         """Whether CLIP answered its last health check."""
+        ...
+
+    def status(self) -> ClipStatus | None:
+        """The emotion service's last good health answer (engine, model tag, crop margin,
+        fixed labels); None while it is unavailable."""
         ...
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:

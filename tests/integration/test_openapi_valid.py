@@ -68,8 +68,9 @@ def test_real_answers_with_nulls_match_their_declared_schemas(
     served: dict[str, Any], dlib_server: Server, t1_path: Any
 ) -> None:
     with dlib_server.client(timeout=120) as client:
-        analyzed = client.post("/analyze", json={"image_data": b64_file(t1_path)}).json()
-        assert analyzed["emotions"] is None  # no CLIP model on this server
+        body = {"image_data": b64_file(t1_path), "include_emotions": False}
+        analyzed = client.post("/analyze", json=body).json()
+        assert analyzed["emotions"] is None and analyzed["emotion_model"] is None
         check(served, "/analyze", analyzed)
         enrolled = client.post(
             "/gallery/enroll",

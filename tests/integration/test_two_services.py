@@ -98,9 +98,14 @@ def test_face_bento_follows_the_clip_bento(
     # models can only come from what the Bento packed.
     clip_dir = unpack_bento(clip_tag, synthetic_home, tmp_path / "clip-bento")
     face_dir = unpack_bento(face_tag, synthetic_home, tmp_path / "face-bento")
-    assert sorted(p.name for p in (clip_dir / "models").iterdir()) == ["facereid-clip"]
+    # the emotion service references both emotion models (EMOTION_ENGINE picks at start)
+    assert sorted(p.name for p in (clip_dir / "models").iterdir()) == [
+        "facereid-clip",
+        "facereid-fer",
+    ]
     assert sorted(p.name for p in (face_dir / "models").iterdir()) == [
         "facereid-clip",
+        "facereid-fer",
         "facereid-insightface",
     ]
     empty_home = tmp_path / "empty-home"

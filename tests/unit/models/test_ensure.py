@@ -17,7 +17,7 @@ import pytest
 
 from facereid.config import CLIP_MODEL_NAME, FACE_MODEL_NAME
 from models.store import find_model, model_labels
-from tests.unit.models.conftest import FileServer, RunCli, stored_versions
+from tests.unit.models.conftest import FileServer, RunCli, pulled_versions
 
 DLIB_BANNER = "!!! NO INSIGHTFACE MODEL"
 
@@ -128,7 +128,8 @@ def test_store_with_models_fetches_nothing(served: FileServer, run_cli: RunCli) 
     again = run_cli("ensure")
     assert again.code == 0
     assert served.requests == []
-    assert again.out.count("is in the store") == 2 and "auto-pull" not in again.out
+    # the face pack, CLIP and fer's model (stored offline by the first run)
+    assert again.out.count("is in the store") == 3 and "auto-pull" not in again.out
 
 
 def test_auto_pull_off_fetches_nothing(
@@ -139,7 +140,7 @@ def test_auto_pull_off_fetches_nothing(
     assert result.code == 0
     assert served.requests == []
     assert f"MODELS_AUTO_PULL=0: not downloading {FACE_MODEL_NAME}, {CLIP_MODEL_NAME}" in result.out
-    assert DLIB_BANNER in result.out and stored_versions(store) == []
+    assert DLIB_BANNER in result.out and pulled_versions(store) == []
 
 
 def test_connection_refused_falls_back_once(
@@ -152,7 +153,7 @@ def test_connection_refused_falls_back_once(
     assert result.out.count("auto-pull: cannot reach") == 1 and "ConnectionError" in result.out
     assert "auto-pull: downloading" not in result.out
     assert DLIB_BANNER in result.out and f"note: no {CLIP_MODEL_NAME}" in result.out
-    assert stored_versions(store) == []
+    assert pulled_versions(store) == []
 
 
 @pytest.fixture
@@ -176,7 +177,7 @@ def test_server_that_never_answers_falls_back_once(
     assert result.code == 0, result.err
     assert result.out.count("auto-pull: cannot reach") == 1
     assert "ReadTimeout; connect timeout 1 s" in result.out
-    assert DLIB_BANNER in result.out and stored_versions(store) == []
+    assert DLIB_BANNER in result.out and pulled_versions(store) == []
 
 
 def test_interrupted_download_leaves_store_without_it(
@@ -188,7 +189,7 @@ def test_interrupted_download_leaves_store_without_it(
     assert f"auto-pull: {FACE_MODEL_NAME} was not stored: download of" in result.out
     assert find_model(FACE_MODEL_NAME) is None and DLIB_BANNER in result.out
     # The network is up, so CLIP still arrives; the store holds it alone.
-    assert [v.split("/")[0] for v in stored_versions(store)] == [CLIP_MODEL_NAME]
+    assert [v.split("/")[0] for v in pulled_versions(store)] == [CLIP_MODEL_NAME]
 
 
 def test_checksum_mismatch_leaves_store_unchanged(
@@ -265,4 +266,4 @@ def test_bento_packing_some_models_pulls_none(
     result = run_cli("ensure")
     assert result.code == 0 and served.requests == []
     assert f"packs {CLIP_MODEL_NAME} but not {FACE_MODEL_NAME}" in result.out
-    assert DLIB_BANNER in result.out and stored_versions(store) == []
+    assert DLIB_BANNER in result.out and pulled_versions(store) == []

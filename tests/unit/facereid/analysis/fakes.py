@@ -12,6 +12,7 @@ import numpy as np
 
 from facereid.faces.records import FaceRecord
 from facereid.intake.budget import ImageHeader
+from facereid.wire.emotion import ClipStatus
 from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer
 
 MODEL = FaceModelInfo(
@@ -51,14 +52,20 @@ class FakeFaces:
     def __init__(self, faces: Sequence[FaceRecord]) -> None:
         self.faces = list(faces)
         self.seen: list[tuple[bytes, int]] = []
+        self.margins: list[float | None] = []  # the crop margin each call asked for
 
     async def model_info(self) -> FaceModelInfo:
         return MODEL
 
     async def analyze_encoded(
-        self, header: ImageHeader, crops: int, attributes: bool = False
+        self,
+        header: ImageHeader,
+        crops: int,
+        attributes: bool = False,
+        crop_margin: float | None = None,
     ) -> FacesAnswer:
         self.seen.append((header.raw, crops))
+        self.margins.append(crop_margin)
         if header.raw == base64.b64decode(EMPTY):
             return FacesAnswer([], [])
         wanted = min(crops, len(self.faces))
@@ -77,9 +84,14 @@ class FakeEmotions:
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
         self.calls: list[tuple[list[int], list[str] | None]] = []  # crop fills, labels
+        self.engine_status = ClipStatus(available=True, model="facereid-clip:test", engine="clip")
 
     def available(self) -> bool:
         return self.mode != "down"
+
+    def status(self) -> ClipStatus | None:
+        """``engine_status`` while up (a test sets it to play fer), None while down."""
+        return None if self.mode == "down" else self.engine_status
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
         self.calls.append(([-1 if c is None else int(c[0, 0, 0]) for c in crops], labels))

@@ -60,6 +60,17 @@ def test_keys_separate_images_tenants_models_and_options(tmp_path: Path) -> None
     )  # ... and does not matter without emotions
 
 
+def test_keys_follow_the_emotion_services_model(tmp_path: Path) -> None:
+    """The tag the emotion service reports (CLIP or fer, and its version) is in the key."""
+    cache = cache_at(tmp_path)
+    fer, clip = (key(cache, emotion_model=tag) for tag in ("facereid-fer:a", "facereid-clip:b"))
+    assert len({fer, clip, key(cache, emotion_model="facereid-fer:c")}) == 3
+    plain = analyze.AnalyzeOptions(include_emotions=False)
+    assert key(cache, options=plain, emotion_model="facereid-fer:a") == key(
+        cache, options=plain, emotion_model="facereid-clip:b"
+    )
+
+
 def test_keys_follow_every_detector_setting(tmp_path: Path) -> None:
     """Issue 21: DLIB_DETECTOR / DLIB_UPSAMPLE were left out, so a restart with another
     detector answered the old detector's faces from the cache."""

@@ -129,6 +129,22 @@ def test_crops_come_for_the_faces_asked_for(engine: InsightFaceEngine, t1_path: 
     assert crop is not None and crop.ndim == 3 and crop.shape[2] == 3 and crop.dtype == np.uint8
 
 
+def test_a_requests_crop_margin_is_the_one_cut(engine: InsightFaceEngine, t1_path: Path) -> None:
+    """The emotion engine's margin (fer's 0.1) comes with the request; without one, the
+    setting's (CLIP's 0.25)."""
+    raw = t1_path.read_bytes()
+    tight, default = analyze_encoded(
+        engine,
+        ServiceDecoder(SETTINGS),
+        [EncodedRequest(raw=raw, crops=1, crop_margin=0.1), EncodedRequest(raw=raw, crops=1)],
+    )
+    x1, y1, x2, y2 = tight.faces[0].bbox
+    assert tight.crops[0] is not None and default.crops[0] is not None
+    height, width = tight.crops[0].shape[:2]
+    assert abs(width - 1.2 * (x2 - x1)) <= 2 and abs(height - 1.2 * (y2 - y1)) <= 2
+    assert default.crops[0].shape[1] > width  # 1.5x the box, t1's faces are far from edges
+
+
 def test_a_broken_image_is_its_own_answer_not_the_batchs(
     engine: InsightFaceEngine, t1_path: Path
 ) -> None:

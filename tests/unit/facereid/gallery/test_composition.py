@@ -46,7 +46,11 @@ class FakeFaces:
     """A ``FaceClient``: two faces per image, embeddings e0 and e1, boxes at known places."""
 
     async def analyze_encoded(
-        self, header: ImageHeader, crops: int, attributes: bool = False
+        self,
+        header: ImageHeader,
+        crops: int,
+        attributes: bool = False,
+        crop_margin: float | None = None,
     ) -> FacesAnswer:
         assert crops == 0  # a gallery never asks for emotion crops
         faces = [

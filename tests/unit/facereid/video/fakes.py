@@ -22,6 +22,7 @@ from facereid.video.scheduler import JobWorker
 from facereid.video.store import FINISHED, JobRecord
 from facereid.video.store_sqlite import SQLiteJobStore
 from facereid.video.uploads import UploadArea
+from facereid.wire.emotion import ClipStatus
 from facereid.wire.faces import Crop, Emotions, FaceModelInfo, FacesAnswer, FaceWire
 from tests.unit.facereid.analysis.fakes import model_info
 
@@ -37,6 +38,7 @@ class FakeModels:
     faces_for: Callable[[np.ndarray], Faces] = lambda image: []
     engine: str = "dlib"
     clip_up: bool = False
+    crop_margin: float = 0.25  # what the emotion service's health says (fer: 0.1)
     images: list[np.ndarray] = field(default_factory=list)
     emotion_calls: list[list[Crop]] = field(default_factory=list)
     gallery_lookup: GalleryLookup | None = None
@@ -46,7 +48,11 @@ class FakeModels:
         return model_info(self.engine, "fake", 128)
 
     async def analyze_encoded(
-        self, header: ImageHeader, crops: int, attributes: bool = False
+        self,
+        header: ImageHeader,
+        crops: int,
+        attributes: bool = False,
+        crop_margin: float | None = None,
     ) -> FacesAnswer:
         """Only a video job with ``include_attributes`` sends an encoded frame (its best
         faces'); each face found there answers ``ATTRIBUTES``."""
@@ -64,6 +70,11 @@ class FakeModels:
 
     def available(self) -> bool:
         return self.clip_up
+
+    def status(self) -> ClipStatus | None:
+        if not self.clip_up:
+            return None
+        return ClipStatus(available=True, engine="clip", crop_margin=self.crop_margin)
 
     async def score_crops(self, crops: list[Crop], labels: list[str] | None) -> list[Emotions]:
         self.emotion_calls.append(crops)

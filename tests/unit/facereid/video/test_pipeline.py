@@ -55,6 +55,18 @@ def test_emotions_are_asked_for_the_best_face_when_clip_is_up(tmp_path: Path) ->
     assert job.result["identities"][0]["dominant_emotion"] == "happy"
 
 
+@pytest.mark.parametrize(("margin", "side"), [(0.1, 60), (0.25, 73)])
+def test_emotion_crops_use_the_emotion_services_margin(
+    tmp_path: Path, margin: float, side: int
+) -> None:
+    """fer announces 0.1, CLIP 0.25: the 50 px box grows to 60 px, or to 73 (clipped at 0)."""
+    upload = upload_of(write_video(tmp_path / "a.mp4", flat_frames(20)))
+    models = FakeModels(one_face, clip_up=True, crop_margin=margin)
+    run_job(upload, models, include_emotions=True)
+    [[crop]] = models.emotion_calls
+    assert crop is not None and crop.shape[:2] == (side, side)
+
+
 def test_attributes_are_asked_for_each_identity_best_face(tmp_path: Path) -> None:
     """include_attributes: the best face's frame goes to the face service once, encoded
     (PNG, lossless) with attributes, and its overlapping face's attributes are the
