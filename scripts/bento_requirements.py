@@ -20,10 +20,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "deploy" / "bento"
 ONNXRUNTIME = {"gpu": "onnxruntime-gpu==1.31.1", "cpu": None}  # None: pyproject's own spec
 # What runners.emotion imports (BentoML, settings, ONNX Runtime, the CLIP tokenizer, PIL for
-# crops) and BentoML's client side of a service (httpx, requests, metrics, JSON logs).
+# CLIP's crops, OpenCV for fer's: the service packs and serves fer's model where the store has
+# no CLIP, EMOTION_ENGINE=auto) and BentoML's client side (httpx, requests, metrics, JSON logs).
 CLIP_DEPENDENCIES = frozenset({
     "bentoml", "numpy", "pillow", "pydantic", "pydantic-settings", "onnxruntime", "tokenizers",
-    "requests", "httpx", "prometheus-client", "python-json-logger",
+    "opencv-python-headless", "requests", "httpx", "prometheus-client", "python-json-logger",
 })  # fmt: skip
 # Never in an image: the serving path imports none of them (tests/deploy checks the files).
 EXCLUDED = frozenset({"torch", "torchvision", "open-clip-torch", "triton"})
@@ -35,7 +36,7 @@ HEADER = {
 NOTES = {
     "face": "# insightface==2.1 and trackers==2.6.1 are installed --no-deps by\n"
     "# deploy/bento/install-insightface.sh.\n",
-    "clip": "# runners.emotion:EmotionModel on its own: no insightface, dlib, OpenCV or torch.\n",
+    "clip": "# runners.emotion:EmotionModel alone (CLIP or fer): no insightface, dlib or torch.\n",
 }
 
 

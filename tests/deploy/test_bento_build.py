@@ -46,15 +46,16 @@ class Deployable:
 
 
 FACE_MODELS = frozenset({"facereid-insightface", "facereid-clip"})
+CLIP_MODELS = frozenset({"facereid-clip"})
 DEPLOYABLES = [
     Deployable("bentofile.yaml", "facereid", GPU_BASE, "onnxruntime-gpu",
                "opencv-python-headless", FACE_MODELS),
     Deployable("deploy/bento/face-cpu.yaml", "facereid-cpu", CPU_BASE, "onnxruntime",
                "opencv-python-headless", FACE_MODELS),
-    Deployable("deploy/bento/clip-gpu.yaml", "facereid-clip", GPU_BASE, "onnxruntime-gpu", None,
-               frozenset({"facereid-clip"})),
-    Deployable("deploy/bento/clip-cpu.yaml", "facereid-clip-cpu", CPU_BASE, "onnxruntime", None,
-               frozenset({"facereid-clip"})),
+    Deployable("deploy/bento/clip-gpu.yaml", "facereid-clip", GPU_BASE, "onnxruntime-gpu",
+               "opencv-python-headless", CLIP_MODELS),
+    Deployable("deploy/bento/clip-cpu.yaml", "facereid-clip-cpu", CPU_BASE, "onnxruntime",
+               "opencv-python-headless", CLIP_MODELS),
 ]  # fmt: skip
 
 
@@ -120,7 +121,8 @@ def test_torch_is_the_export_extra_not_a_dependency() -> None:
 
 def test_clip_requirements_are_a_subset_of_pyproject() -> None:
     """The CLIP images install what runners.emotion needs: a part of pyproject's own
-    dependencies (the same specs), ONNX Runtime and the tokenizer, no OpenCV or insightface."""
+    dependencies (the same specs): ONNX Runtime, the tokenizer, OpenCV for fer's crops; no
+    insightface or dlib."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     wanted = {requirement_name(dep) for dep in project["dependencies"]}
     for variant, ort in (("gpu", "onnxruntime-gpu"), ("cpu", "onnxruntime")):
@@ -128,7 +130,8 @@ def test_clip_requirements_are_a_subset_of_pyproject() -> None:
             REPO_ROOT / "deploy" / "bento" / f"requirements-clip-{variant}.txt"
         )
         assert names - {ort} <= wanted, variant
-        assert {ort, "tokenizers", "bentoml"} <= names and not names & CV2, variant
+        assert {ort, "tokenizers", "bentoml"} <= names, variant
+        assert names & CV2 == {"opencv-python-headless"}, variant  # fer's crops (fer_model.py)
 
 
 def test_face_requirements_follow_pyproject() -> None:
@@ -266,7 +269,7 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
         overrides = (bento / "src" / "deploy" / "bento" / "uv-overrides.txt").read_text()
         assert 'kubernetes ; sys_platform == "never"' in overrides
 
-    if deployable.cv2 is not None:  # the face images (CLIP has no insightface, no OpenCV)
+    if deployable.models == FACE_MODELS:  # the face images (the CLIP images: no insightface)
         # insightface goes in --no-deps, after the locked requirements, then the guard runs
         install = re.search(
             r"pip install -r \$BENTO_PATH/env/python/requirements\.txt|env/python/install\.sh",
