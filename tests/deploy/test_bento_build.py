@@ -45,8 +45,9 @@ class Deployable:
     models: frozenset[str]
 
 
-FACE_MODELS = frozenset({"facereid-insightface", "facereid-clip"})
-CLIP_MODELS = frozenset({"facereid-clip"})
+# the emotion service references CLIP and fer's model both (EMOTION_ENGINE picks at start)
+FACE_MODELS = frozenset({"facereid-insightface", "facereid-clip", "facereid-fer"})
+CLIP_MODELS = frozenset({"facereid-clip", "facereid-fer"})
 DEPLOYABLES = [
     Deployable("bentofile.yaml", "facereid", GPU_BASE, "onnxruntime-gpu",
                "opencv-python-headless", FACE_MODELS),
