@@ -156,14 +156,14 @@ def measure(image: str, body: dict[str, object]) -> ColdStart:
     """One fresh container, timed from just before `podman run`."""
     name = f"facereid-coldstart-{os.getpid()}"
     podman("rm", "-f", name, check=False)
-    t0 = time.perf_counter()
-    podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{PORT}:3000", *extra_env(), image)
-    started = time.perf_counter() - t0
 
     def alive() -> bool:
         return podman("inspect", name, "--format", "{{.State.Running}}", check=False) == "true"
 
-    try:
+    try:  # a failed `podman run` leaves a created container behind: removed below too
+        t0 = time.perf_counter()
+        podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{PORT}:3000", *extra_env(), image)
+        started = time.perf_counter() - t0
         return time_first_answer(
             t0, started, alive, body, lambda: process_cpu(container_pids(name))
         )
