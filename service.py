@@ -76,6 +76,10 @@ class FaceReID(GalleryRoutes):
     emotion = bentoml.depends(EmotionModel, url=settings.clip_service_url)
 
     def __init__(self) -> None:
+        # Calls in flight to the model and gallery services survive BentoML's session refresh.
+        # Here, not at import: it loads BentoML's client (aiohttp, ~0.2 CPU-s), which only this
+        # process uses, and every service process imports service.py at start.
+        session_fix.install()
         self.faces = FaceServiceClient(settings, self.face, bentoml.exceptions.ServiceUnavailable)
         self.emotions = EmotionServiceClient(settings, self.emotion, clip_health)
         self.cache = AnalysisCache.from_settings(settings)
@@ -374,7 +378,5 @@ for _middleware, _options in _chain:
     FaceReID.add_asgi_middleware(_middleware, **_options)  # type: ignore[attr-defined]
 # requests uvicorn's parser refuses (a NUL in a header) get the error shape too
 protocol_errors.install()
-# calls in flight to the model and gallery services survive BentoML's session refresh
-session_fix.install()
 
 __all__ = ["FaceReID", "FaceModel", "EmotionModel"]

@@ -20,7 +20,6 @@ from typing import TypeVar
 
 import bentoml
 import numpy as np
-from chromadb.errors import ChromaError
 
 from facereid.config import get_settings
 from facereid.gallery.errors import (
@@ -252,6 +251,10 @@ class GalleryStoreService:
         try:
             return reply(kind, run)
         except Exception as exc:
+            # imported here: every service process imports this module (BentoML imports
+            # service.py in each one), and chromadb costs ~0.6 CPU-s that only this one needs
+            from chromadb.errors import ChromaError
+
             if isinstance(exc, ChromaError) and exc.code() < 500:  # the request's own fault
                 logger.warning(
                     "gallery operation %s refused by the engine: %s", operation, exc.name()

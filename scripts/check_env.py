@@ -2,7 +2,9 @@
 
 insightface asks for opencv-python and onnxruntime; the service wants opencv-python-headless
 and, on GPU, onnxruntime-gpu. Two distributions of ``cv2`` or ``onnxruntime`` overwrite each
-other's files and break imports in ways that are hard to trace.
+other's files and break imports in ways that are hard to trace. torch is optional (the
+``export`` extra, for ``python -m models``); where it is installed, torchvision must import
+beside it.
 """
 
 from __future__ import annotations
@@ -45,13 +47,17 @@ def main() -> int:
             problems.append(f"{module}: expected exactly one distribution, found {found or 'none'}")
     import cv2  # noqa: F401  (the import itself is the check)
     import onnxruntime  # noqa: F401
-    import torch
-    import torchvision  # noqa: F401
 
+    torch = "no torch (serving only)"
+    if installed_distributions(("torch",)):  # the `export` extra: provisioning CLIP checkpoints
+        import torch as torch_module
+        import torchvision  # noqa: F401  (a pair that imports together, scripts/install.sh)
+
+        torch = f"torch {torch_module.__version__}"
     if problems:
         sys.stderr.write("\n".join(problems) + "\n")
         return 1
-    sys.stdout.write(f"environment ok: torch {torch.__version__}, one cv2, one onnxruntime\n")
+    sys.stdout.write(f"environment ok: {torch}, one cv2, one onnxruntime\n")
     return 0
 
 

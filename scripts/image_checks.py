@@ -1,4 +1,5 @@
 """HTTP checks for scripts/image_test.sh and scripts/compose_test.sh against a running image:
+`URL first` (one /analyze on t1.jpg, right after /readyz: the cold start's first answer),
 `URL enrol` (health, livez, /analyze on insightface's t1.jpg, /ui, enrol + search), `URL search`
 (after a restart: the enrolled face is still found) or `URL video` (a 2 s clip of t1.jpg as a
 video job naming its identities from the enrolled gallery); API_KEY= for a service with
@@ -79,6 +80,11 @@ def main(url: str, phase: str) -> int:
     with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
         if phase == "video":
             return video(client)
+        if phase == "first":
+            answered = client.post("/analyze", json={"image_data": image, "return_all_faces": True})
+            faces = answered.json().get("faces", [])
+            say(f"first /analyze: {answered.status_code}, {len(faces)} faces")
+            return 0 if answered.status_code == 200 else 1
         if phase == "enrol":
             health = client.get("/health").json()
             say("health:", health.get("status"), {k: v for k, v in health.items() if k != "status"})

@@ -5,10 +5,11 @@
 # stand-in (scripts/image_base.sh: Debian 12, Python 3.11) is tagged under its name for this
 # build only and untagged afterwards, so a later build on this host still pulls the real one.
 # The stand-in carries no CUDA runtime or cuDNN and its Python is 3.11 where Ubuntu 24.04's is
-# 3.12: what this proves is the Dockerfile, the locked GPU requirements (onnxruntime-gpu, CUDA
-# torch) and install-insightface.sh: exactly one onnxruntime* and one cv2 distribution, and
-# onnxruntime offering CUDA before CPU. Not proven: CUDA kernels running (no GPU, no CUDA base).
-# The image (~10 GB) is removed afterwards unless KEEP_IMAGE=1.
+# 3.12: what this proves is the Dockerfile, the locked GPU requirements (onnxruntime-gpu) and
+# install-insightface.sh: exactly one onnxruntime* and one cv2 distribution, onnxruntime offering
+# CUDA before CPU, and no torch, triton or nvidia-* wheels (onnxruntime-gpu loads the CUDA base
+# image's CUDA and cuDNN, not a second copy). Not proven: CUDA kernels running (no GPU, no CUDA
+# base). The image is removed afterwards unless KEEP_IMAGE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$PWD/.venv/bin/python}
@@ -40,7 +41,6 @@ import sys
 from importlib import metadata
 
 import onnxruntime
-import torch
 
 sys.path.insert(0, os.path.join(os.environ["BENTO_PATH"], "src"))
 from facereid.faces.onnx_runtime import CPU, CUDA, select_providers  # noqa: E402
@@ -64,8 +64,15 @@ print("onnxruntime offers:", onnxruntime.get_available_providers())
 chosen = select_providers()
 print("the face service asks for:", chosen)
 failed |= chosen != [CUDA, CPU]
-print("torch", torch.__version__, "built for CUDA", torch.version.cuda)
-failed |= torch.version.cuda is None
+# PyPI's torch is the CUDA build with ~5 GB of nvidia-* wheels: nothing serving imports it
+names = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()}
+heavy = sorted(
+    f"{name}=={version}" for name, version in names.items()
+    if name in ("torch", "torchvision", "triton", "open-clip-torch")
+    or (name.startswith("nvidia-") and name != "nvidia-ml-py")
+)
+print("torch/nvidia-* distributions:", heavy or "none")
+failed |= bool(heavy)
 if failed:
     raise SystemExit("image-gpu-check: FAIL")
 print("environment checked")

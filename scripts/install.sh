@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-EXTRAS=${EXTRAS:-dev,load,export}
+EXTRAS=${EXTRAS:-dev,load,export}  # export: provisioning (`python -m models`): torch, h5py
 STAMP=$VENV/.installed
 inputs_hash=$(cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)-$EXTRAS
 
@@ -44,8 +44,11 @@ pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 "${pip[@]}" --upgrade pip setuptools wheel
 
 # torch and torchvision must be a pair that imports together; torchvision from PyPI does not
-# import beside other torch builds ("operator torchvision::nms does not exist").
-"${pip[@]}" "torch==2.14.1" "torchvision==0.29.1"
+# import beside other torch builds ("operator torchvision::nms does not exist"). Only the
+# `export` extra (provisioning) needs them; serving does not.
+if [[ ",$EXTRAS," == *",export,"* ]]; then
+    "${pip[@]}" "torch==2.14.1" "torchvision==0.29.1"
+fi
 
 "${pip[@]}" -e ".[$EXTRAS]"
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-import aiohttp
 import numpy as np
 
 from facereid.config import Settings
@@ -64,6 +63,10 @@ async def with_retries(call: Callable[[], Awaitable[T]], what: str, attempts: in
     concurrency 32 in the benchmark), and a restarted CLIP service leaves dead pooled
     connections behind. Both are connection errors; anything else is raised at once.
     """
+    # imported here, where BentoML's client has loaded it already: service.py's imports run in
+    # every service process at start, and only the API process calls other services
+    import aiohttp
+
     for attempt in range(1, attempts + 1):
         try:
             return await call()

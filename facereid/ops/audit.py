@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from facereid.ops.audit_chain import GENESIS, Audit, chain, chain_holds
-from facereid.ops.audit_redis import RedisAuditLog
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -50,6 +49,8 @@ __all__ = ["GENESIS", "Audit", "AuditLog", "open_audit", "subject_digest"]
 def open_audit(data_dir: str, job_store_url: str, retention_days: float) -> Audit:
     """The job store's Redis when there is one (replicas share it), else SQLite on disk."""
     if job_store_url.strip().startswith(("redis://", "rediss://", "unix://")):
+        from facereid.ops.audit_redis import RedisAuditLog  # redis only where it is configured
+
         return RedisAuditLog(job_store_url.strip(), retention_days)
     return AuditLog(Path(data_dir) / "audit.sqlite3", retention_days)
 

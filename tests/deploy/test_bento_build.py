@@ -1,6 +1,7 @@
 """`bentoml build` of every deployable and variant from a clean checkout, with synthetic models
 in a private store, and what the Bentos would put in their images: the intended base image,
-exactly one onnxruntime and one cv2 distribution, CUDA majors that agree, the models packed.
+exactly one onnxruntime and one cv2 distribution, no torch and no nvidia-* wheels (the GPU
+images use the CUDA base image's libraries), the models packed.
 
 The build locks dependencies with uv against the package index, so the slow tests need it:
 they skip, saying why, only when the index does not answer."""
@@ -44,18 +45,28 @@ class Deployable:
     models: frozenset[str]
 
 
-FACE_MODELS = frozenset({"facereid-insightface", "facereid-clip"})
+# the emotion service references CLIP and fer's model both (EMOTION_ENGINE picks at start)
+FACE_MODELS = frozenset({"facereid-insightface", "facereid-clip", "facereid-fer"})
+CLIP_MODELS = frozenset({"facereid-clip", "facereid-fer"})
 DEPLOYABLES = [
     Deployable("bentofile.yaml", "facereid", GPU_BASE, "onnxruntime-gpu",
                "opencv-python-headless", FACE_MODELS),
     Deployable("deploy/bento/face-cpu.yaml", "facereid-cpu", CPU_BASE, "onnxruntime",
                "opencv-python-headless", FACE_MODELS),
-    # CLIP runs its ONNX export (docs/clip_onnx.md): onnxruntime-gpu, the same file for both.
-    Deployable("deploy/bento/clip-gpu.yaml", "facereid-clip", GPU_BASE, "onnxruntime-gpu", None,
-               frozenset({"facereid-clip"})),
-    Deployable("deploy/bento/clip-cpu.yaml", "facereid-clip-cpu", CPU_BASE, "onnxruntime-gpu",
-               None, frozenset({"facereid-clip"})),
+    Deployable("deploy/bento/clip-gpu.yaml", "facereid-clip", GPU_BASE, "onnxruntime-gpu",
+               "opencv-python-headless", CLIP_MODELS),
+    Deployable("deploy/bento/clip-cpu.yaml", "facereid-clip-cpu", CPU_BASE, "onnxruntime",
+               "opencv-python-headless", CLIP_MODELS),
 ]  # fmt: skip
+
+
+# PyPI's torch is the CUDA build: torch, triton and ~5 GB of nvidia-* wheels. Nothing serving
+# imports torch (the `export` extra is for `python -m models`), so no image may install it.
+TORCH_STACK = ("torch", "torchvision", "open-clip-torch", "triton")
+
+
+def torch_stack(names: set[str]) -> set[str]:
+    return {n for n in names if n in TORCH_STACK or n.startswith("nvidia-") and n != "nvidia-ml-py"}
 
 
 def requirement_name(line: str) -> str | None:
@@ -85,6 +96,45 @@ def locked(bento: Path) -> dict[str, str]:
 # -- fast checks on the build inputs ----------------------------------------------------------
 
 
+def requirement_names(path: Path) -> set[str]:
+    names = {requirement_name(line) for line in path.read_text().splitlines()}
+    return {n for n in names if n is not None}
+
+
+IMAGE_REQUIREMENTS = sorted((REPO_ROOT / "deploy" / "bento").glob("requirements-*.txt"))
+
+
+@pytest.mark.parametrize("path", IMAGE_REQUIREMENTS, ids=lambda p: p.name)
+def test_image_requirements_hold_no_torch(path: Path) -> None:
+    names = requirement_names(path)
+    assert not torch_stack(names), path.name
+    assert names & ORT, f"{path.name}: the models run on ONNX Runtime"
+
+
+def test_torch_is_the_export_extra_not_a_dependency() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert not torch_stack({requirement_name(dep) or "" for dep in project["dependencies"]})
+    export = {requirement_name(dep) for dep in project["optional-dependencies"]["export"]}
+    assert {"torch", "torchvision", "open-clip-torch"} <= export
+    install = (REPO_ROOT / "scripts" / "install.sh").read_text()
+    assert re.search(r"EXTRAS=\$\{EXTRAS:-[a-z,]*\bexport\b", install), "dev venvs provision"
+
+
+def test_clip_requirements_are_a_subset_of_pyproject() -> None:
+    """The CLIP images install what runners.emotion needs: a part of pyproject's own
+    dependencies (the same specs): ONNX Runtime, the tokenizer, OpenCV for fer's crops; no
+    insightface or dlib."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {requirement_name(dep) for dep in project["dependencies"]}
+    for variant, ort in (("gpu", "onnxruntime-gpu"), ("cpu", "onnxruntime")):
+        names = requirement_names(
+            REPO_ROOT / "deploy" / "bento" / f"requirements-clip-{variant}.txt"
+        )
+        assert names - {ort} <= wanted, variant
+        assert {ort, "tokenizers", "bentoml"} <= names, variant
+        assert names & CV2 == {"opencv-python-headless"}, variant  # fer's crops (fer_model.py)
+
+
 def test_face_requirements_follow_pyproject() -> None:
     """Every runtime dependency of the project is in the face images' requirements, with
     onnxruntime swapped for onnxruntime-gpu on GPU; none of insightface's wrong extras."""
@@ -98,8 +148,9 @@ def test_face_requirements_follow_pyproject() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     wanted = {requirement_name(dep) for dep in project["dependencies"]}
     for variant, ort in (("gpu", "onnxruntime-gpu"), ("cpu", "onnxruntime")):
-        text = (REPO_ROOT / "deploy" / "bento" / f"requirements-face-{variant}.txt").read_text()
-        names = {requirement_name(line) for line in text.splitlines()} - {None}
+        names = requirement_names(
+            REPO_ROOT / "deploy" / "bento" / f"requirements-face-{variant}.txt"
+        )
         assert names == (wanted - {"onnxruntime"}) | {ort}, variant
         assert not names & {"insightface", "opencv-python"}
 
@@ -202,8 +253,7 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
     assert ort == ({deployable.onnxruntime} - {None})
     assert {n for n in pins if n in CV2} == ({deployable.cv2} - {None})
     assert "insightface" not in pins  # it would pull opencv-python and onnxruntime
-    if deployable.models != FACE_MODELS:  # the CLIP images serve CLIP's ONNX export only
-        assert not {"torch", "torchvision", "open-clip-torch"} & set(pins)
+    assert not torch_stack(set(pins)), "torch or nvidia-* wheels in the lock"
 
     info = yaml.safe_load((bento / "bento.yaml").read_text())
     assert info["name"] == deployable.name
@@ -215,8 +265,12 @@ def test_bento_image_definition(built: dict[str, Path], deployable: Deployable) 
         assert "build-essential" not in dockerfile and "ENV UV_NO_CACHE=1" in dockerfile
         assert "chown bentoml:bentoml /var/lib/facereid" in dockerfile
         assert "ENV DATA_DIR=/var/lib/facereid" in dockerfile
+        # the unused kubernetes client and matplotlib stay out of the locked install
+        assert "ENV UV_OVERRIDE=/etc/facereid/uv-overrides.txt" in dockerfile
+        overrides = (bento / "src" / "deploy" / "bento" / "uv-overrides.txt").read_text()
+        assert 'kubernetes ; sys_platform == "never"' in overrides
 
-    if deployable.models == FACE_MODELS:
+    if deployable.models == FACE_MODELS:  # the face images (the CLIP images: no insightface)
         # insightface goes in --no-deps, after the locked requirements, then the guard runs
         install = re.search(
             r"pip install -r \$BENTO_PATH/env/python/requirements\.txt|env/python/install\.sh",
@@ -247,23 +301,22 @@ def cuda_majors(requirements: list[str]) -> set[int]:
 
 
 @pytest.mark.slow
-def test_gpu_builds_agree_on_cuda_major(built: dict[str, Path], tmp_path: Path) -> None:
-    """torch, torchvision and onnxruntime-gpu as locked: their metadata names one CUDA major,
-    the base image's, and the lock holds no other CUDA major's libraries."""
-    pins = locked(built["facereid"])
+def test_gpu_builds_use_the_base_images_cuda(built: dict[str, Path], tmp_path: Path) -> None:
+    """onnxruntime-gpu as locked is a build for the base image's CUDA major, and the GPU locks
+    hold no CUDA libraries of their own: onnxruntime-gpu loads the base image's CUDA and cuDNN
+    (its nvidia-* wheels are an extra, [cuda,cudnn], that the requirements do not ask for)."""
     report = tmp_path / "report.json"
+    pins = locked(built["facereid"])
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
          "--only-binary", ":all:", "-q", "--report", str(report),
-         f"torch=={pins['torch']}", f"onnxruntime-gpu=={pins['onnxruntime-gpu']}"],
+         f"onnxruntime-gpu=={pins['onnxruntime-gpu']}"],
         check=True, capture_output=True,
     )  # fmt: skip
-    metadata = {
-        item["metadata"]["name"].lower(): item["metadata"].get("requires_dist") or []
-        for item in json.loads(report.read_text())["install"]
-    }
-    assert cuda_majors(metadata["torch"]) == {CUDA_MAJOR}, metadata["torch"]
-    assert cuda_majors(metadata["onnxruntime-gpu"]) == {CUDA_MAJOR}, metadata["onnxruntime-gpu"]
+    requires = json.loads(report.read_text())["install"][0]["metadata"].get("requires_dist") or []
+    assert cuda_majors(requires) == {CUDA_MAJOR}, requires
     assert f"cuda:{CUDA_MAJOR}." in GPU_BASE and "cudnn" in GPU_BASE
-    assert cuda_majors([f"{n}=={v}" for n, v in pins.items()]) == {CUDA_MAJOR}
-    assert "nvidia-cudnn-cu13" in pins  # cuDNN 9 for CUDA 13, as in the base image
+    for name in ("facereid", "facereid-clip"):
+        pins = locked(built[name])
+        assert cuda_majors([f"{n}=={v}" for n, v in pins.items()]) == set(), name
+        assert not torch_stack(set(pins)), name

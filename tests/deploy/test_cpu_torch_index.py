@@ -7,6 +7,9 @@ config to uv (``scripts/image_env.py``), and the lock (``uv pip compile``, as ``
 runs it) matches the ``torch==2.14.1`` pin with the ``+cpu`` local version. download.pytorch.org
 is unreachable here, so two local indexes on 127.0.0.1 stand in: a "PyPI" whose torch needs
 an nvidia wheel, and a "CPU index" with ``torch 2.14.1+cpu``.
+
+The images install no torch any more (the ``export`` extra, test_bento_build.py); the test stays
+as the proof that a builder's extra index reaches the lock and the image install.
 """
 
 from __future__ import annotations
