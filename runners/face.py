@@ -104,6 +104,11 @@ class FaceModel:
             info = insightface_model_info(model_labels(stored), metadata, str(stored.tag))
         configure_logging(_settings.log_format, _settings.log_level)
         self.engine = build_engine(engine_settings(_settings), pack_dir, info, metadata)
+        # dlib's models otherwise load inside the first request (~1 s): loaded here, they load
+        # while the other services still import, and /readyz means the models are in memory.
+        load = getattr(self.engine, "load", None)
+        if callable(load):
+            load()
         self.decoder = ServiceDecoder(_settings)
         self.groups = batch_groups(_settings, self.engine.model_info.engine)
         # The terms the loaded models carry: insightface's own MODEL.LICENSE inspection,
