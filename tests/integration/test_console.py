@@ -210,13 +210,18 @@ def test_emotion_bars_and_106_landmarks(page: Any, t1_path: Path) -> None:
     shot(page, "analyze-emotions")
 
 
-def test_compare_two_photos_of_one_person(page: Any, shared_faces: Path) -> None:
+def compare_obama_pair(page: Any, shared_faces: Path) -> None:
+    """Two photos of one person compared on the Compare tab, to the done state."""
     obama = shared_faces / "identities" / "obama"
     page.click("nav button[data-tab=compare]")
     page.set_input_files("#compare-a", str(obama / "obama1.jpg"))
     page.set_input_files("#compare-b", str(obama / "obama2.jpg"))
     page.click("#compare-form button[type=submit]")
     page.wait_for_selector("#tab-compare[data-state=done]")
+
+
+def test_compare_two_photos_of_one_person(page: Any, shared_faces: Path) -> None:
+    compare_obama_pair(page, shared_faces)
     verdict = page.inner_text("#compare-verdict")
     assert verdict.startswith("same person"), verdict
     assert page.get_attribute("#compare-verdict", "data-verdict") == "same"
@@ -587,12 +592,7 @@ def test_attribute_choice_follows_the_engine(page: Any, t1_path: Path) -> None:
 def test_compare_error_names_the_file_and_clears_the_pair(
     page: Any, shared_faces: Path, tmp_path: Path
 ) -> None:
-    obama = shared_faces / "identities" / "obama"
-    page.click("nav button[data-tab=compare]")
-    page.set_input_files("#compare-a", str(obama / "obama1.jpg"))
-    page.set_input_files("#compare-b", str(obama / "obama2.jpg"))
-    page.click("#compare-form button[type=submit]")
-    page.wait_for_selector("#tab-compare[data-state=done]")
+    compare_obama_pair(page, shared_faces)
     bogus = tmp_path / "holiday.jpg"
     bogus.write_bytes(b"not a photo")
     page.set_input_files("#compare-b", str(bogus))

