@@ -42,6 +42,7 @@ from facereid.web import protocol_errors
 from facereid.web.chain import get_routes_app, protection_middlewares
 from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware, JSONHandler
+from facereid.web.nullable_answers import null_first_answers
 from facereid.web.openapi import RouteModels, docs_endpoint
 from facereid.web.routes import json_route
 from facereid.web.strict_inputs import forbid_unknown_fields
@@ -369,6 +370,8 @@ _get_routes: dict[str, JSONHandler] = {
 }
 # a misspelt field is a 422 naming it, on every route (the gallery mixin's included)
 forbid_unknown_fields(FaceReID.apis)  # type: ignore[attr-defined]
+# BentoML's own client decodes an answer's null lists (facereid.web.nullable_answers)
+null_first_answers(FaceReID.apis)  # type: ignore[attr-defined]
 FaceReID.mount_asgi_app(get_routes_app(_get_routes), path="/", name="get-routes")  # type: ignore[attr-defined]
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
 _files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]
