@@ -42,8 +42,10 @@ from facereid.web import protocol_errors
 from facereid.web.chain import get_routes_app, protection_middlewares
 from facereid.web.content import upload_fields
 from facereid.web.contract import ContractMiddleware, JSONHandler
+from facereid.web.nullable_answers import null_first_answers
 from facereid.web.openapi import RouteModels, docs_endpoint
 from facereid.web.routes import json_route
+from facereid.web.strict_inputs import forbid_unknown_fields
 from facereid.web.tenancy import tenant_of
 from runners import session_fix
 from runners.emotion import EmotionModel
@@ -370,6 +372,10 @@ _get_routes: dict[str, JSONHandler] = {
         lambda: route_models(FaceReID.apis),  # type: ignore[attr-defined]
     ),
 }
+# a misspelt field is a 422 naming it, on every route (the gallery mixin's included)
+forbid_unknown_fields(FaceReID.apis)  # type: ignore[attr-defined]
+# BentoML's own client decodes an answer's null lists (facereid.web.nullable_answers)
+null_first_answers(FaceReID.apis)  # type: ignore[attr-defined]
 FaceReID.mount_asgi_app(get_routes_app(_get_routes), path="/", name="get-routes")  # type: ignore[attr-defined]
 FaceReID.add_asgi_middleware(ContractMiddleware)  # type: ignore[attr-defined]
 _files = upload_fields(FaceReID.apis)  # type: ignore[attr-defined]

@@ -26,6 +26,16 @@ async def bentoml_validation(request: Request) -> JSONResponse:
     return JSONResponse({"error": "1 validation error", "detail": detail}, status_code=400)
 
 
+async def bentoml_unknown_fields(request: Request) -> JSONResponse:
+    """What BentoML answers for a model that forbids extras (facereid.web.strict_inputs)."""
+    count = int(request.query_params.get("n", "1"))
+    detail = [
+        {"type": "extra_forbidden", "loc": [f"subjet{i or ''}"], "msg": "Extra inputs are..."}
+        for i in range(count)
+    ] + [{"type": "missing", "loc": ["gallery"], "msg": "Field required"}]
+    return JSONResponse({"error": f"{count + 1} validation errors", "detail": detail}, 400)
+
+
 async def bentoml_bad_json(request: Request) -> JSONResponse:
     detail = [{"type": "json_invalid", "loc": [], "msg": "Invalid JSON"}]
     return JSONResponse({"error": "1 validation error", "detail": detail}, status_code=400)
@@ -47,6 +57,7 @@ routes = [
     Route("/ok", ok, methods=["POST"]),
     Route("/validation", bentoml_validation, methods=["POST"]),
     Route("/badjson", bentoml_bad_json, methods=["POST"]),
+    Route("/unknown", bentoml_unknown_fields, methods=["POST"]),
     Route("/ours", ours, methods=["POST"]),
     Route("/crash", crash, methods=["POST"]),
 ]
@@ -74,6 +85,26 @@ def test_bentoml_validation_error_becomes_contract_422() -> None:
     error = response.json()["error"]
     assert error["code"] == "invalid_request"
     assert error["fields"] == [{"field": "image_data", "problem": "Field required"}]
+
+
+def test_an_unknown_field_is_named_in_the_message_and_its_fields_entry() -> None:
+    response = client.post("/unknown")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["message"] == "unknown field 'subjet'"
+    assert error["fields"] == [
+        {"field": "subjet", "problem": "unknown field"},
+        {"field": "gallery", "problem": "Field required"},
+    ]
+
+
+def test_many_unknown_fields_name_five_and_count_the_rest() -> None:
+    error = client.post("/unknown?n=7").json()["error"]
+    assert error["message"] == (
+        "unknown fields 'subjet', 'subjet1', 'subjet2', 'subjet3', 'subjet4' and 2 more"
+    )
+    assert len(error["fields"]) == 8  # every unknown field, and the missing one
 
 
 def test_malformed_json_is_400() -> None:
