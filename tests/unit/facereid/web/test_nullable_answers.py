@@ -46,4 +46,4 @@ def test_bentoml_client_decodes_null_lists_of_the_wrapped_model() -> None:
     wrapped = null_first_model(spec)
     assert serde._decode(answer, _flatten_model_schema(wrapped)) == answer
     assert wrapped.__name__ == spec.__name__ and null_first_model(wrapped) is wrapped
-    assert wrapped.model_validate(answer).faces[0].bbox == [1.0]
+    assert wrapped.model_validate(answer).faces[0].bbox == [1.0]  # type: ignore[attr-defined]
