@@ -16,7 +16,7 @@ import bentoml
 import numpy as np
 
 from facereid.config import get_settings
-from facereid.emotion.engine import EmotionScoring, choose_engine
+from facereid.emotion.engine import EmotionScoring, EngineName, choose_engine
 from facereid.errors import FaceReIDError
 from facereid.wire.emotion import ClipStatus
 from runners import RUNNER_CONNECTION
@@ -51,12 +51,7 @@ class EmotionModel:
     def __init__(self) -> None:
         self.scorer: EmotionScoring | None = None
         self.reason = ""
-        self.engine = choose_engine(_settings.emotion_engine, self.clip_pack is not None)
-        # resolved by BentoML on the instance: the stored bentoml.Model or None
-        stored: bentoml.Model | None = self.clip_pack if self.engine == "clip" else self.fer_pack
-        self.tag = None if stored is None else str(stored.tag)
-        self.labels = model_labels(stored)
-        self.metadata: dict[str, Any] = {} if stored is None else dict(stored.info.metadata)
+        stored = self._select(choose_engine(_settings.emotion_engine, self.clip_pack is not None))
         if stored is None:
             tag = _settings.clip_model_tag if self.engine == "clip" else _settings.fer_model_tag
             self.reason = (
@@ -86,15 +81,22 @@ class EmotionModel:
         (the reason stays in the log); a forced engine stays unavailable."""
         if _settings.emotion_engine != "auto" or self.engine != "clip" or self.fer_pack is None:
             return False
-        stored: bentoml.Model = self.fer_pack
-        self.engine = "fer"
-        self.tag = str(stored.tag)
-        self.labels = model_labels(stored)
-        self.metadata = dict(stored.info.metadata)
+        stored = self._select("fer")
+        assert stored is not None
         logger.warning("emotion service falls back to %s: %s", self.tag, self.reason)
         self.reason = ""
         self.scorer = self._load(Path(stored.path))
         return True
+
+    def _select(self, engine: EngineName) -> bentoml.Model | None:
+        """Serve ``engine``: its stored model (resolved by BentoML on the instance, or None),
+        whose tag, labels and metadata the health answer reports."""
+        self.engine = engine
+        stored: bentoml.Model | None = self.clip_pack if engine == "clip" else self.fer_pack
+        self.tag = None if stored is None else str(stored.tag)
+        self.labels = model_labels(stored)
+        self.metadata: dict[str, Any] = {} if stored is None else dict(stored.info.metadata)
+        return stored
 
     def _load(self, path: Path) -> EmotionScoring:
         if self.engine == "fer":

@@ -32,6 +32,14 @@ EMOTION_ADJECTIVES = {
 }
 
 
+def rgb_crop(crop: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """A face crop as a contiguous H x W x 3 uint8 array; anything else is refused."""
+    array = np.asarray(crop)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise InvalidInputError(f"expected a non-empty H x W x 3 RGB crop, got {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
 def prompt_word(label: str) -> str:
     return EMOTION_ADJECTIVES.get(label.lower(), label)
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from facereid.emotion.crops import fixed_class, subset_labels
-from facereid.errors import FaceReIDError, InvalidInputError, ModelSignatureError
+from facereid.emotion.crops import fixed_class, rgb_crop, subset_labels
+from facereid.errors import FaceReIDError, ModelSignatureError
 
 if TYPE_CHECKING:
     from facereid.faces.onnx_runtime import InferenceSession
@@ -54,10 +54,7 @@ def preprocess(crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32
 
     batch = np.empty((len(crops), FER_INPUT_SIZE, FER_INPUT_SIZE, 1), dtype=np.float32)
     for i, crop in enumerate(crops):
-        array = np.asarray(crop)
-        if array.ndim != 3 or array.shape[2] != 3 or 0 in array.shape[:2]:
-            raise InvalidInputError(f"expected a non-empty H x W x 3 RGB crop, got {array.shape}")
-        gray = cv2.cvtColor(np.ascontiguousarray(array, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+        gray = cv2.cvtColor(rgb_crop(crop), cv2.COLOR_RGB2GRAY)
         resized = cv2.resize(gray, (FER_INPUT_SIZE, FER_INPUT_SIZE))  # bilinear, as fer.py
         batch[i, :, :, 0] = (resized.astype(np.float32) / 255.0 - 0.5) * 2.0
     return batch

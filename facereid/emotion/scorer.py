@@ -22,8 +22,7 @@ from PIL import Image
 
 from facereid.config import DEFAULT_EMOTION_LABELS, get_settings
 from facereid.emotion.clip_model import CLIP_ONNX_FILE, ClipBundle, load_clip
-from facereid.emotion.crops import crop_face, prompt_word, validate_labels
-from facereid.errors import InvalidInputError
+from facereid.emotion.crops import crop_face, prompt_word, rgb_crop, validate_labels
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +75,7 @@ def softmax(logits: Matrix) -> Matrix:
 def _to_pil(crop: Crop) -> Image.Image:
     if isinstance(crop, Image.Image):
         return crop.convert("RGB")
-    array = np.asarray(crop)
-    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidInputError(f"expected a non-empty H x W x 3 RGB crop, got {array.shape}")
-    return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB")
+    return Image.fromarray(rgb_crop(crop), mode="RGB")
 
 
 class EmotionScorer:
